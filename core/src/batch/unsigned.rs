@@ -1,0 +1,337 @@
+//! The unsigned batch: what the hub exports and the signer reads.
+
+use super::{
+    check_header, check_order_id, check_timestamp, error::ItemError, summary::Summary,
+    tx_json::TxJson, BatchError, FORMAT_VERSION, MAX_ITEMS, UNSIGNED_FORMAT,
+};
+use crate::{
+    address::Address,
+    hash::{keccak256, B256},
+    transaction::Transaction,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+
+/// One payment in an unsigned batch, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsignedItem {
+    order_id: String,
+    from: Address,
+    derivation_path: String,
+    tx: Transaction,
+    summary: Summary,
+    signing_hash: B256,
+}
+
+impl UnsignedItem {
+    /// The hub's order id.
+    pub fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    /// The sending address.
+    pub fn from(&self) -> Address {
+        self.from
+    }
+
+    /// The BIP32 path of the sending key, e.g. `m/44'/60'/0'/0/7`.
+    pub fn derivation_path(&self) -> &str {
+        &self.derivation_path
+    }
+
+    /// The transaction to sign.
+    pub fn transaction(&self) -> &Transaction {
+        &self.tx
+    }
+
+    /// What the item pays, for people.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The signing hash, recomputed from the fields (equal to the file's).
+    pub fn signing_hash(&self) -> B256 {
+        self.signing_hash
+    }
+}
+
+/// The inputs of one item, before validation.
+#[derive(Debug, Clone)]
+pub struct UnsignedItemDraft {
+    /// The hub's order id.
+    pub order_id: String,
+    /// The sending address.
+    pub from: Address,
+    /// The BIP32 path of the sending key.
+    pub derivation_path: String,
+    /// The transaction to sign.
+    pub tx: Transaction,
+    /// What the item pays, for people.
+    pub summary: Summary,
+}
+
+/// A validated unsigned batch.
+///
+/// Every way to obtain one ([`UnsignedBatch::new`], [`UnsignedBatch::parse`])
+/// checks every rule of the format, so holding one means it is consistent:
+/// chain ids agree, signing hashes are recomputed, summaries match the
+/// transactions, order ids and (sender, nonce) pairs are unique.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsignedBatch {
+    batch_id: u64,
+    chain_id: u64,
+    created_at: String,
+    items: Vec<UnsignedItem>,
+    digest: B256,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemJson {
+    order_id: String,
+    from: Address,
+    derivation_path: String,
+    tx: TxJson,
+    summary: Summary,
+    signing_hash: B256,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileJson {
+    #[allow(dead_code)]
+    format: String,
+    #[allow(dead_code)]
+    version: u32,
+    batch_id: u64,
+    chain_id: u64,
+    created_at: String,
+    items: Vec<ItemJson>,
+    digest: B256,
+}
+
+/// The file's fields in file order, without the digest: what the digest hashes.
+#[derive(Serialize)]
+struct Body<'a> {
+    format: &'a str,
+    version: u32,
+    batch_id: u64,
+    chain_id: u64,
+    created_at: &'a str,
+    items: &'a [ItemJson],
+}
+
+/// The file as written: the body and its digest.
+#[derive(Serialize)]
+struct FileOut<'a> {
+    #[serde(flatten)]
+    body: Body<'a>,
+    digest: B256,
+}
+
+fn check_path(path: &str) -> Result<(), ItemError> {
+    let bad = || ItemError::BadDerivationPath(path.to_owned());
+    let parsed: bip32::DerivationPath = path.parse().map_err(|_| bad())?;
+    // Only the one canonical spelling (`'` for hardened, no leading zeros).
+    if parsed.to_string() != path || parsed.is_empty() || parsed.len() > 10 {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn validate_item(chain_id: u64, draft: UnsignedItemDraft) -> Result<UnsignedItem, ItemError> {
+    check_order_id(&draft.order_id)?;
+    check_path(&draft.derivation_path)?;
+    if draft.tx.chain_id() != chain_id {
+        return Err(ItemError::ChainIdMismatch {
+            expected: chain_id,
+            found: draft.tx.chain_id(),
+        });
+    }
+    draft.tx.check_validity()?;
+    draft.summary.check(&draft.tx)?;
+    let signing_hash = draft.tx.signing_hash();
+    Ok(UnsignedItem {
+        order_id: draft.order_id,
+        from: draft.from,
+        derivation_path: draft.derivation_path,
+        tx: draft.tx,
+        summary: draft.summary,
+        signing_hash,
+    })
+}
+
+fn item_json(item: &UnsignedItem) -> ItemJson {
+    ItemJson {
+        order_id: item.order_id.clone(),
+        from: item.from,
+        derivation_path: item.derivation_path.clone(),
+        tx: TxJson::from(&item.tx),
+        summary: item.summary.clone(),
+        signing_hash: item.signing_hash,
+    }
+}
+
+fn body<'a>(batch_id: u64, chain_id: u64, created_at: &'a str, items: &'a [ItemJson]) -> Body<'a> {
+    Body {
+        format: UNSIGNED_FORMAT,
+        version: FORMAT_VERSION,
+        batch_id,
+        chain_id,
+        created_at,
+        items,
+    }
+}
+
+fn digest_of(body: &Body<'_>) -> Result<B256, BatchError> {
+    let canonical = serde_json::to_vec(body).map_err(|e| BatchError::Json(e.to_string()))?;
+    Ok(keccak256(canonical))
+}
+
+impl UnsignedBatch {
+    /// Builds a batch from drafts, validating every rule of the format.
+    pub fn new(
+        batch_id: u64,
+        chain_id: u64,
+        created_at: &str,
+        drafts: Vec<UnsignedItemDraft>,
+    ) -> Result<Self, BatchError> {
+        check_timestamp(created_at)?;
+        if drafts.is_empty() {
+            return Err(BatchError::Empty);
+        }
+        if drafts.len() > MAX_ITEMS {
+            return Err(BatchError::TooManyItems(drafts.len()));
+        }
+        let mut items = Vec::with_capacity(drafts.len());
+        for (index, draft) in drafts.into_iter().enumerate() {
+            let order_id = draft.order_id.clone();
+            let item = validate_item(chain_id, draft).map_err(|reason| BatchError::Item {
+                index,
+                order_id,
+                reason,
+            })?;
+            items.push(item);
+        }
+        check_uniqueness(&items)?;
+        let json: Vec<ItemJson> = items.iter().map(item_json).collect();
+        let digest = digest_of(&body(batch_id, chain_id, created_at, &json))?;
+        Ok(Self {
+            batch_id,
+            chain_id,
+            created_at: created_at.to_owned(),
+            items,
+            digest,
+        })
+    }
+
+    /// Parses and validates an unsigned batch file.
+    ///
+    /// Refuses an unknown format or version, unknown or missing fields,
+    /// duplicate order ids or (sender, nonce) pairs, an item on another chain,
+    /// a summary that disagrees with its transaction, a signing hash that is
+    /// not the hash of the fields, and a digest that is not the content's.
+    pub fn parse(json: &str) -> Result<Self, BatchError> {
+        check_header(json, UNSIGNED_FORMAT)?;
+        let file: FileJson =
+            serde_json::from_str(json).map_err(|e| BatchError::Json(e.to_string()))?;
+        let mut stated_hashes = Vec::with_capacity(file.items.len());
+        let drafts = file
+            .items
+            .into_iter()
+            .map(|item| {
+                stated_hashes.push(item.signing_hash);
+                UnsignedItemDraft {
+                    order_id: item.order_id,
+                    from: item.from,
+                    derivation_path: item.derivation_path,
+                    tx: item.tx.into(),
+                    summary: item.summary,
+                }
+            })
+            .collect();
+        let batch = Self::new(file.batch_id, file.chain_id, &file.created_at, drafts)?;
+        for (index, (item, stated)) in batch.items.iter().zip(stated_hashes).enumerate() {
+            if item.signing_hash != stated {
+                return Err(BatchError::Item {
+                    index,
+                    order_id: item.order_id.clone(),
+                    reason: ItemError::SigningHashMismatch {
+                        stated,
+                        computed: item.signing_hash,
+                    },
+                });
+            }
+        }
+        if batch.digest != file.digest {
+            return Err(BatchError::DigestMismatch {
+                stated: file.digest,
+                computed: batch.digest,
+            });
+        }
+        Ok(batch)
+    }
+
+    /// The file's text: pretty-printed JSON ending in a newline.
+    pub fn to_json(&self) -> String {
+        let json: Vec<ItemJson> = self.items.iter().map(item_json).collect();
+        let out = FileOut {
+            body: body(self.batch_id, self.chain_id, &self.created_at, &json),
+            digest: self.digest,
+        };
+        let mut text = serde_json::to_string_pretty(&out).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// The batch id given by the hub.
+    pub fn batch_id(&self) -> u64 {
+        self.batch_id
+    }
+
+    /// The chain every item is for.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// When the hub created the batch, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub fn created_at(&self) -> &str {
+        &self.created_at
+    }
+
+    /// The items, in file order.
+    pub fn items(&self) -> &[UnsignedItem] {
+        &self.items
+    }
+
+    /// keccak256 of the canonical content: the compact JSON of every field
+    /// except `digest`, in file order.
+    pub fn digest(&self) -> B256 {
+        self.digest
+    }
+
+    /// The name the unsigned file is written under.
+    pub fn file_name(&self) -> String {
+        super::unsigned_file_name(self.batch_id, &self.created_at)
+    }
+}
+
+fn check_uniqueness(items: &[UnsignedItem]) -> Result<(), BatchError> {
+    let mut order_ids = HashSet::with_capacity(items.len());
+    let mut nonces: HashMap<(Address, u64), &str> = HashMap::with_capacity(items.len());
+    for item in items {
+        if !order_ids.insert(item.order_id.as_str()) {
+            return Err(BatchError::DuplicateOrderId(item.order_id.clone()));
+        }
+        let key = (item.from, item.tx.nonce());
+        if let Some(first) = nonces.insert(key, &item.order_id) {
+            return Err(BatchError::DuplicateNonce {
+                from: item.from,
+                nonce: item.tx.nonce(),
+                first: first.to_owned(),
+                second: item.order_id.clone(),
+            });
+        }
+    }
+    Ok(())
+}

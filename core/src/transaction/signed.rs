@@ -1,0 +1,145 @@
+//! Signed transactions: the EIP-2718 envelope, its strict decoding, the
+//! transaction hash and sender recovery.
+
+use super::{legacy::TxLegacy, Transaction, TxEip1559};
+use crate::{
+    address::Address,
+    hash::{keccak256, B256},
+    rlp_strict::RlpError,
+    signature::{Signature, SignatureError},
+};
+use thiserror::Error;
+
+/// Why raw signed transaction bytes were refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TxDecodeError {
+    /// No bytes at all.
+    #[error("empty transaction")]
+    Empty,
+    /// An EIP-2718 type this product does not handle.
+    #[error("unsupported transaction type 0x{0:02x} (only 0x02 and legacy are supported)")]
+    UnsupportedType(u8),
+    /// The RLP is malformed or non-canonical.
+    #[error("malformed transaction: {0}")]
+    Rlp(#[from] RlpError),
+    /// A legacy `v` of 27/28: signed without a chain id.
+    #[error("legacy transaction without EIP-155 replay protection (v = {0})")]
+    NotReplayProtected(u64),
+    /// A legacy `v` that is neither 27/28 nor `chain_id*2+35/36`.
+    #[error("legacy transaction has an invalid v value {0}")]
+    InvalidV(u64),
+    /// A type-2 `y_parity` other than 0 or 1.
+    #[error("y_parity must be 0 or 1, found {0}")]
+    InvalidYParity(u64),
+    /// The signature values are invalid (range, high s).
+    #[error("invalid signature: {0}")]
+    Signature(#[from] SignatureError),
+    /// The transaction is for another chain than the one expected.
+    #[error("transaction is for chain {found}, expected chain {expected}")]
+    ChainIdMismatch {
+        /// The chain expected.
+        expected: u64,
+        /// The chain in the transaction.
+        found: u64,
+    },
+    /// Decoding succeeded but re-encoding differs: the input was not in the
+    /// one canonical form.
+    #[error("transaction encoding is not canonical")]
+    NonCanonical,
+}
+
+/// A transaction with a valid, low-s signature, and its canonical bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTransaction {
+    tx: Transaction,
+    signature: Signature,
+    raw: Vec<u8>,
+    hash: B256,
+}
+
+impl SignedTransaction {
+    /// Joins a transaction and its signature, computing the raw bytes and hash.
+    ///
+    /// This does not check that the signature is over this transaction: use
+    /// [`SignedTransaction::recover_sender`] and compare.
+    pub fn new(tx: Transaction, signature: Signature) -> Self {
+        let raw = tx.encode_signed(&signature);
+        let hash = keccak256(&raw);
+        Self {
+            tx,
+            signature,
+            raw,
+            hash,
+        }
+    }
+
+    /// Decodes raw EIP-2718 bytes (type 2, or a legacy RLP list), strictly.
+    pub fn decode(raw: &[u8]) -> Result<Self, TxDecodeError> {
+        let first = *raw.first().ok_or(TxDecodeError::Empty)?;
+        let (tx, signature) = match first {
+            TxEip1559::TYPE => {
+                let (tx, y, r, s) = TxEip1559::decode_signed_fields(&raw[1..])?;
+                let y_parity = match y {
+                    0 => false,
+                    1 => true,
+                    other => return Err(TxDecodeError::InvalidYParity(other)),
+                };
+                (Transaction::Eip1559(tx), Signature::new(y_parity, r, s)?)
+            }
+            0xc0..=0xff => {
+                let (fields, v, r, s) = TxLegacy::decode_signed_fields(raw)?;
+                let (chain_id, y_parity) = match v {
+                    27 | 28 => return Err(TxDecodeError::NotReplayProtected(v)),
+                    35.. => ((v - 35) / 2, (v - 35) % 2 == 1),
+                    _ => return Err(TxDecodeError::InvalidV(v)),
+                };
+                let tx = fields.with_chain_id(chain_id);
+                (Transaction::Legacy(tx), Signature::new(y_parity, r, s)?)
+            }
+            other => return Err(TxDecodeError::UnsupportedType(other)),
+        };
+        let decoded = Self::new(tx, signature);
+        if decoded.raw != raw {
+            return Err(TxDecodeError::NonCanonical);
+        }
+        Ok(decoded)
+    }
+
+    /// Decodes strictly and requires the transaction to be for `chain_id`.
+    pub fn decode_for_chain(raw: &[u8], chain_id: u64) -> Result<Self, TxDecodeError> {
+        let tx = Self::decode(raw)?;
+        if tx.tx.chain_id() != chain_id {
+            return Err(TxDecodeError::ChainIdMismatch {
+                expected: chain_id,
+                found: tx.tx.chain_id(),
+            });
+        }
+        Ok(tx)
+    }
+
+    /// The transaction that was signed.
+    pub fn transaction(&self) -> &Transaction {
+        &self.tx
+    }
+
+    /// The signature.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The raw bytes as broadcast (`eth_sendRawTransaction`).
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The transaction hash: keccak256 of the raw bytes.
+    pub fn hash(&self) -> B256 {
+        self.hash
+    }
+
+    /// The address whose key signed this transaction.
+    pub fn recover_sender(&self) -> Result<Address, SignatureError> {
+        self.signature.recover_address(&self.tx.signing_hash())
+    }
+}
