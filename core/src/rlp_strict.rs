@@ -122,6 +122,26 @@ pub fn decode_list<'a>(
     item.list(field, Some(fields))
 }
 
+/// Checks that `bytes` is exactly one canonical RLP item, recursively: every
+/// nested list splits exactly into canonical items. Used for untrusted input
+/// whose shape is not known in advance.
+pub fn validate(bytes: &[u8]) -> Result<(), RlpError> {
+    let (item, rest) = split_item(bytes, "rlp")?;
+    if !rest.is_empty() {
+        return Err(RlpError::TrailingBytes { extra: rest.len() });
+    }
+    validate_nested(&item)
+}
+
+fn validate_nested(item: &Item<'_>) -> Result<(), RlpError> {
+    if item.is_list {
+        for child in item.list("rlp", None)? {
+            validate_nested(&child)?;
+        }
+    }
+    Ok(())
+}
+
 impl<'a> Item<'a> {
     /// The items of a list; with `expected`, refuses any other count.
     pub fn list(
