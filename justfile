@@ -60,16 +60,19 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# Fuzz the decoders for SECONDS each (needs cargo-fuzz; uses RUSTC_BOOTSTRAP on stable).
-fuzz seconds="60":
+# Fuzz every decoder target for SECONDS each (cargo-fuzz on the stable toolchain via RUSTC_BOOTSTRAP).
+fuzz seconds="300":
     #!/usr/bin/env bash
     set -euo pipefail
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
     cd fuzz
-    for target in $(RUSTC_BOOTSTRAP=1 cargo fuzz list); do
-        RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time={{seconds}}
+    for target in decode_transaction rlp_strict parse_batch; do
+        mkdir -p "corpus/$target"
+        cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
+        echo "fuzzing $target for {{seconds}}s" >&2
+        RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- \
+            -max_total_time={{seconds}} -max_len=4096 -print_final_stats=1
     done
 
-# A short fuzz run of every target, part of `just test`.
-fuzz-smoke:
-    @echo "fuzz smoke: not yet wired"
+# A short fuzz run of every target (part of `just test`).
+fuzz-smoke: (fuzz "10")
