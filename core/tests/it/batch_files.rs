@@ -206,8 +206,9 @@ fn every_item_is_checked_when_a_batch_is_built() {
 }
 
 type Tamper = fn(&mut Value);
+type Expect = fn(&BatchError) -> bool;
 
-fn tampered_files() -> Vec<(&'static str, Tamper, fn(&BatchError) -> bool)> {
+fn tampered_files() -> Vec<(&'static str, Tamper, Expect)> {
     vec![
         (
             "unknown format",
