@@ -47,23 +47,18 @@ impl TxLegacy {
         s.out().to_vec()
     }
 
-    /// The EIP-155 `v`: `chain_id * 2 + 35 + y_parity`, if it fits in 64 bits.
-    pub fn eip155_v(chain_id: u64, y_parity: bool) -> Option<u64> {
-        chain_id
-            .checked_mul(2)?
-            .checked_add(35 + u64::from(y_parity))
+    /// The EIP-155 `v`: `chain_id * 2 + 35 + y_parity`, computed exactly in
+    /// 256 bits so that no chain id can overflow it.
+    pub fn eip155_v(chain_id: u64, y_parity: bool) -> U256 {
+        U256::from(chain_id) * 2u8 + 35u8 + u8::from(y_parity)
     }
 
     /// `rlp([nonce, gas_price, gas, to, value, data, v, r, s])`.
-    ///
-    /// # Panics
-    /// Never for a chain id below `(u64::MAX - 36) / 2`; larger ones are
-    /// refused by decoding and by batch validation.
     pub fn encode_signed(&self, sig: &Signature) -> Vec<u8> {
-        let v = Self::eip155_v(self.chain_id, sig.y_parity()).unwrap_or(u64::MAX);
+        let v = Self::eip155_v(self.chain_id, sig.y_parity());
         let mut s = RlpStream::new_list(9);
         self.encode_fields(&mut s);
-        s.append(&v);
+        append_u256(&mut s, &v);
         append_u256(&mut s, &sig.r());
         append_u256(&mut s, &sig.s());
         s.out().to_vec()
@@ -73,7 +68,7 @@ impl TxLegacy {
     /// the raw `(v, r, s)`.
     pub(crate) fn decode_signed_fields(
         rlp: &[u8],
-    ) -> Result<(TxLegacyFields, u64, U256, U256), RlpError> {
+    ) -> Result<(TxLegacyFields, U256, U256, U256), RlpError> {
         let f = rlp_strict::decode_list(rlp, "legacy transaction", 9)?;
         let fields = TxLegacyFields {
             nonce: f[0].u64("nonce")?,
@@ -83,7 +78,7 @@ impl TxLegacy {
             value: f[4].u256("value")?,
             input: f[5].bytes("input")?.to_vec(),
         };
-        Ok((fields, f[6].u64("v")?, f[7].u256("r")?, f[8].u256("s")?))
+        Ok((fields, f[6].u256("v")?, f[7].u256("r")?, f[8].u256("s")?))
     }
 }
 

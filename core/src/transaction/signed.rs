@@ -2,6 +2,7 @@
 //! transaction hash and sender recovery.
 
 use super::{legacy::TxLegacy, Transaction, TxEip1559};
+use crate::amount::U256;
 use crate::{
     address::Address,
     hash::{keccak256, B256},
@@ -9,6 +10,19 @@ use crate::{
     signature::{Signature, SignatureError},
 };
 use thiserror::Error;
+
+/// Splits an EIP-155 `v` into chain id and y parity.
+fn legacy_chain_and_parity(v: U256) -> Result<(u64, bool), TxDecodeError> {
+    if v == U256::from(27u8) || v == U256::from(28u8) {
+        return Err(TxDecodeError::NotReplayProtected(v));
+    }
+    if v < U256::from(35u8) {
+        return Err(TxDecodeError::InvalidV(v));
+    }
+    let (chain_id, parity) = (v - 35u8).div_mod(U256::from(2u8));
+    let chain_id = u64::try_from(chain_id).map_err(|_| TxDecodeError::InvalidV(v))?;
+    Ok((chain_id, !parity.is_zero()))
+}
 
 /// Why raw signed transaction bytes were refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -25,10 +39,11 @@ pub enum TxDecodeError {
     Rlp(#[from] RlpError),
     /// A legacy `v` of 27/28: signed without a chain id.
     #[error("legacy transaction without EIP-155 replay protection (v = {0})")]
-    NotReplayProtected(u64),
-    /// A legacy `v` that is neither 27/28 nor `chain_id*2+35/36`.
+    NotReplayProtected(U256),
+    /// A legacy `v` that is neither 27/28 nor `chain_id*2+35/36` with a
+    /// 64-bit chain id.
     #[error("legacy transaction has an invalid v value {0}")]
-    InvalidV(u64),
+    InvalidV(U256),
     /// A type-2 `y_parity` other than 0 or 1.
     #[error("y_parity must be 0 or 1, found {0}")]
     InvalidYParity(u64),
@@ -89,11 +104,7 @@ impl SignedTransaction {
             }
             0xc0..=0xff => {
                 let (fields, v, r, s) = TxLegacy::decode_signed_fields(raw)?;
-                let (chain_id, y_parity) = match v {
-                    27 | 28 => return Err(TxDecodeError::NotReplayProtected(v)),
-                    35.. => ((v - 35) / 2, (v - 35) % 2 == 1),
-                    _ => return Err(TxDecodeError::InvalidV(v)),
-                };
+                let (chain_id, y_parity) = legacy_chain_and_parity(v)?;
                 let tx = fields.with_chain_id(chain_id);
                 (Transaction::Legacy(tx), Signature::new(y_parity, r, s)?)
             }

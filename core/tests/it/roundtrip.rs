@@ -170,3 +170,22 @@ fn unsupported_types_and_unprotected_legacy_are_refused() {
         Err(TxDecodeError::Rlp(_))
     ));
 }
+
+#[test]
+fn legacy_v_is_exact_for_the_largest_chain_id() {
+    // v = chain_id * 2 + 35 + parity exceeds 64 bits here; it must not wrap.
+    let key = SigningKey::from_slice(&[9; 32]).unwrap();
+    let tx = Transaction::Legacy(TxLegacy {
+        chain_id: u64::MAX,
+        gas_limit: 21_000,
+        to: Some(Address([2; 20])),
+        ..Default::default()
+    });
+    let signed = tx.clone().sign(&key).unwrap();
+    let decoded = SignedTransaction::decode_for_chain(signed.raw(), u64::MAX).unwrap();
+    assert_eq!(decoded.transaction(), &tx);
+    assert_eq!(
+        decoded.recover_sender(),
+        Ok(Address::from_verifying_key(key.verifying_key()))
+    );
+}
