@@ -40,8 +40,13 @@ tools:
 
 # Run every test: unit, property, vector, cross-implementation and end-to-end.
 test: tools
-    cargo test --workspace --locked
+    #!/usr/bin/env bash
+    set -euo pipefail
+    log="{{tools}}/last-test.log"
+    cargo test --workspace --locked 2>&1 | tee "$log"
     just fuzz-smoke
+    # One closing line with the totals of every cargo test binary above.
+    awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' "$log"
 
 # Run the product's main job end to end on a local chain.
 demo: tools
