@@ -1,0 +1,24 @@
+//! Wall-clock time as the hub records it: UTC text.
+
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+/// Now, RFC 3339 with sub-second digits, for rows and events.
+pub(crate) fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SSZ`, the batch file's `created_at`.
+pub(crate) fn now_batch_timestamp() -> String {
+    let t = OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

@@ -1,0 +1,397 @@
+//! `batch create`, `drop`, `cancel`, `export`, `show`, `list`.
+
+use super::{build, orders::asset_of, Ctx};
+use crate::{
+    clock::now_rfc3339,
+    db::{params, DbError},
+    error::{HubError, Result},
+    model::{Batch, Chain, Item, Order, Subject, ORDER_COLS},
+    output::{Output, Table},
+    state::{BatchState, ItemState, OrderState},
+};
+use serde_json::{json, Value};
+use std::{io::Write, path::Path};
+
+/// `batch create`.
+pub(crate) fn create(
+    ctx: &mut Ctx,
+    chain: &str,
+    order_ids: &[String],
+    all_pending: bool,
+    auto_build: bool,
+) -> Result<()> {
+    let chain = Chain::by_name(&mut ctx.db, chain)?;
+    let cold_pending = format!(
+        "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND o.state = 'PENDING' AND EXISTS \
+         (SELECT 1 FROM addresses a WHERE a.chain = o.chain AND a.address = o.from_address AND a.role = 'cold') \
+         ORDER BY o.id"
+    );
+    let orders: Vec<Order> = if all_pending {
+        ctx.db
+            .query(&cold_pending, params![chain.id])?
+            .iter()
+            .map(Order::from_row)
+            .collect::<Result<_>>()?
+    } else {
+        let mut v = Vec::new();
+        for id in order_ids {
+            let o = Order::by_order_id(&mut ctx.db, id)?;
+            if o.chain != chain.id {
+                return Err(HubError::Input(format!(
+                    "order {id} is not on chain {}",
+                    chain.name
+                )));
+            }
+            if o.state != OrderState::Pending {
+                return Err(HubError::Conflict(format!(
+                    "order {id} is {}, only PENDING orders can go in a batch",
+                    o.state
+                )));
+            }
+            let cold = crate::model::AddressRow::find(&mut ctx.db, chain.id, o.from)?
+                .is_some_and(|a| a.role == "cold");
+            if !cold {
+                return Err(HubError::Input(format!(
+                    "order {id} sends from {}, which is not a cold address",
+                    o.from
+                )));
+            }
+            if v.iter().any(|x: &Order| x.id == o.id) {
+                return Err(HubError::Input(format!("order {id} is listed twice")));
+            }
+            v.push(o);
+        }
+        v
+    };
+    if orders.is_empty() {
+        return Err(HubError::Input(format!(
+            "no pending orders from cold addresses on {}: import orders first",
+            chain.name
+        )));
+    }
+    let actor = ctx.actor.clone();
+    let chain_id = chain.id;
+    let res = ctx.db.transaction(|db| {
+        let now = now_rfc3339();
+        let row = db.query_one(
+            "INSERT INTO batches (chain, state, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
+            params![chain_id, BatchState::New.as_str(), now.as_str(), now.as_str()],
+        )?;
+        let batch = row.int(0)?;
+        actor.event(
+            db,
+            Subject { kind: "batch", batch: Some(batch), item: None, order_ref: None },
+            None,
+            BatchState::New.as_str(),
+            "created",
+            &format!("{} order(s)", orders.len()),
+        )?;
+        for (pos, o) in orders.iter().enumerate() {
+            actor.move_order(
+                db,
+                o.id,
+                Some(batch),
+                OrderState::Pending,
+                OrderState::InBatch,
+                "selected",
+                &format!("taken into batch {batch}"),
+            )?;
+            let item = db.query_one(
+                "INSERT INTO batch_items (batch, order_ref, position, state, sender, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                params![batch, o.id, pos as i64, ItemState::Selected.as_str(), o.from.to_checksum(), now.as_str(), now.as_str()],
+            )?;
+            actor.event(
+                db,
+                Subject { kind: "item", batch: Some(batch), item: Some(item.int(0)?), order_ref: Some(o.id) },
+                None,
+                ItemState::Selected.as_str(),
+                "selected",
+                "",
+            )?;
+        }
+        Ok::<_, HubError>(batch)
+    });
+    let batch = match res {
+        Ok(b) => b,
+        Err(HubError::Db(DbError::Unique(_))) => {
+            let existing = Batch::unfinished_on(&mut ctx.db, chain.id)?;
+            return Err(HubError::Conflict(match existing {
+                Some(b) => format!(
+                    "chain {} already has an unfinished batch {} ({}): finish or cancel it before creating another",
+                    chain.name, b.id, b.state
+                ),
+                None => format!(
+                    "chain {} already has an unfinished batch: finish or cancel it before creating another",
+                    chain.name
+                ),
+            }));
+        }
+        Err(e) => return Err(e),
+    };
+    let mut data = json!({"id": batch, "chain": chain.name, "orders": orders.len()});
+    ctx.out.note(&format!(
+        "batch {batch} created on {} with {} order(s)",
+        chain.name,
+        orders.len()
+    ));
+    let mut blocked = false;
+    if auto_build {
+        let report = build::run_build(ctx, batch)?;
+        ctx.out.note(&report.human);
+        data["build"] = report.json;
+        blocked = report.blocked;
+    }
+    let outcome = if blocked {
+        Err(build::blocked_error(batch))
+    } else {
+        Ok(())
+    };
+    ctx.out.finish(data, &batch.to_string(), outcome)
+}
+
+/// `batch drop`: an order out of a NEW or BLOCKED batch, back to pending.
+pub(crate) fn drop_order(ctx: &mut Ctx, id: i64, order_id: &str) -> Result<()> {
+    let batch = Batch::get(&mut ctx.db, id)?;
+    if !matches!(batch.state, BatchState::New | BatchState::Blocked) {
+        return Err(HubError::Conflict(format!(
+            "batch {id} is {}: orders can be dropped only from a NEW or BLOCKED batch{}",
+            batch.state,
+            if batch.state.can_cancel() {
+                " (cancel the batch instead)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let items = Item::of_batch(&mut ctx.db, id)?;
+    let item = items
+        .iter()
+        .find(|i| i.order.order_id == order_id)
+        .ok_or_else(|| HubError::NotFound(format!("order {order_id} is not in batch {id}")))?
+        .clone();
+    let actor = ctx.actor.clone();
+    ctx.db.transaction(|db| {
+        db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
+        actor.move_order(
+            db,
+            item.order.id,
+            Some(id),
+            OrderState::InBatch,
+            OrderState::Pending,
+            "dropped",
+            &format!("dropped from batch {id} (was {})", item.state),
+        )?;
+        // The others must be built again: their nonces may change.
+        for other in items
+            .iter()
+            .filter(|i| i.id != item.id && i.state != ItemState::Selected)
+        {
+            actor.move_item(
+                db,
+                other,
+                ItemState::Selected,
+                "batch changed",
+                &format!("order {order_id} was dropped: build again"),
+                &[("nonce", None::<i64>.into())],
+            )?;
+        }
+        db.execute(
+            "UPDATE batches SET unsigned_json = NULL, file_created_at = NULL WHERE id = ?",
+            params![id],
+        )?;
+        actor.refresh_batch(db, id, "order dropped")?;
+        Ok::<_, HubError>(())
+    })?;
+    ctx.out.result(
+        json!({"batch": id, "dropped": order_id}),
+        &format!(
+            "order {order_id} dropped from batch {id} and back to pending; build the batch again"
+        ),
+    );
+    Ok(())
+}
+
+/// `batch cancel`: only before a signed file was accepted.
+pub(crate) fn cancel(ctx: &mut Ctx, id: i64) -> Result<()> {
+    let batch = Batch::get(&mut ctx.db, id)?;
+    if batch.state == BatchState::Cancelled {
+        ctx.out.result(
+            json!({"batch": id, "state": "CANCELLED"}),
+            &format!("batch {id} is already cancelled"),
+        );
+        return Ok(());
+    }
+    if !batch.state.can_cancel() {
+        return Err(HubError::Conflict(format!(
+            "batch {id} is {}: a batch can be cancelled only before a signed file was accepted; \
+             resolve its orders instead (`hub-cli batch show {id}`)",
+            batch.state
+        )));
+    }
+    let items = Item::of_batch(&mut ctx.db, id)?;
+    let actor = ctx.actor.clone();
+    ctx.db.transaction(|db| {
+        for i in &items {
+            actor.move_order(
+                db,
+                i.order.id,
+                Some(id),
+                OrderState::InBatch,
+                OrderState::Pending,
+                "batch cancelled",
+                &format!("batch {id} was cancelled"),
+            )?;
+        }
+        actor.move_batch(
+            db,
+            &batch,
+            BatchState::Cancelled,
+            "cancelled",
+            "cancelled by the operator",
+        )?;
+        Ok::<_, HubError>(())
+    })?;
+    ctx.out.result(
+        json!({"batch": id, "state": "CANCELLED", "orders_returned": items.len()}),
+        &format!(
+            "batch {id} cancelled; {} order(s) back to pending",
+            items.len()
+        ),
+    );
+    Ok(())
+}
+
+/// Writes `text` to `path` atomically: temp file, fsync, rename, fsync dir.
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        HubError::Input(format!("cannot write {}: {e}", path.display()))
+    })
+}
+
+/// `batch export`.
+pub(crate) fn export(ctx: &mut Ctx, id: i64, out: &Path) -> Result<()> {
+    let batch = Batch::get(&mut ctx.db, id)?;
+    let json_text = match (&batch.unsigned_json, batch.state) {
+        (Some(j), s) if !matches!(s, BatchState::New | BatchState::BuildingTx | BatchState::Blocked | BatchState::Cancelled) => j.clone(),
+        _ => {
+            return Err(HubError::Conflict(format!(
+                "batch {id} is {}: there is no unsigned file to export; it is written once every order is built (READY_FOR_SIGNATURE)",
+                batch.state
+            )))
+        }
+    };
+    let unsigned = coldsign_core::batch::UnsignedBatch::parse(&json_text).map_err(|e| {
+        HubError::Internal(format!("stored unsigned batch {id} does not parse: {e}"))
+    })?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| HubError::Input(format!("cannot create {}: {e}", out.display())))?;
+    let path = out.join(unsigned.file_name());
+    write_atomic(&path, &json_text)?;
+    ctx.out.result(
+        json!({"batch": id, "file": path.display().to_string(), "items": unsigned.items().len(), "digest": unsigned.digest()}),
+        &format!("{}\n", path.display()),
+    );
+    Ok(())
+}
+
+fn item_json(db: &mut crate::db::Db, i: &Item) -> Result<(Value, Vec<String>)> {
+    let asset = asset_of(db, &i.order)?;
+    let human = asset.human(i.order.amount);
+    let row = vec![
+        i.order.order_id.clone(),
+        i.state.to_string(),
+        i.nonce.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        human.clone(),
+        i.order.asset.clone(),
+        i.order.from.to_string(),
+        i.order.to.to_string(),
+        i.tx_hash
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| "-".into()),
+        i.message.clone().unwrap_or_default(),
+    ];
+    let data = json!({"position": i.position, "order_id": i.order.order_id, "state": i.state.as_str(), "nonce": i.nonce,
+        "asset": i.order.asset, "amount": human, "amount_base_units": i.order.amount.to_string(),
+        "from": i.order.from, "to": i.order.to, "tx_hash": i.tx_hash, "block_number": i.block_number,
+        "gas_limit": i.gas_limit, "max_fee_per_gas": i.max_fee_per_gas.map(|v| v.to_string()),
+        "fee": i.fee.map(|v| v.to_string()), "message": i.message});
+    Ok((data, row))
+}
+
+/// `batch show`.
+pub(crate) fn show(ctx: &mut Ctx, id: i64) -> Result<()> {
+    let batch = Batch::get(&mut ctx.db, id)?;
+    let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
+    let items = Item::of_batch(&mut ctx.db, id)?;
+    let mut t = Table::new(&[
+        "ORDER", "STATE", "NONCE", "AMOUNT", "ASSET", "FROM", "TO", "TX", "MESSAGE",
+    ]);
+    let mut data = Vec::new();
+    for i in &items {
+        let (j, row) = item_json(&mut ctx.db, i)?;
+        t.row(row);
+        data.push(j);
+    }
+    let human = format!(
+        "batch {id} on {}: {}{}\ncreated {}\n\n{}",
+        chain.name,
+        batch.state,
+        batch
+            .message
+            .as_ref()
+            .filter(|m| !m.is_empty())
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default(),
+        batch.created_at,
+        Output::table(&t)
+    );
+    ctx.out.result(
+        json!({"id": id, "chain": chain.name, "state": batch.state.as_str(), "message": batch.message,
+            "created_at": batch.created_at, "file_created_at": batch.file_created_at,
+            "signed_accepted_at": batch.signed_accepted_at, "items": data}),
+        &human,
+    );
+    Ok(())
+}
+
+/// `batch list`.
+pub(crate) fn list(ctx: &mut Ctx) -> Result<()> {
+    let batches = Batch::all(&mut ctx.db)?;
+    let mut t = Table::new(&["ID", "CHAIN", "STATE", "ORDERS", "CREATED"]);
+    let mut data = Vec::new();
+    for b in &batches {
+        let chain = Chain::by_id(&mut ctx.db, b.chain)?;
+        let n = ctx
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM batch_items WHERE batch = ?",
+                params![b.id],
+            )?
+            .int(0)?;
+        t.row(vec![
+            b.id.to_string(),
+            chain.name.clone(),
+            b.state.to_string(),
+            n.to_string(),
+            b.created_at.clone(),
+        ]);
+        data.push(json!({"id": b.id, "chain": chain.name, "state": b.state.as_str(), "orders": n, "created_at": b.created_at}));
+    }
+    ctx.out.result(json!(data), &Output::table(&t));
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! The commands, one module per concept.
+
+mod batch;
+mod build;
+mod orders;
+mod send;
+mod setup;
+mod sync;
+mod upload;
+
+use crate::{
+    cli::{BatchCmd, Command},
+    db::Db,
+    error::{HubError, Result},
+    model::{Actor, Chain},
+    output::Output,
+    rpc::Rpc,
+};
+
+/// What every command works with.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The database.
+    pub(crate) db: Db,
+    /// Where to print.
+    pub(crate) out: Output,
+    /// Who is acting.
+    pub(crate) actor: Actor,
+}
+
+/// A client for the chain's node, after checking that the node's
+/// `eth_chainId` is the configured one.
+pub(crate) fn connect(chain: &Chain) -> Result<Rpc> {
+    let rpc = Rpc::new(&chain.rpc_url);
+    let id = rpc.chain_id()?;
+    if id != chain.chain_id {
+        return Err(HubError::Node(format!(
+            "the node at {} reports chain id {id}, but chain {:?} is configured with chain id {}: \
+             refusing to work against the wrong chain; point the chain at the right node",
+            rpc.display_url(),
+            chain.name,
+            chain.chain_id
+        )));
+    }
+    Ok(rpc)
+}
+
+/// Runs a command other than `migrate`.
+pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
+    match command {
+        Command::Migrate => Err(HubError::Internal("migrate is run by main".to_owned())),
+        Command::Chain(c) => setup::chain(ctx, c),
+        Command::Token(c) => setup::token(ctx, c),
+        Command::Address(c) => setup::address(ctx, c),
+        Command::Order(c) => orders::run(ctx, c),
+        Command::Batch(c) => match c {
+            BatchCmd::Create {
+                chain,
+                orders,
+                all_pending,
+                auto_build,
+            } => batch::create(ctx, &chain, &orders, all_pending, auto_build),
+            BatchCmd::Build { id } => build::build(ctx, id),
+            BatchCmd::Drop { id, order } => batch::drop_order(ctx, id, &order),
+            BatchCmd::Export { id, out } => batch::export(ctx, id, &out),
+            BatchCmd::Upload { id, file, no_send } => upload::upload(ctx, id, &file, no_send),
+            BatchCmd::Send { id } => send::send(ctx, id, false),
+            BatchCmd::Resend { id } => send::send(ctx, id, true),
+            BatchCmd::Sync {
+                id,
+                wait,
+                timeout,
+                interval,
+            } => sync::sync(ctx, id, wait, timeout, interval),
+            BatchCmd::Check { id } => sync::check(ctx, id),
+            BatchCmd::Resolve {
+                id,
+                order,
+                on_chain,
+                tx_hash,
+                block,
+                resend,
+                rebuild,
+            } => {
+                let how = if on_chain {
+                    sync::Resolution::OnChain { tx_hash, block }
+                } else if resend {
+                    sync::Resolution::Resend
+                } else if rebuild {
+                    sync::Resolution::Rebuild
+                } else {
+                    return Err(HubError::Usage(
+                        "say how: --on-chain, --resend or --rebuild".to_owned(),
+                    ));
+                };
+                sync::resolve(ctx, id, &order, how)
+            }
+            BatchCmd::Cancel { id } => batch::cancel(ctx, id),
+            BatchCmd::Show { id } => batch::show(ctx, id),
+            BatchCmd::List => batch::list(ctx),
+        },
+    }
+}

@@ -1,0 +1,345 @@
+//! `order import`, `add`, `list`, `show`.
+
+use super::Ctx;
+use crate::{
+    cli::OrderCmd,
+    clock::now_rfc3339,
+    db::{params, Db},
+    error::{HubError, Result},
+    model::{parse_address, Asset, Chain, Item, Order, Token, ORDER_COLS},
+    output::{Output, Table},
+    state::OrderState,
+};
+use coldsign_core::{amount::parse_units, U256};
+use serde_json::json;
+
+/// An order checked and ready to insert.
+struct NewOrder {
+    order_id: String,
+    chain: Chain,
+    asset: Asset,
+    from: coldsign_core::Address,
+    to: coldsign_core::Address,
+    amount: U256,
+}
+
+fn check_order(
+    db: &mut Db,
+    order_id: &str,
+    chain: &str,
+    asset: &str,
+    from: &str,
+    to: &str,
+    amount: &str,
+) -> Result<NewOrder> {
+    let ok_id = !order_id.is_empty()
+        && order_id.len() <= 128
+        && order_id.bytes().all(|b| b.is_ascii_graphic());
+    if !ok_id {
+        return Err(HubError::Input(format!(
+            "order id {order_id:?} must be 1-128 printable ASCII characters without spaces"
+        )));
+    }
+    let chain = Chain::by_name(db, chain)?;
+    let asset = Asset::resolve(db, &chain, asset)?;
+    let from = parse_address(from)?;
+    let to = parse_address(to)?;
+    let amount = parse_units(amount, asset.decimals).map_err(|e| HubError::Input(e.to_string()))?;
+    if amount.is_zero() {
+        return Err(HubError::Input("amount must be above zero".to_owned()));
+    }
+    if crate::model::AddressRow::find(db, chain.id, from)?.is_none() {
+        return Err(HubError::Input(format!(
+            "sending address {from} is not registered on {}: import it with `hub-cli address import`",
+            chain.name
+        )));
+    }
+    Ok(NewOrder {
+        order_id: order_id.to_owned(),
+        chain,
+        asset,
+        from,
+        to,
+        amount,
+    })
+}
+
+/// Inserts the order; `Ok(false)` if the very same order already exists.
+fn insert(db: &mut Db, actor: &crate::model::Actor, o: &NewOrder) -> Result<bool> {
+    if let Ok(existing) = Order::by_order_id(db, &o.order_id) {
+        let same = existing.chain == o.chain.id
+            && existing.asset == o.asset.symbol
+            && existing.from == o.from
+            && existing.to == o.to
+            && existing.amount == o.amount;
+        if same {
+            return Ok(false);
+        }
+        return Err(HubError::Conflict(format!(
+            "order {:?} already exists with other details: order ids must be unique",
+            o.order_id
+        )));
+    }
+    let now = now_rfc3339();
+    let row = db.query_one(
+        "INSERT INTO orders (order_id, chain, asset, token, from_address, to_address, amount, state, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        params![
+            o.order_id.as_str(),
+            o.chain.id,
+            o.asset.symbol.as_str(),
+            o.asset.token.as_ref().map(|t| t.id),
+            o.from.to_checksum(),
+            o.to.to_checksum(),
+            o.amount.to_string(),
+            OrderState::Pending.as_str(),
+            now.as_str(),
+            now.as_str()
+        ],
+    )?;
+    actor.event(
+        db,
+        crate::model::Subject {
+            kind: "order",
+            batch: None,
+            item: None,
+            order_ref: Some(row.int(0)?),
+        },
+        None,
+        OrderState::Pending.as_str(),
+        "created",
+        &format!(
+            "{} {} from {} to {}",
+            o.asset.human(o.amount),
+            o.asset.symbol,
+            o.from,
+            o.to
+        ),
+    )?;
+    Ok(true)
+}
+
+/// Runs an `order` subcommand.
+pub(crate) fn run(ctx: &mut Ctx, cmd: OrderCmd) -> Result<()> {
+    match cmd {
+        OrderCmd::Import { file } => import(ctx, &file),
+        OrderCmd::Add {
+            id,
+            chain,
+            asset,
+            from,
+            to,
+            amount,
+        } => {
+            let o = check_order(&mut ctx.db, &id, &chain, &asset, &from, &to, &amount)?;
+            let actor = ctx.actor.clone();
+            let added = ctx.db.transaction(|db| insert(db, &actor, &o))?;
+            ctx.out.result(
+                json!({"order_id": id, "added": added}),
+                &if added {
+                    format!("order {id} added")
+                } else {
+                    format!("order {id} already exists (unchanged)")
+                },
+            );
+            Ok(())
+        }
+        OrderCmd::List { state } => list(ctx, state.as_deref()),
+        OrderCmd::Show { id } => show(ctx, &id),
+    }
+}
+
+fn import(ctx: &mut Ctx, file: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let header = lines
+        .next()
+        .map(|(_, h)| h.trim().trim_start_matches('\u{feff}').to_owned())
+        .unwrap_or_default();
+    if header != "order_id,chain,asset,from,to,amount" {
+        return Err(HubError::Input(format!(
+            "{}: the first line must be the header `order_id,chain,asset,from,to,amount`, found {header:?}",
+            file.display()
+        )));
+    }
+    let mut orders = Vec::new();
+    let mut errors = Vec::new();
+    for (n, line) in lines {
+        let cells: Vec<&str> = line
+            .trim_end_matches('\r')
+            .split(',')
+            .map(str::trim)
+            .collect();
+        if cells.len() != 6 {
+            errors.push(format!(
+                "line {}: expected 6 columns, found {}",
+                n + 1,
+                cells.len()
+            ));
+            continue;
+        }
+        match check_order(
+            &mut ctx.db,
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+        ) {
+            Ok(o) => orders.push(o),
+            Err(e) => errors.push(format!("line {}: {e}", n + 1)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(HubError::Input(format!(
+            "{} line(s) refused, nothing imported:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        )));
+    }
+    let actor = ctx.actor.clone();
+    let (added, unchanged) = ctx.db.transaction(|db| {
+        let (mut a, mut u) = (0u64, 0u64);
+        for o in &orders {
+            if insert(db, &actor, o)? {
+                a += 1;
+            } else {
+                u += 1;
+            }
+        }
+        Ok::<_, HubError>((a, u))
+    })?;
+    ctx.out.result(
+        json!({"added": added, "already_present": unchanged}),
+        &format!("{added} order(s) imported, {unchanged} already present"),
+    );
+    Ok(())
+}
+
+/// The asset of a stored order.
+pub(crate) fn asset_of(db: &mut Db, o: &Order) -> Result<Asset> {
+    let chain = Chain::by_id(db, o.chain)?;
+    match o.token {
+        None => Ok(Asset {
+            symbol: o.asset.clone(),
+            decimals: chain.native_decimals,
+            token: None,
+        }),
+        Some(t) => {
+            let token = Token::by_id(db, t)?;
+            Ok(Asset {
+                symbol: o.asset.clone(),
+                decimals: token.decimals,
+                token: Some(token),
+            })
+        }
+    }
+}
+
+fn list(ctx: &mut Ctx, state: Option<&str>) -> Result<()> {
+    let rows = match state {
+        Some(s) => {
+            let s: OrderState = s.parse().map_err(|_| {
+                HubError::Usage(format!(
+                    "unknown order state {s:?} (PENDING, IN_BATCH, COMPLETED, FAILED)"
+                ))
+            })?;
+            ctx.db.query(
+                &format!("SELECT {ORDER_COLS} FROM orders o WHERE o.state = ? ORDER BY o.id"),
+                params![s.as_str()],
+            )?
+        }
+        None => ctx.db.query(
+            &format!("SELECT {ORDER_COLS} FROM orders o ORDER BY o.id"),
+            params![],
+        )?,
+    };
+    let mut t = Table::new(&["ORDER", "CHAIN", "STATE", "AMOUNT", "ASSET", "FROM", "TO"]);
+    let mut data = Vec::new();
+    for r in &rows {
+        let o = Order::from_row(r)?;
+        let asset = asset_of(&mut ctx.db, &o)?;
+        let chain = Chain::by_id(&mut ctx.db, o.chain)?;
+        t.row(vec![
+            o.order_id.clone(),
+            chain.name.clone(),
+            o.state.to_string(),
+            asset.human(o.amount),
+            o.asset.clone(),
+            o.from.to_string(),
+            o.to.to_string(),
+        ]);
+        data.push(json!({"order_id": o.order_id, "chain": chain.name, "state": o.state.as_str(),
+            "asset": o.asset, "amount": asset.human(o.amount), "amount_base_units": o.amount.to_string(),
+            "from": o.from, "to": o.to, "created_at": o.created_at}));
+    }
+    ctx.out.result(json!(data), &Output::table(&t));
+    Ok(())
+}
+
+fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
+    let o = Order::by_order_id(&mut ctx.db, id)?;
+    let asset = asset_of(&mut ctx.db, &o)?;
+    let chain = Chain::by_id(&mut ctx.db, o.chain)?;
+    let items = Item::of_order(&mut ctx.db, o.id)?;
+    let events = ctx.db.query(
+        "SELECT at, kind, batch, from_state, to_state, reason, message, operator FROM events \
+         WHERE order_ref = ? ORDER BY id",
+        params![o.id],
+    )?;
+    let mut human = format!(
+        "order {}\n  chain   {}\n  state   {}\n  pays    {} {} ({} base units)\n  from    {}\n  to      {}\n",
+        o.order_id, chain.name, o.state, asset.human(o.amount), o.asset, o.amount, o.from, o.to
+    );
+    let mut items_json = Vec::new();
+    for i in &items {
+        human.push_str(&format!(
+            "  batch {}: {}{}{}\n",
+            i.batch,
+            i.state,
+            i.tx_hash.map(|h| format!(" tx {h}")).unwrap_or_default(),
+            i.message
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+        items_json.push(
+            json!({"batch": i.batch, "state": i.state.as_str(), "nonce": i.nonce,
+            "tx_hash": i.tx_hash, "block_number": i.block_number, "message": i.message,
+            "fee": i.fee.map(|f| f.to_string())}),
+        );
+    }
+    let mut t = Table::new(&["TIME", "WHAT", "BATCH", "FROM", "TO", "REASON", "MESSAGE"]);
+    let mut ev_json = Vec::new();
+    for e in &events {
+        let batch = e.opt_int(2)?.map(|b| b.to_string()).unwrap_or_default();
+        t.row(vec![
+            e.text(0)?,
+            e.text(1)?,
+            batch,
+            e.opt_text(3)?.unwrap_or_default(),
+            e.text(4)?,
+            e.text(5)?,
+            e.text(6)?,
+        ]);
+        ev_json.push(
+            json!({"at": e.text(0)?, "kind": e.text(1)?, "batch": e.opt_int(2)?,
+            "from_state": e.opt_text(3)?, "to_state": e.text(4)?, "reason": e.text(5)?,
+            "message": e.text(6)?, "operator": e.text(7)?}),
+        );
+    }
+    human.push_str("\nhistory\n");
+    human.push_str(&Output::table(&t));
+    ctx.out.result(
+        json!({"order_id": o.order_id, "chain": chain.name, "state": o.state.as_str(), "asset": o.asset,
+            "amount": asset.human(o.amount), "amount_base_units": o.amount.to_string(),
+            "from": o.from, "to": o.to, "items": items_json, "events": ev_json}),
+        &human,
+    );
+    Ok(())
+}

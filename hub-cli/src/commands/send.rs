@@ -1,0 +1,203 @@
+//! `batch send` and `batch resend`: broadcast signed transactions.
+
+use super::{connect, Ctx};
+use crate::{
+    error::{HubError, Result},
+    model::{Batch, Chain, Item},
+    rpc::{Call, Rpc, RpcError},
+    state::{BatchState, ItemState},
+};
+use serde_json::json;
+
+/// What the node's answer to `eth_sendRawTransaction` means for us.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Accepted(&'static str),
+    Rejected(String),
+    Unknown(String),
+}
+
+fn classify(
+    rpc: &Rpc,
+    item: &Item,
+    answer: Result<serde_json::Value, RpcError>,
+) -> Result<Verdict> {
+    match answer {
+        Ok(_) => Ok(Verdict::Accepted("accepted by the node")),
+        Err(RpcError::Node { message, .. }) => {
+            let m = message.to_ascii_lowercase();
+            if m.contains("already known")
+                || m.contains("known transaction")
+                || m.contains("already imported")
+            {
+                return Ok(Verdict::Accepted("the node already knows it"));
+            }
+            if m.contains("nonce too low")
+                || m.contains("nonce is too low")
+                || m.contains("oldnonce")
+            {
+                if let Some(hash) = item.tx_hash {
+                    if rpc.receipt(hash)?.is_some() || rpc.transaction(hash)?.is_some() {
+                        return Ok(Verdict::Accepted(
+                            "already mined (nonce too low, and the transaction is ours)",
+                        ));
+                    }
+                }
+            }
+            Ok(Verdict::Rejected(message))
+        }
+        Err(e) => Ok(Verdict::Unknown(e.to_string())),
+    }
+}
+
+/// Broadcasts READY_TO_SEND (and interrupted SENDING) items, or with
+/// `resend` the READY_TO_RESEND ones.
+pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
+    let batch = Batch::get(&mut ctx.db, id)?;
+    let items = Item::of_batch(&mut ctx.db, id)?;
+    if resend {
+        let open: Vec<_> = items
+            .iter()
+            .filter(|i| matches!(i.state, ItemState::BroadcastError | ItemState::Lingering))
+            .map(|i| format!("{} ({})", i.order.order_id, i.state))
+            .collect();
+        if !open.is_empty() {
+            return Err(HubError::Conflict(format!(
+                "batch {id} still has exceptions: {}; resolve them first (`hub-cli batch resolve`, `hub-cli batch check`)",
+                open.join(", ")
+            )));
+        }
+    } else if !matches!(
+        batch.state,
+        BatchState::SendingTx | BatchState::ProcessException | BatchState::InProcess
+    ) {
+        return Err(HubError::Conflict(format!(
+            "batch {id} is {}: there is nothing signed to send",
+            batch.state
+        )));
+    }
+    let targets: Vec<&Item> = items
+        .iter()
+        .filter(|i| {
+            if resend {
+                i.state == ItemState::ReadyToResend
+            } else {
+                matches!(i.state, ItemState::ReadyToSend | ItemState::Sending)
+            }
+        })
+        .collect();
+    if targets.is_empty() {
+        ctx.out.result(
+            json!({"batch": id, "state": batch.state.as_str(), "sent": 0}),
+            &format!(
+                "batch {id}: nothing to {}",
+                if resend { "resend" } else { "send" }
+            ),
+        );
+        return Ok(());
+    }
+    let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
+    let rpc = connect(&chain)?;
+    let actor = ctx.actor.clone();
+    let bar = ctx
+        .out
+        .progress(if resend { "resend" } else { "send" }, targets.len() as u64);
+    let (mut accepted, mut rejected, mut unknown) = (0u64, Vec::new(), Vec::new());
+    for chunk in targets.chunks(100) {
+        // SENDING is recorded before anything leaves: a crash after this
+        // point is recovered by sending again (the node says "already known").
+        let mut sending = Vec::new();
+        ctx.db.transaction(|db| {
+            for i in chunk {
+                if i.state != ItemState::Sending {
+                    actor.move_item(
+                        db,
+                        i,
+                        ItemState::Sending,
+                        if resend { "resend" } else { "send" },
+                        "",
+                        &[],
+                    )?;
+                }
+                let mut s = (*i).clone();
+                s.state = ItemState::Sending;
+                sending.push(s);
+            }
+            actor.refresh_batch(db, id, "sending")?;
+            Ok::<_, HubError>(())
+        })?;
+        let calls: Vec<Call> = sending
+            .iter()
+            .map(|i| {
+                let raw = i.raw_tx.clone().unwrap_or_default();
+                (
+                    "eth_sendRawTransaction",
+                    json!([coldsign_core::hex_data::encode(raw)]),
+                )
+            })
+            .collect();
+        let answers = rpc.batch(&calls).map_err(|e| {
+            HubError::Node(format!(
+                "{e}: the transactions may or may not have reached the node; \
+                 run `hub-cli batch send {id}` again once it answers (resending is harmless)"
+            ))
+        })?;
+        let mut verdicts = Vec::new();
+        for (i, a) in sending.iter().zip(answers) {
+            verdicts.push(classify(&rpc, i, a)?);
+            bar.inc(1);
+        }
+        ctx.db.transaction(|db| {
+            for (i, v) in sending.iter().zip(&verdicts) {
+                match v {
+                    Verdict::Accepted(why) => {
+                        actor.move_item(db, i, ItemState::Confirming, "broadcast", why, &[])?;
+                        accepted += 1;
+                    }
+                    Verdict::Rejected(m) => {
+                        actor.move_item(
+                            db,
+                            i,
+                            ItemState::BroadcastError,
+                            "rejected by the node",
+                            m,
+                            &[],
+                        )?;
+                        rejected.push((i.order.order_id.clone(), m.clone()));
+                    }
+                    Verdict::Unknown(m) => unknown.push((i.order.order_id.clone(), m.clone())),
+                }
+            }
+            actor.refresh_batch(db, id, "broadcast")?;
+            Ok::<_, HubError>(())
+        })?;
+    }
+    bar.finish_and_clear();
+    let state = Batch::get(&mut ctx.db, id)?.state;
+    let mut human = format!(
+        "batch {id}: {accepted} sent, {} rejected; batch is {state}\n",
+        rejected.len()
+    );
+    for (o, m) in &rejected {
+        human.push_str(&format!("  {o}: BROADCAST_ERROR: {m}\n"));
+    }
+    let outcome = if let Some((_, first)) = unknown.first() {
+        Err(HubError::Node(format!(
+            "{} transaction(s) may not have reached the node ({first}): run `hub-cli batch send {id}` again",
+            unknown.len(),
+        )))
+    } else if !rejected.is_empty() {
+        Err(HubError::NeedsOperator(format!(
+            "{} order(s) are BROADCAST_ERROR: resolve each with `hub-cli batch resolve {id} ORDER --on-chain|--resend|--rebuild`",
+            rejected.len()
+        )))
+    } else {
+        Ok(())
+    };
+    ctx.out.finish(
+        json!({"batch": id, "state": state.as_str(), "sent": accepted,
+            "rejected": rejected.iter().map(|(o, m)| json!({"order_id": o, "message": m})).collect::<Vec<_>>()}),
+        &human,
+        outcome,
+    )
+}

@@ -1,0 +1,364 @@
+//! `chain`, `token` and `address`: what the hub pays from and with.
+
+use super::{connect, Ctx};
+use crate::{
+    cli::{AddressCmd, ChainAdd, ChainCmd, TokenCmd},
+    clock::now_rfc3339,
+    db::{params, DbError},
+    error::{HubError, Result},
+    model::{db_int, parse_address, AddressRow, Chain, Token},
+    output::{Output, Table},
+    rpc::redact,
+};
+use coldsign_core::{Address, U256};
+use serde_json::json;
+
+/// `chain add` and `chain list`.
+pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
+    match cmd {
+        ChainCmd::Add(a) => chain_add(ctx, a),
+        ChainCmd::List => {
+            let chains = Chain::all(&mut ctx.db)?;
+            let mut t = Table::new(&["NAME", "CHAIN ID", "CONFIRMATIONS", "NATIVE", "RPC"]);
+            let mut data = Vec::new();
+            for c in &chains {
+                t.row(vec![
+                    c.name.clone(),
+                    c.chain_id.to_string(),
+                    c.confirmations.to_string(),
+                    c.native_symbol.clone(),
+                    redact(&c.rpc_url),
+                ]);
+                data.push(json!({
+                    "name": c.name, "chain_id": c.chain_id, "confirmations": c.confirmations,
+                    "native_symbol": c.native_symbol, "native_decimals": c.native_decimals,
+                    "rpc": redact(&c.rpc_url),
+                    "base_fee_multiplier_pct": c.fees.base_fee_multiplier_pct,
+                    "priority_fee_multiplier_pct": c.fees.priority_fee_multiplier_pct,
+                    "max_fee_cap": c.fees.max_fee_cap.map(|v| v.to_string()),
+                    "priority_fee_cap": c.fees.priority_fee_cap.map(|v| v.to_string()),
+                    "gas_margin_pct": c.fees.gas_margin_pct,
+                }));
+            }
+            ctx.out.result(json!(data), &Output::table(&t));
+            Ok(())
+        }
+    }
+}
+
+fn wei(s: Option<String>, what: &str) -> Result<Option<String>> {
+    s.map(|s| {
+        U256::from_dec_str(&s).map(|v| v.to_string()).map_err(|_| {
+            HubError::Input(format!(
+                "{what} must be an integer number of wei, not {s:?}"
+            ))
+        })
+    })
+    .transpose()
+}
+
+fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
+    if a.native_decimals > coldsign_core::amount::MAX_DECIMALS {
+        return Err(HubError::Input(
+            "native decimals must be at most 77".to_owned(),
+        ));
+    }
+    let max_fee_cap = wei(a.max_fee_cap, "--max-fee-cap")?;
+    let priority_fee_cap = wei(a.priority_fee_cap, "--priority-fee-cap")?;
+    let chain = Chain {
+        id: 0,
+        name: a.name.clone(),
+        chain_id: a.chain_id,
+        rpc_url: a.rpc.clone(),
+        confirmations: a.confirmations,
+        native_symbol: a.native_symbol.clone(),
+        native_decimals: a.native_decimals,
+        fees: crate::fees::FeePolicy {
+            base_fee_multiplier_pct: a.base_fee_multiplier_pct,
+            priority_fee_multiplier_pct: a.priority_fee_multiplier_pct,
+            max_fee_cap: None,
+            priority_fee_cap: None,
+            gas_margin_pct: a.gas_margin_pct,
+        },
+    };
+    connect(&chain)?;
+    let res = ctx.db.execute(
+        "INSERT INTO chains (name, chain_id, rpc_url, confirmations, native_symbol, native_decimals, \
+         base_fee_multiplier_pct, priority_fee_multiplier_pct, max_fee_cap, priority_fee_cap, gas_margin_pct, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            a.name.as_str(),
+            db_int(a.chain_id)?,
+            a.rpc.as_str(),
+            db_int(a.confirmations.max(1))?,
+            a.native_symbol.as_str(),
+            i64::from(a.native_decimals),
+            db_int(a.base_fee_multiplier_pct)?,
+            db_int(a.priority_fee_multiplier_pct)?,
+            max_fee_cap,
+            priority_fee_cap,
+            db_int(a.gas_margin_pct)?,
+            now_rfc3339()
+        ],
+    );
+    match res {
+        Ok(_) => {}
+        Err(DbError::Unique(_)) => {
+            return Err(HubError::Conflict(format!(
+                "a chain named {:?} or with chain id {} is already registered: see `hub-cli chain list`",
+                a.name, a.chain_id
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    ctx.out.result(
+        json!({"name": a.name, "chain_id": a.chain_id}),
+        &format!("chain {} (chain id {}) added", a.name, a.chain_id),
+    );
+    Ok(())
+}
+
+/// `token add` and `token list`.
+pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
+    match cmd {
+        TokenCmd::Add {
+            chain,
+            symbol,
+            contract,
+            decimals,
+        } => {
+            let chain = Chain::by_name(&mut ctx.db, &chain)?;
+            let contract = parse_address(&contract)?;
+            if symbol == chain.native_symbol {
+                return Err(HubError::Input(format!(
+                    "{symbol} is the native coin of {}",
+                    chain.name
+                )));
+            }
+            if decimals > coldsign_core::amount::MAX_DECIMALS {
+                return Err(HubError::Input("decimals must be at most 77".to_owned()));
+            }
+            let rpc = connect(&chain)?;
+            if rpc.code(contract)?.is_empty() {
+                return Err(HubError::Input(format!(
+                    "{contract} has no contract code on {}: check the address",
+                    chain.name
+                )));
+            }
+            let res = ctx.db.execute(
+                "INSERT INTO tokens (chain, symbol, contract, decimals, created_at) VALUES (?, ?, ?, ?, ?)",
+                params![chain.id, symbol.as_str(), contract.to_checksum(), i64::from(decimals), now_rfc3339()],
+            );
+            match res {
+                Ok(_) => {}
+                Err(DbError::Unique(_)) => {
+                    return Err(HubError::Conflict(format!(
+                        "{} already has a token {symbol} or the contract {contract}: see `hub-cli token list`",
+                        chain.name
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            ctx.out.result(
+                json!({"chain": chain.name, "symbol": symbol, "contract": contract, "decimals": decimals}),
+                &format!("token {symbol} ({contract}, {decimals} decimals) added on {}", chain.name),
+            );
+            Ok(())
+        }
+        TokenCmd::List => {
+            let tokens = Token::all(&mut ctx.db)?;
+            let mut t = Table::new(&["CHAIN", "SYMBOL", "DECIMALS", "CONTRACT"]);
+            let mut data = Vec::new();
+            for tok in &tokens {
+                let chain = Chain::by_id(&mut ctx.db, tok.chain)?;
+                t.row(vec![
+                    chain.name.clone(),
+                    tok.symbol.clone(),
+                    tok.decimals.to_string(),
+                    tok.contract.to_string(),
+                ]);
+                data.push(json!({"chain": chain.name, "symbol": tok.symbol, "decimals": tok.decimals, "contract": tok.contract}));
+            }
+            ctx.out.result(json!(data), &Output::table(&t));
+            Ok(())
+        }
+    }
+}
+
+/// The address list, as `signer addresses --json` prints it inside its
+/// envelope, or bare.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressFile {
+    /// The account the addresses belong to (signer output only).
+    #[serde(default)]
+    #[allow(dead_code)]
+    account: Option<u32>,
+    /// The account-level xpub (signer output only).
+    #[serde(default)]
+    #[allow(dead_code)]
+    xpub: Option<String>,
+    addresses: Vec<AddressEntry>,
+}
+
+/// `signer addresses --json` output: `{"schema_version":1,"success":true,"data":{…}}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignerEnvelope {
+    schema_version: u32,
+    success: bool,
+    data: AddressFile,
+}
+
+/// Reads the signer's enveloped output, or the bare address list.
+fn parse_address_file(text: &str) -> std::result::Result<AddressFile, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if value.get("schema_version").is_some() {
+        let envelope: SignerEnvelope = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        if envelope.schema_version != 1 || !envelope.success {
+            return Err(format!(
+                "expected a successful schema_version 1 envelope, found schema_version {} success {}",
+                envelope.schema_version, envelope.success
+            ));
+        }
+        return Ok(envelope.data);
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressEntry {
+    index: u32,
+    path: String,
+    address: String,
+    public_key: String,
+}
+
+/// `address import` and `address list`.
+pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
+    match cmd {
+        AddressCmd::Import { file, chain, role } => {
+            if role != "cold" {
+                return Err(HubError::Input(format!(
+                    "role {role:?} is not supported yet: only `cold` addresses exist in this version"
+                )));
+            }
+            let chain = Chain::by_name(&mut ctx.db, &chain)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
+            let parsed = parse_address_file(&text).map_err(|e| {
+                HubError::Input(format!(
+                    "{} is not `signer addresses --json` output: {e}",
+                    file.display()
+                ))
+            })?;
+            let mut checked = Vec::new();
+            for (n, e) in parsed.addresses.iter().enumerate() {
+                let bad =
+                    |m: String| HubError::Input(format!("entry {n} (index {}): {m}", e.index));
+                let address: Address = e
+                    .address
+                    .parse()
+                    .map_err(|x: coldsign_core::address::AddressError| bad(x.to_string()))?;
+                let key = coldsign_core::hex_data::decode(&e.public_key)
+                    .map_err(|x| bad(x.to_string()))?;
+                let derived =
+                    Address::from_sec1_public_key(&key).map_err(|x| bad(x.to_string()))?;
+                if derived != address {
+                    return Err(bad(format!(
+                        "public key belongs to {derived}, not {address}: the file is damaged"
+                    )));
+                }
+                if !e.path.starts_with("m/") {
+                    return Err(bad(format!("{:?} is not a derivation path", e.path)));
+                }
+                checked.push((address, e));
+            }
+            let (mut added, mut known) = (0u64, 0u64);
+            let role_ref = role.as_str();
+            ctx.db.transaction(|db| {
+                for (address, e) in &checked {
+                    if let Some(existing) = AddressRow::find(db, chain.id, *address)? {
+                        if existing.derivation_path.as_deref() != Some(e.path.as_str()) {
+                            return Err(HubError::Conflict(format!(
+                                "{address} is already registered with path {:?}, the file says {:?}",
+                                existing.derivation_path, e.path
+                            )));
+                        }
+                        known += 1;
+                        continue;
+                    }
+                    db.execute(
+                        "INSERT INTO addresses (chain, address, role, derivation_path, public_key, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                        params![chain.id, address.to_checksum(), role_ref, e.path.as_str(), e.public_key.as_str(), now_rfc3339()],
+                    )?;
+                    added += 1;
+                }
+                Ok::<_, HubError>(())
+            })?;
+            ctx.out.result(
+                json!({"chain": chain.name, "added": added, "already_known": known}),
+                &format!(
+                    "{added} address(es) added on {}, {known} already known",
+                    chain.name
+                ),
+            );
+            Ok(())
+        }
+        AddressCmd::List { chain } => {
+            let chain_id = match chain {
+                Some(name) => Some(Chain::by_name(&mut ctx.db, &name)?.id),
+                None => None,
+            };
+            let rows = AddressRow::all(&mut ctx.db, chain_id)?;
+            let mut t = Table::new(&["CHAIN", "ADDRESS", "ROLE", "PATH"]);
+            let mut data = Vec::new();
+            for a in &rows {
+                let chain = Chain::by_id(&mut ctx.db, a.chain)?;
+                t.row(vec![
+                    chain.name.clone(),
+                    a.address.to_string(),
+                    a.role.clone(),
+                    a.derivation_path.clone().unwrap_or_default(),
+                ]);
+                data.push(
+                    json!({"chain": chain.name, "address": a.address, "role": a.role,
+                    "path": a.derivation_path, "public_key": a.public_key}),
+                );
+            }
+            ctx.out.result(json!(data), &Output::table(&t));
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_address_file;
+
+    const ENTRY: &str = r#"{"index":0,"path":"m/44'/60'/0'/0/0","address":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","public_key":"0x02"}"#;
+
+    #[test]
+    fn reads_signer_envelope_and_bare_list() {
+        let enveloped = format!(
+            r#"{{"schema_version":1,"success":true,"data":{{"account":0,"xpub":"x","addresses":[{ENTRY}]}}}}"#
+        );
+        assert_eq!(parse_address_file(&enveloped).unwrap().addresses.len(), 1);
+        let bare = format!(r#"{{"addresses":[{ENTRY}]}}"#);
+        assert_eq!(parse_address_file(&bare).unwrap().addresses.len(), 1);
+    }
+
+    #[test]
+    fn refuses_other_envelopes_and_unknown_fields() {
+        let future =
+            format!(r#"{{"schema_version":2,"success":true,"data":{{"addresses":[{ENTRY}]}}}}"#);
+        assert!(parse_address_file(&future).is_err());
+        let failed =
+            format!(r#"{{"schema_version":1,"success":false,"data":{{"addresses":[{ENTRY}]}}}}"#);
+        assert!(parse_address_file(&failed).is_err());
+        let extra = format!(r#"{{"addresses":[{ENTRY}],"note":1}}"#);
+        assert!(parse_address_file(&extra).is_err());
+    }
+}

@@ -1,0 +1,177 @@
+//! `batch upload`: verify a signed file against what was exported.
+
+use super::{send, Ctx};
+use crate::{
+    clock::now_rfc3339,
+    db::{params, Value},
+    error::{HubError, Result},
+    model::{Batch, Item},
+    state::{BatchState, ItemState},
+};
+use coldsign_core::batch::{SignedBatch, UnsignedBatch, VerifyError};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// `batch upload`.
+pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bool) -> Result<()> {
+    let batch = Batch::get(&mut ctx.db, id)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
+    match batch.state {
+        BatchState::ReadyForSignature | BatchState::SignatureError => {}
+        BatchState::SendingTx | BatchState::InProcess | BatchState::ProcessException | BatchState::Closed => {
+            // Re-running after a successful upload: accept the same file again.
+            let items = Item::of_batch(&mut ctx.db, id)?;
+            let same = SignedBatch::parse(&text).is_ok_and(|s| {
+                s.items.len() == items.len()
+                    && s.items.iter().zip(&items).all(|(a, b)| Some(a.tx_hash) == b.tx_hash)
+            });
+            if !same {
+                return Err(HubError::Conflict(format!(
+                    "batch {id} already has an accepted signed file ({}), and this file is not it",
+                    batch.state
+                )));
+            }
+            ctx.out.note(&format!("batch {id}: this signed file was already accepted"));
+            if !no_send && batch.state == BatchState::SendingTx {
+                return send::send(ctx, id, false);
+            }
+            ctx.out.result(json!({"batch": id, "state": batch.state.as_str(), "already_accepted": true}), "");
+            return Ok(());
+        }
+        other => {
+            return Err(HubError::Conflict(format!(
+                "batch {id} is {other}: a signed file can be uploaded once the batch is READY_FOR_SIGNATURE"
+            )))
+        }
+    }
+    let stored = batch
+        .unsigned_json
+        .clone()
+        .ok_or_else(|| HubError::Internal(format!("batch {id} has no stored unsigned file")))?;
+    let unsigned = UnsignedBatch::parse(&stored).map_err(|e| {
+        HubError::Internal(format!("stored unsigned batch {id} does not parse: {e}"))
+    })?;
+    let items = Item::of_batch(&mut ctx.db, id)?;
+    let verified = SignedBatch::parse(&text)
+        .map_err(|e| {
+            (
+                format!("the signed file is damaged or not a signed batch: {e}"),
+                Vec::new(),
+            )
+        })
+        .and_then(|s| {
+            s.verify_against(&unsigned).map_err(|e| {
+                let per_item = match &e {
+                    VerifyError::Items { failures, .. } => failures
+                        .iter()
+                        .map(|f| (f.order_id.clone(), f.reason.to_string()))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                (e.to_string(), per_item)
+            })
+        });
+    let actor = ctx.actor.clone();
+    let verified = match verified {
+        Ok(v) => v,
+        Err((message, per_item)) => {
+            ctx.db.transaction(|db| {
+                for (order_id, reason) in &per_item {
+                    if let Some(item) = items.iter().find(|i| &i.order.order_id == order_id) {
+                        db.execute(
+                            "UPDATE batch_items SET message = ? WHERE id = ?",
+                            params![format!("signature refused: {reason}"), item.id],
+                        )?;
+                        actor.event(
+                            db,
+                            crate::model::Subject {
+                                kind: "item",
+                                batch: Some(id),
+                                item: Some(item.id),
+                                order_ref: Some(item.order.id),
+                            },
+                            Some(item.state.as_str()),
+                            item.state.as_str(),
+                            "signature refused",
+                            reason,
+                        )?;
+                    }
+                }
+                actor.move_batch(
+                    db,
+                    &batch,
+                    BatchState::SignatureError,
+                    "signed file refused",
+                    &message,
+                )?;
+                Ok::<_, HubError>(())
+            })?;
+            let details: Vec<_> = per_item
+                .iter()
+                .map(|(o, r)| json!({"order_id": o, "reason": r}))
+                .collect();
+            let list: String = per_item
+                .iter()
+                .map(|(o, r)| format!("\n  {o}: {r}"))
+                .collect();
+            return ctx.out.finish(
+                json!({"batch": id, "state": "SIGNATURE_ERROR", "message": message, "items": details}),
+                "",
+                Err(HubError::Signature(format!(
+                    "batch {id} is now SIGNATURE_ERROR and nothing was broadcast: {message}{list}\n\
+                     sign the exported file again (`hub-cli batch export {id}`) and upload the new signed file"
+                ))),
+            );
+        }
+    };
+    let by_order: HashMap<&str, &Item> = items
+        .iter()
+        .map(|i| (i.order.order_id.as_str(), i))
+        .collect();
+    ctx.db.transaction(|db| {
+        for v in &verified {
+            let item = by_order.get(v.order_id.as_str()).ok_or_else(|| {
+                HubError::Internal(format!(
+                    "verified order {} is not in batch {id}",
+                    v.order_id
+                ))
+            })?;
+            actor.move_item(
+                db,
+                item,
+                ItemState::SignatureReady,
+                "signature received",
+                "",
+                &[
+                    (
+                        "raw_tx",
+                        Value::from(coldsign_core::hex_data::encode(v.signed.raw())),
+                    ),
+                    ("tx_hash", Value::from(v.signed.hash().to_string())),
+                ],
+            )?;
+            let mut ready = (*item).clone();
+            ready.state = ItemState::SignatureReady;
+            actor.move_item(db, &ready, ItemState::ReadyToSend, "assembled", "", &[])?;
+        }
+        db.execute(
+            "UPDATE batches SET signed_accepted_at = ? WHERE id = ?",
+            params![now_rfc3339(), id],
+        )?;
+        actor.refresh_batch(db, id, "signed file accepted")?;
+        Ok::<_, HubError>(())
+    })?;
+    ctx.out.note(&format!(
+        "batch {id}: signed file accepted, {} transaction(s) ready to send",
+        verified.len()
+    ));
+    if no_send {
+        ctx.out.result(
+            json!({"batch": id, "state": "SENDING_TX", "accepted": verified.len()}),
+            &format!("send them with `hub-cli batch send {id}`"),
+        );
+        return Ok(());
+    }
+    send::send(ctx, id, false)
+}

@@ -1,0 +1,444 @@
+//! Storage: one small abstraction over SQLite (the default, a file) and
+//! PostgreSQL (a shared server), with one set of SQL for both.
+//!
+//! SQL is written with `?` placeholders; for PostgreSQL they are rewritten to
+//! `$1, $2, ...`. Values are only 64-bit integers, text and NULL: amounts are
+//! decimal text of base units, never floats.
+
+mod migrations;
+
+pub(crate) use migrations::{check_version, migrate, SCHEMA_VERSION};
+
+use std::fmt;
+use thiserror::Error;
+
+/// A storage failure.
+#[derive(Debug, Error)]
+pub(crate) enum DbError {
+    /// A unique constraint refused a row.
+    #[error("{0}")]
+    Unique(String),
+    /// The database could not be opened.
+    #[error("cannot open database {url}: {message}")]
+    Open {
+        /// The redacted URL or path.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The schema is not the one this program uses.
+    #[error("{0}")]
+    Schema(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// A value bound to or read from SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    /// SQL NULL.
+    Null,
+    /// A 64-bit integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Self::Text(v.clone())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Self::Null, Into::into)
+    }
+}
+
+/// Builds a `&[Value]` from a list of expressions.
+macro_rules! params {
+    () => { &[] as &[$crate::db::Value] };
+    ($($v:expr),+ $(,)?) => { &[$($crate::db::Value::from($v)),+] as &[$crate::db::Value] };
+}
+pub(crate) use params;
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub(crate) struct Row(Vec<Value>);
+
+impl Row {
+    /// A row of these values.
+    pub(crate) fn from_values(values: Vec<Value>) -> Self {
+        Self(values)
+    }
+
+    /// The values.
+    pub(crate) fn values(&self) -> &[Value] {
+        &self.0
+    }
+
+    fn get(&self, i: usize) -> Result<&Value, DbError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| DbError::Other(format!("column {i} missing")))
+    }
+
+    /// An integer column.
+    pub(crate) fn int(&self, i: usize) -> Result<i64, DbError> {
+        match self.get(i)? {
+            Value::Int(v) => Ok(*v),
+            other => Err(DbError::Other(format!(
+                "column {i}: expected integer, found {other:?}"
+            ))),
+        }
+    }
+
+    /// A nullable integer column.
+    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    /// A text column.
+    pub(crate) fn text(&self, i: usize) -> Result<String, DbError> {
+        match self.get(i)? {
+            Value::Text(v) => Ok(v.clone()),
+            other => Err(DbError::Other(format!(
+                "column {i}: expected text, found {other:?}"
+            ))),
+        }
+    }
+
+    /// A nullable text column.
+    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+}
+
+/// Which server a database lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// An open database connection.
+pub(crate) enum Db {
+    /// SQLite.
+    Sqlite(rusqlite::Connection),
+    /// PostgreSQL.
+    Postgres(Box<postgres::Client>),
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Db({:?})", self.backend())
+    }
+}
+
+/// The URL with any password replaced by `***`, fit to print.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, tail) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, ""),
+            };
+            let tail = tail.split('?').next().unwrap_or_default();
+            match authority.rsplit_once('@') {
+                Some((user, host)) => {
+                    let user = user.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}{tail}")
+                }
+                None => format!("{scheme}://{authority}{tail}"),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn sqlite_err(e: rusqlite::Error) -> DbError {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        {
+            return DbError::Unique(msg.clone().unwrap_or_else(|| e.to_string()));
+        }
+    }
+    DbError::Other(e.to_string())
+}
+
+fn pg_err(e: postgres::Error) -> DbError {
+    if let Some(db) = e.as_db_error() {
+        if db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION {
+            return DbError::Unique(db.message().to_owned());
+        }
+        return DbError::Other(db.message().to_owned());
+    }
+    DbError::Other(e.to_string())
+}
+
+/// Rewrites `?` placeholders to `$1, $2, ...`.
+fn pg_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value as V};
+        Ok(match self {
+            Self::Null => ToSqlOutput::Owned(V::Null),
+            Self::Int(v) => ToSqlOutput::Owned(V::Integer(*v)),
+            Self::Text(v) => ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Text(v.as_bytes())),
+        })
+    }
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Self::Null => Ok(IsNull::Yes),
+            Self::Int(v) if *ty == Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+            Self::Int(v) => v.to_sql(ty, out),
+            Self::Text(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn pg_row(row: &postgres::Row) -> Result<Row, DbError> {
+    use postgres::types::Type;
+    let mut values = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let ty = col.type_();
+        let v = if *ty == Type::INT8 {
+            row.try_get::<_, Option<i64>>(i).map(Value::from)
+        } else if *ty == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i)
+                .map(|v| Value::from(v.map(i64::from)))
+        } else if *ty == Type::BOOL {
+            row.try_get::<_, Option<bool>>(i)
+                .map(|v| Value::from(v.map(i64::from)))
+        } else {
+            row.try_get::<_, Option<String>>(i).map(Value::from)
+        };
+        values.push(v.map_err(pg_err)?);
+    }
+    Ok(Row(values))
+}
+
+impl Db {
+    /// Opens `url`: a `postgres://` or `postgresql://` URL, or a SQLite file
+    /// path (optionally `sqlite://PATH`).
+    ///
+    /// A SQLite file that does not exist is created only when `create` is
+    /// set (by `migrate`); otherwise the error says to run `migrate`.
+    pub(crate) fn open(url: &str, create: bool) -> Result<Self, DbError> {
+        let open_err = |message: String| DbError::Open {
+            url: redact_url(url),
+            message,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let client = postgres::Client::connect(url, postgres::NoTls)
+                .map_err(|e| open_err(e.to_string()))?;
+            return Ok(Self::Postgres(Box::new(client)));
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if !create && !std::path::Path::new(path).exists() {
+            return Err(DbError::Schema(format!(
+                "database {path} does not exist: create it with `hub-cli migrate` \
+                 (or point --db / HUB_DATABASE_URL at the hub's database)"
+            )));
+        }
+        let conn = rusqlite::Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")
+            .map_err(|e| open_err(e.to_string()))?;
+        Ok(Self::Sqlite(conn))
+    }
+
+    /// Which backend this is.
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs statements without parameters (DDL, transaction control).
+    pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(c) => c.execute_batch(sql).map_err(sqlite_err),
+            Self::Postgres(c) => c.batch_execute(sql).map_err(pg_err),
+        }
+    }
+
+    /// Runs one statement; returns the number of rows changed.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        match self {
+            Self::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql).map_err(sqlite_err)?;
+                let n = stmt
+                    .execute(rusqlite::params_from_iter(params.iter()))
+                    .map_err(sqlite_err)?;
+                Ok(n as u64)
+            }
+            Self::Postgres(c) => {
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                c.execute(pg_sql(sql).as_str(), &refs).map_err(pg_err)
+            }
+        }
+    }
+
+    /// Runs a query and returns every row.
+    pub(crate) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        match self {
+            Self::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql).map_err(sqlite_err)?;
+                let n = stmt.column_count();
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(params.iter()))
+                    .map_err(sqlite_err)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(sqlite_err)? {
+                    let mut values = Vec::with_capacity(n);
+                    for i in 0..n {
+                        use rusqlite::types::ValueRef;
+                        values.push(match row.get_ref(i).map_err(sqlite_err)? {
+                            ValueRef::Null => Value::Null,
+                            ValueRef::Integer(v) => Value::Int(v),
+                            ValueRef::Text(t) => {
+                                Value::Text(String::from_utf8_lossy(t).into_owned())
+                            }
+                            ValueRef::Real(_) | ValueRef::Blob(_) => {
+                                return Err(DbError::Other(format!(
+                                    "column {i} holds a value of an unexpected type"
+                                )))
+                            }
+                        });
+                    }
+                    out.push(Row(values));
+                }
+                Ok(out)
+            }
+            Self::Postgres(c) => {
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                let rows = c.query(pg_sql(sql).as_str(), &refs).map_err(pg_err)?;
+                rows.iter().map(pg_row).collect()
+            }
+        }
+    }
+
+    /// Runs a query expected to return at most one row.
+    pub(crate) fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Runs a query expected to return exactly one row.
+    pub(crate) fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Row, DbError> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| DbError::Other(format!("no row returned by {sql}")))
+    }
+
+    /// Runs `f` inside one database transaction: committed if `f` returns
+    /// `Ok`, rolled back otherwise. SQLite takes the write lock at the start
+    /// (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing.
+    pub(crate) fn transaction<T, E: From<DbError>>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let begin = match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        self.batch_execute(begin)?;
+        match f(self) {
+            Ok(v) => {
+                self.batch_execute("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                // The original error matters more than a failed rollback.
+                let _ = self.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_placeholders() {
+        assert_eq!(
+            pg_sql("SELECT a FROM t WHERE b = ? AND c = ?"),
+            "SELECT a FROM t WHERE b = $1 AND c = $2"
+        );
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://hub:secret@db.example:5432/hub?sslmode=require"),
+            "postgres://hub:***@db.example:5432/hub"
+        );
+        assert_eq!(redact_url("hub.db"), "hub.db");
+    }
+}

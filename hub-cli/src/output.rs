@@ -1,0 +1,163 @@
+//! Everything the hub prints: tables for people, a versioned JSON envelope
+//! for machines, progress bars (hidden when stderr is not a terminal).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value};
+use std::io::IsTerminal;
+
+/// The version of the `--json` envelope.
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+/// Where and how to print.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    /// `--json` was given.
+    pub(crate) json: bool,
+}
+
+/// A table for people.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column names.
+    pub(crate) fn new(headers: &[&str]) -> Self {
+        Self {
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row.
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate() {
+                if let Some(w) = widths.get_mut(i) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let w = widths.get(i).copied().unwrap_or(0);
+                if i + 1 == cells.len() {
+                    s.push_str(c);
+                } else {
+                    s.push_str(&format!("{c:<w$}  "));
+                }
+            }
+            s.trim_end().to_owned()
+        };
+        let mut out = line(&self.headers);
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&line(r));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Output {
+    /// Prints a command's result: `data` as the JSON envelope with `--json`,
+    /// otherwise `human` (tables and lines).
+    pub(crate) fn result(&self, data: Value, human: &str) {
+        if self.json {
+            println!(
+                "{}",
+                json!({"schema_version": SCHEMA_VERSION, "success": true, "data": data})
+            );
+        } else if !human.is_empty() {
+            print!("{human}");
+            if !human.ends_with('\n') {
+                println!();
+            }
+        }
+    }
+
+    /// Ends a command: on success prints `data` / `human` like
+    /// [`Output::result`]; on failure prints `human` for people and attaches
+    /// `data` to the error, so `--json` prints one envelope either way.
+    pub(crate) fn finish(
+        &self,
+        data: Value,
+        human: &str,
+        outcome: Result<(), crate::error::HubError>,
+    ) -> Result<(), crate::error::HubError> {
+        match outcome {
+            Ok(()) => {
+                self.result(data, human);
+                Ok(())
+            }
+            Err(e) => {
+                if !self.json && !human.is_empty() {
+                    print!("{human}");
+                    if !human.ends_with('\n') {
+                        println!();
+                    }
+                }
+                Err(e.with_details(data))
+            }
+        }
+    }
+
+    /// Prints a table (people only).
+    pub(crate) fn table(table: &Table) -> String {
+        table.render()
+    }
+
+    /// Prints an error: to stderr for people, also as the envelope on stdout
+    /// with `--json`.
+    pub(crate) fn error(&self, kind: &str, code: i32, message: &str, details: Option<Value>) {
+        if self.json {
+            println!(
+                "{}",
+                json!({"schema_version": SCHEMA_VERSION, "success": false,
+                       "error": {"kind": kind, "exit_code": code, "message": message, "details": details}})
+            );
+        }
+        eprintln!("error: {message}");
+    }
+
+    /// A note for people on stderr (never in `--json` stdout).
+    pub(crate) fn note(&self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    /// A progress bar over `len` steps, hidden unless stderr is a terminal
+    /// and the work is large enough to be worth one.
+    pub(crate) fn progress(&self, what: &str, len: u64) -> ProgressBar {
+        if !std::io::stderr().is_terminal() || len < 20 {
+            return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        }
+        let bar = ProgressBar::new(len);
+        if let Ok(style) = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {eta}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_owned());
+        bar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let mut t = Table::new(&["ID", "NAME"]);
+        t.row(vec!["1".into(), "local".into()]);
+        t.row(vec!["10".into(), "x".into()]);
+        assert_eq!(Output::table(&t), "ID  NAME\n1   local\n10  x\n");
+    }
+}

@@ -1,0 +1,444 @@
+//! JSON-RPC over HTTP to an Ethereum node: single calls and JSON-RPC batch
+//! requests, timeouts, and retries with back-off on transport errors only
+//! (never on a node's definite answer).
+
+use coldsign_core::{hex_data, Address, B256, U256};
+use serde_json::{json, Value};
+use std::time::Duration;
+use thiserror::Error;
+
+/// The most calls sent in one JSON-RPC batch request.
+const BATCH_CHUNK: usize = 100;
+/// Attempts per request on transport errors.
+const ATTEMPTS: u32 = 4;
+
+/// Why a call failed.
+#[derive(Debug, Clone, Error)]
+pub(crate) enum RpcError {
+    /// The node could not be reached (after retries), or answered HTTP errors.
+    #[error("cannot reach node {url}: {message}")]
+    Transport {
+        /// The redacted URL.
+        url: String,
+        /// Last error.
+        message: String,
+    },
+    /// The node answered with a JSON-RPC error: a definite answer.
+    #[error("node error {code}: {message}")]
+    Node {
+        /// JSON-RPC error code.
+        code: i64,
+        /// The node's message.
+        message: String,
+    },
+    /// The answer is not what the method returns.
+    #[error("unexpected answer from node to {method}: {message}")]
+    BadResponse {
+        /// The method called.
+        method: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// A mined transaction's receipt, reduced to what the hub uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Receipt {
+    /// Block number.
+    pub(crate) block_number: u64,
+    /// Block hash.
+    pub(crate) block_hash: B256,
+    /// 1 success, 0 reverted.
+    pub(crate) status: u64,
+    /// Gas used.
+    pub(crate) gas_used: U256,
+    /// Price paid per gas.
+    pub(crate) effective_gas_price: U256,
+}
+
+/// A transaction as the node knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TxInfo {
+    /// Sender.
+    pub(crate) from: Address,
+    /// Nonce.
+    pub(crate) nonce: u64,
+    /// Recipient.
+    pub(crate) to: Option<Address>,
+    /// Value.
+    pub(crate) value: U256,
+    /// Calldata.
+    pub(crate) input: Vec<u8>,
+    /// Block, if mined.
+    pub(crate) block_number: Option<u64>,
+}
+
+/// A client for one node.
+#[derive(Debug, Clone)]
+pub(crate) struct Rpc {
+    url: String,
+    agent: ureq::Agent,
+}
+
+/// The URL without path, query or credentials: node URLs can hold API keys.
+pub(crate) fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            let hidden = !rest[authority.len()..].trim_matches('/').is_empty();
+            format!("{scheme}://{host}{}", if hidden { "/***" } else { "" })
+        }
+        None => "***".to_owned(),
+    }
+}
+
+fn bad(method: &str, message: impl Into<String>) -> RpcError {
+    RpcError::BadResponse {
+        method: method.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Parses a quantity leniently (some nodes pad with zeros).
+pub(crate) fn quantity(method: &str, v: &Value) -> Result<U256, RpcError> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| bad(method, format!("expected a hex quantity, found {v}")))?;
+    let digits = s
+        .strip_prefix("0x")
+        .ok_or_else(|| bad(method, format!("{s:?} is not hex")))?;
+    if digits.is_empty() {
+        return Ok(U256::zero());
+    }
+    U256::from_str_radix(digits, 16).map_err(|_| bad(method, format!("{s:?} is not hex")))
+}
+
+fn quantity_u64(method: &str, v: &Value) -> Result<u64, RpcError> {
+    let q = quantity(method, v)?;
+    if q > U256::from(u64::MAX) {
+        return Err(bad(method, format!("{q} is too large")));
+    }
+    Ok(q.as_u64())
+}
+
+fn b256(method: &str, v: &Value) -> Result<B256, RpcError> {
+    let s = v.as_str().unwrap_or_default();
+    hex_data::decode_fixed::<32>(s)
+        .map(B256)
+        .map_err(|e| bad(method, e.to_string()))
+}
+
+fn address(method: &str, v: &Value) -> Result<Address, RpcError> {
+    let s = v.as_str().unwrap_or_default();
+    hex_data::decode_fixed::<20>(s)
+        .map(Address)
+        .map_err(|e| bad(method, e.to_string()))
+}
+
+fn field<'a>(method: &str, v: &'a Value, name: &str) -> Result<&'a Value, RpcError> {
+    v.get(name)
+        .ok_or_else(|| bad(method, format!("missing field {name}")))
+}
+
+fn parse_receipt(v: &Value) -> Result<Option<Receipt>, RpcError> {
+    const M: &str = "eth_getTransactionReceipt";
+    if v.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(Receipt {
+        block_number: quantity_u64(M, field(M, v, "blockNumber")?)?,
+        block_hash: b256(M, field(M, v, "blockHash")?)?,
+        status: quantity_u64(M, field(M, v, "status")?)?,
+        gas_used: quantity(M, field(M, v, "gasUsed")?)?,
+        effective_gas_price: match v.get("effectiveGasPrice") {
+            Some(p) if !p.is_null() => quantity(M, p)?,
+            _ => U256::zero(),
+        },
+    }))
+}
+
+fn parse_tx(v: &Value) -> Result<Option<TxInfo>, RpcError> {
+    const M: &str = "eth_getTransactionByHash";
+    if v.is_null() {
+        return Ok(None);
+    }
+    let to = match v.get("to") {
+        Some(t) if !t.is_null() => Some(address(M, t)?),
+        _ => None,
+    };
+    let input = v.get("input").and_then(Value::as_str).unwrap_or("0x");
+    Ok(Some(TxInfo {
+        from: address(M, field(M, v, "from")?)?,
+        nonce: quantity_u64(M, field(M, v, "nonce")?)?,
+        to,
+        value: quantity(M, field(M, v, "value")?)?,
+        input: hex_data::decode(input).map_err(|e| bad(M, e.to_string()))?,
+        block_number: match v.get("blockNumber") {
+            Some(b) if !b.is_null() => Some(quantity_u64(M, b)?),
+            _ => None,
+        },
+    }))
+}
+
+/// One call of a batch request.
+pub(crate) type Call = (&'static str, Value);
+
+impl Rpc {
+    /// A client for `url` with the default timeouts.
+    pub(crate) fn new(url: &str) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build();
+        Self {
+            url: url.to_owned(),
+            agent,
+        }
+    }
+
+    /// The node's URL, redacted for printing.
+    pub(crate) fn display_url(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// POSTs a JSON body, retrying transport errors and HTTP 429/5xx with
+    /// exponential back-off.
+    fn post(&self, body: &Value) -> Result<Value, RpcError> {
+        let mut delay = Duration::from_millis(200);
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.agent.post(&self.url).send_json(body) {
+                Ok(resp) => {
+                    return resp
+                        .into_json::<Value>()
+                        .map_err(|e| RpcError::BadResponse {
+                            method: "(http)".to_owned(),
+                            message: e.to_string(),
+                        })
+                }
+                Err(ureq::Error::Status(code, resp)) if code == 429 || code >= 500 => {
+                    last = format!("HTTP {code} {}", resp.status_text());
+                }
+                Err(ureq::Error::Status(code, resp)) => {
+                    // A JSON-RPC error may come with a 4xx status: a definite answer.
+                    if let Ok(v) = resp.into_json::<Value>() {
+                        return Ok(v);
+                    }
+                    return Err(RpcError::Transport {
+                        url: self.display_url(),
+                        message: format!("HTTP {code}"),
+                    });
+                }
+                Err(ureq::Error::Transport(t)) => last = t.to_string(),
+            }
+            if attempt < ATTEMPTS {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+        }
+        Err(RpcError::Transport {
+            url: self.display_url(),
+            message: last.replace(&self.url, &self.display_url()),
+        })
+    }
+
+    fn answer(method: &str, v: &Value) -> Result<Value, RpcError> {
+        if let Some(err) = v.get("error") {
+            return Err(RpcError::Node {
+                code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
+                message: err
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no message)")
+                    .to_owned(),
+            });
+        }
+        v.get("result")
+            .cloned()
+            .ok_or_else(|| bad(method, "no result and no error"))
+    }
+
+    /// Calls one method.
+    pub(crate) fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let v = self.post(&body)?;
+        Self::answer(method, &v)
+    }
+
+    /// Calls many methods with JSON-RPC batch requests (in chunks); each call
+    /// gets its own result, in the order given.
+    pub(crate) fn batch(&self, calls: &[Call]) -> Result<Vec<Result<Value, RpcError>>, RpcError> {
+        let mut out = Vec::with_capacity(calls.len());
+        for chunk in calls.chunks(BATCH_CHUNK) {
+            let body: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
+                .collect();
+            let v = self.post(&Value::Array(body))?;
+            let Value::Array(answers) = v else {
+                // Some nodes answer a batch with a single error object.
+                let err = Self::answer("batch", &v)
+                    .err()
+                    .unwrap_or_else(|| bad("batch", "not an array"));
+                return Err(err);
+            };
+            let mut by_id: Vec<Option<Value>> = vec![None; chunk.len()];
+            for a in answers {
+                let id = a.get("id").and_then(Value::as_u64).unwrap_or(u64::MAX);
+                if let Some(slot) = usize::try_from(id).ok().and_then(|i| by_id.get_mut(i)) {
+                    *slot = Some(a);
+                }
+            }
+            for ((method, _), a) in chunk.iter().zip(by_id) {
+                out.push(match a {
+                    Some(a) => Self::answer(method, &a),
+                    None => Err(bad(method, "missing from the batch answer")),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// `eth_chainId`.
+    pub(crate) fn chain_id(&self) -> Result<u64, RpcError> {
+        quantity_u64("eth_chainId", &self.call("eth_chainId", json!([]))?)
+    }
+
+    /// `eth_blockNumber`.
+    pub(crate) fn block_number(&self) -> Result<u64, RpcError> {
+        quantity_u64("eth_blockNumber", &self.call("eth_blockNumber", json!([]))?)
+    }
+
+    /// `eth_getTransactionCount` at `tag` (`latest` or `pending`).
+    pub(crate) fn nonce(&self, who: Address, tag: &str) -> Result<u64, RpcError> {
+        quantity_u64(
+            "eth_getTransactionCount",
+            &self.call("eth_getTransactionCount", json!([addr(who), tag]))?,
+        )
+    }
+
+    /// `eth_getCode` at the latest block.
+    pub(crate) fn code(&self, who: Address) -> Result<Vec<u8>, RpcError> {
+        let v = self.call("eth_getCode", json!([addr(who), "latest"]))?;
+        hex_data::decode(v.as_str().unwrap_or_default())
+            .map_err(|e| bad("eth_getCode", e.to_string()))
+    }
+
+    /// The latest block's base fee, or `None` on a chain without EIP-1559.
+    pub(crate) fn base_fee(&self) -> Result<Option<U256>, RpcError> {
+        let v = self.call("eth_getBlockByNumber", json!(["latest", false]))?;
+        match v.get("baseFeePerGas") {
+            Some(b) if !b.is_null() => Ok(Some(quantity("eth_getBlockByNumber", b)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The suggested priority fee: `eth_maxPriorityFeePerGas`, or the median
+    /// reward of the last blocks from `eth_feeHistory` if the node lacks it.
+    pub(crate) fn priority_fee(&self) -> Result<U256, RpcError> {
+        match self.call("eth_maxPriorityFeePerGas", json!([])) {
+            Ok(v) => quantity("eth_maxPriorityFeePerGas", &v),
+            Err(RpcError::Node { .. }) => {
+                const M: &str = "eth_feeHistory";
+                let v = self.call(M, json!(["0x5", "latest", [50]]))?;
+                let rewards = v
+                    .get("reward")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut fees = rewards
+                    .iter()
+                    .filter_map(|r| r.get(0))
+                    .map(|r| quantity(M, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                fees.sort();
+                Ok(fees.get(fees.len() / 2).copied().unwrap_or_default())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `eth_gasPrice` (for chains without EIP-1559).
+    pub(crate) fn gas_price(&self) -> Result<U256, RpcError> {
+        quantity("eth_gasPrice", &self.call("eth_gasPrice", json!([]))?)
+    }
+
+    /// `eth_sendRawTransaction`.
+    pub(crate) fn send_raw(&self, raw: &[u8]) -> Result<Value, RpcError> {
+        self.call("eth_sendRawTransaction", json!([hex_data::encode(raw)]))
+    }
+
+    /// `eth_getTransactionReceipt`.
+    pub(crate) fn receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcError> {
+        parse_receipt(&self.call("eth_getTransactionReceipt", json!([hash_hex(hash)]))?)
+    }
+
+    /// Receipts of many transactions in batch requests.
+    pub(crate) fn receipts(&self, hashes: &[B256]) -> Result<Vec<Option<Receipt>>, RpcError> {
+        let calls: Vec<Call> = hashes
+            .iter()
+            .map(|h| ("eth_getTransactionReceipt", json!([hash_hex(*h)])))
+            .collect();
+        self.batch(&calls)?
+            .into_iter()
+            .map(|r| r.and_then(|v| parse_receipt(&v)))
+            .collect()
+    }
+
+    /// `eth_getTransactionByHash`.
+    pub(crate) fn transaction(&self, hash: B256) -> Result<Option<TxInfo>, RpcError> {
+        parse_tx(&self.call("eth_getTransactionByHash", json!([hash_hex(hash)]))?)
+    }
+
+    /// The hash of the canonical block at `number`, if there is one.
+    pub(crate) fn block_hash(&self, number: u64) -> Result<Option<B256>, RpcError> {
+        let v = self.call(
+            "eth_getBlockByNumber",
+            json!([hex_data::quantity_u64(number), false]),
+        )?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(b256(
+            "eth_getBlockByNumber",
+            field("eth_getBlockByNumber", &v, "hash")?,
+        )?))
+    }
+}
+
+fn addr(a: Address) -> String {
+    hex_data::encode(a.0)
+}
+
+/// A hash as `0x…` hex.
+pub(crate) fn hash_hex(h: B256) -> String {
+    hex_data::encode(h.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_keys_in_urls() {
+        assert_eq!(
+            redact("https://mainnet.example/v3/KEY"),
+            "https://mainnet.example/***"
+        );
+        assert_eq!(redact("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        assert_eq!(redact("http://127.0.0.1:8545/"), "http://127.0.0.1:8545");
+        assert_eq!(
+            redact("https://user:pw@node.example"),
+            "https://node.example"
+        );
+    }
+
+    #[test]
+    fn lenient_quantities() {
+        assert_eq!(quantity("m", &json!("0x0")).ok(), Some(U256::zero()));
+        assert_eq!(quantity("m", &json!("0x05")).ok(), Some(U256::from(5)));
+        assert!(quantity("m", &json!(5)).is_err());
+    }
+}
