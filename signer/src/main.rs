@@ -1,6 +1,36 @@
-//! `signer`: the air-gapped signer of coldsign.
+//! `signer`: the air-gapped signer of coldsign. See `docs/signer.md`.
+//!
+//! This is only the entry point: it parses the command line, runs the
+//! command, and maps the error kind to the documented exit code, printing the
+//! whole cause chain.
 
-fn main() {
-    eprintln!("signer: not yet implemented");
-    std::process::exit(2);
+use clap::Parser;
+use coldsign_signer::{app, cli, error::exit};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::normalize_args(std::env::args_os().collect());
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match app::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signer: error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
 }
