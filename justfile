@@ -50,7 +50,7 @@ test: tools
 
 # Run the product's main job end to end on a local chain.
 demo: tools
-    @echo "just demo: the end-to-end runbook is not built yet (see issue: the whole runbook end to end)."
+    bash scripts/demo.sh
 
 # Benchmarks with peers measured in the same run; figures go to docs/benchmarks.md.
 bench: tools
