@@ -76,17 +76,6 @@ fn envelope(data: serde_json::Value) -> String {
     json!({ "schema_version": 1, "success": true, "data": data }).to_string()
 }
 
-fn now_utc() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 fn root_of(seed: &SeedMaterial) -> Result<Root> {
     let bytes = seed
         .to_seed()
@@ -150,7 +139,7 @@ fn init(path: &Path, a: InitArgs) -> Result<()> {
         "deriving the encryption key (Argon2id, {} KiB, {} passes)...",
         kdf.memory_kib, kdf.iterations
     );
-    let ks = Keystore::create(path, &password, &seed, kdf, now_utc())?;
+    let ks = Keystore::create(path, &password, &seed, kdf, crate::audit::now_rfc3339())?;
     let log = AuditLog::beside(path);
     log.append(Event {
         event: "init".into(),

@@ -112,7 +112,8 @@ pub struct Verified {
     pub head: B256,
 }
 
-fn now_rfc3339() -> String {
+/// The current UTC time to the second, RFC 3339 (`2026-11-21T09:30:00Z`).
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .ok()

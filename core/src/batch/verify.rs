@@ -223,48 +223,30 @@ fn verify_item(
     Ok(signed)
 }
 
-/// The name of the first field where two transactions differ.
+/// The name of the first field where two transactions differ, in encoding
+/// order, or `None` if they are equal.
 fn first_difference(a: &crate::Transaction, b: &crate::Transaction) -> Option<&'static str> {
     use crate::Transaction::{Eip1559, Legacy};
-    if a == b {
-        return None;
-    }
-    let field = match (a, b) {
-        (Eip1559(x), Eip1559(y)) => {
-            if x.nonce != y.nonce {
-                "nonce"
-            } else if x.max_priority_fee_per_gas != y.max_priority_fee_per_gas {
-                "max_priority_fee_per_gas"
-            } else if x.max_fee_per_gas != y.max_fee_per_gas {
-                "max_fee_per_gas"
-            } else if x.gas_limit != y.gas_limit {
-                "gas_limit"
-            } else if x.to != y.to {
-                "to"
-            } else if x.value != y.value {
-                "value"
-            } else if x.input != y.input {
-                "input"
-            } else {
-                "access_list"
-            }
-        }
-        (Legacy(x), Legacy(y)) => {
-            if x.nonce != y.nonce {
-                "nonce"
-            } else if x.gas_price != y.gas_price {
-                "gas_price"
-            } else if x.gas_limit != y.gas_limit {
-                "gas_limit"
-            } else if x.to != y.to {
-                "to"
-            } else if x.value != y.value {
-                "value"
-            } else {
-                "input"
-            }
-        }
-        _ => "type",
+    let (fee_name, tip_differs, access_list_differs) = match (a, b) {
+        (Eip1559(x), Eip1559(y)) => (
+            "max_fee_per_gas",
+            x.max_priority_fee_per_gas != y.max_priority_fee_per_gas,
+            x.access_list != y.access_list,
+        ),
+        (Legacy(_), Legacy(_)) => ("gas_price", false, false),
+        _ => return Some("type"),
     };
-    Some(field)
+    [
+        ("chain_id", a.chain_id() != b.chain_id()),
+        ("nonce", a.nonce() != b.nonce()),
+        ("max_priority_fee_per_gas", tip_differs),
+        (fee_name, a.max_fee_per_gas() != b.max_fee_per_gas()),
+        ("gas_limit", a.gas_limit() != b.gas_limit()),
+        ("to", a.to() != b.to()),
+        ("value", a.value() != b.value()),
+        ("input", a.input() != b.input()),
+        ("access_list", access_list_differs),
+    ]
+    .into_iter()
+    .find_map(|(name, differs)| differs.then_some(name))
 }
