@@ -424,6 +424,16 @@ impl Item {
         .collect()
     }
 
+    /// The item of order `order_id` among `items` of batch `batch`, or a
+    /// not-found error that names both.
+    pub(crate) fn find(items: &[Self], batch: i64, order_id: &str) -> Result<Self> {
+        items
+            .iter()
+            .find(|i| i.order.order_id == order_id)
+            .cloned()
+            .ok_or_else(|| HubError::NotFound(format!("order {order_id} is not in batch {batch}")))
+    }
+
     /// Every item the order ever had, oldest first.
     pub(crate) fn of_order(db: &mut Db, order_ref: i64) -> Result<Vec<Self>> {
         db.query(

@@ -165,11 +165,7 @@ pub(crate) fn drop_order(ctx: &mut Ctx, id: i64, order_id: &str) -> Result<()> {
         )));
     }
     let items = Item::of_batch(&mut ctx.db, id)?;
-    let item = items
-        .iter()
-        .find(|i| i.order.order_id == order_id)
-        .ok_or_else(|| HubError::NotFound(format!("order {order_id} is not in batch {id}")))?
-        .clone();
+    let item = Item::find(&items, id, order_id)?;
     let actor = ctx.actor.clone();
     ctx.db.transaction(|db| {
         db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;

@@ -426,11 +426,7 @@ pub(crate) fn check(ctx: &mut Ctx, id: i64) -> Result<()> {
 pub(crate) fn resolve(ctx: &mut Ctx, id: i64, order_id: &str, how: Resolution) -> Result<()> {
     let batch = Batch::get(&mut ctx.db, id)?;
     let items = Item::of_batch(&mut ctx.db, id)?;
-    let item = items
-        .iter()
-        .find(|i| i.order.order_id == order_id)
-        .ok_or_else(|| HubError::NotFound(format!("order {order_id} is not in batch {id}")))?
-        .clone();
+    let item = Item::find(&items, id, order_id)?;
     if item.state != ItemState::BroadcastError {
         return Err(HubError::Conflict(format!(
             "order {order_id} is {}: only BROADCAST_ERROR orders are resolved this way{}",
