@@ -196,24 +196,7 @@ impl UnsignedBatch {
         created_at: &str,
         drafts: Vec<UnsignedItemDraft>,
     ) -> Result<Self, BatchError> {
-        check_timestamp(created_at)?;
-        if drafts.is_empty() {
-            return Err(BatchError::Empty);
-        }
-        if drafts.len() > MAX_ITEMS {
-            return Err(BatchError::TooManyItems(drafts.len()));
-        }
-        let mut items = Vec::with_capacity(drafts.len());
-        for (index, draft) in drafts.into_iter().enumerate() {
-            let order_id = draft.order_id.clone();
-            let item = validate_item(chain_id, draft).map_err(|reason| BatchError::Item {
-                index,
-                order_id,
-                reason,
-            })?;
-            items.push(item);
-        }
-        check_uniqueness(&items)?;
+        let items = validate_items(chain_id, created_at, drafts)?;
         let json: Vec<ItemJson> = items.iter().map(item_json).collect();
         let digest = digest_of(&body(batch_id, chain_id, created_at, &json))?;
         Ok(Self {
@@ -235,6 +218,15 @@ impl UnsignedBatch {
         check_header(json, UNSIGNED_FORMAT)?;
         let file: FileJson =
             serde_json::from_str(json).map_err(|e| BatchError::Json(e.to_string()))?;
+        // Strict parsing leaves every value in its canonical form, so the
+        // parsed items serialize to exactly the canonical content: hash them
+        // as they are rather than rebuilding them from the validated items.
+        let digest = digest_of(&body(
+            file.batch_id,
+            file.chain_id,
+            &file.created_at,
+            &file.items,
+        ))?;
         let mut stated_hashes = Vec::with_capacity(file.items.len());
         let drafts = file
             .items
@@ -250,8 +242,8 @@ impl UnsignedBatch {
                 }
             })
             .collect();
-        let batch = Self::new(file.batch_id, file.chain_id, &file.created_at, drafts)?;
-        for (index, (item, stated)) in batch.items.iter().zip(stated_hashes).enumerate() {
+        let items = validate_items(file.chain_id, &file.created_at, drafts)?;
+        for (index, (item, stated)) in items.iter().zip(stated_hashes).enumerate() {
             if item.signing_hash != stated {
                 return Err(BatchError::Item {
                     index,
@@ -263,13 +255,19 @@ impl UnsignedBatch {
                 });
             }
         }
-        if batch.digest != file.digest {
+        if digest != file.digest {
             return Err(BatchError::DigestMismatch {
                 stated: file.digest,
-                computed: batch.digest,
+                computed: digest,
             });
         }
-        Ok(batch)
+        Ok(Self {
+            batch_id: file.batch_id,
+            chain_id: file.chain_id,
+            created_at: file.created_at,
+            items,
+            digest,
+        })
     }
 
     /// The file's text: pretty-printed JSON ending in a newline.
@@ -314,6 +312,33 @@ impl UnsignedBatch {
     pub fn file_name(&self) -> String {
         super::unsigned_file_name(self.batch_id, &self.created_at)
     }
+}
+
+/// Validates the timestamp, the item count and every item, then uniqueness.
+fn validate_items(
+    chain_id: u64,
+    created_at: &str,
+    drafts: Vec<UnsignedItemDraft>,
+) -> Result<Vec<UnsignedItem>, BatchError> {
+    check_timestamp(created_at)?;
+    if drafts.is_empty() {
+        return Err(BatchError::Empty);
+    }
+    if drafts.len() > MAX_ITEMS {
+        return Err(BatchError::TooManyItems(drafts.len()));
+    }
+    let mut items = Vec::with_capacity(drafts.len());
+    for (index, draft) in drafts.into_iter().enumerate() {
+        let order_id = draft.order_id.clone();
+        let item = validate_item(chain_id, draft).map_err(|reason| BatchError::Item {
+            index,
+            order_id,
+            reason,
+        })?;
+        items.push(item);
+    }
+    check_uniqueness(&items)?;
+    Ok(items)
 }
 
 fn check_uniqueness(items: &[UnsignedItem]) -> Result<(), BatchError> {
