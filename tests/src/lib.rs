@@ -1,1 +1,18 @@
-//! End-to-end tests for coldsign live under `tests/`; this library is empty.
+//! The shared test kit of coldsign: a real anvil node per test on a free
+//! loopback port, a fresh database per test (SQLite file or PostgreSQL
+//! database), anvil's public dev keys, the test ERC-20 token, and the
+//! workspace's built binaries.
+//!
+//! Used by the hub's integration tests, the end-to-end tests in this crate's
+//! `tests/` folder and the hub benchmark. Everything here is for tests only:
+//! the keys are PUBLIC and INSECURE.
+
+mod anvil;
+mod db;
+mod keys;
+mod paths;
+
+pub use anvil::Anvil;
+pub use db::{Backend, TestDb};
+pub use keys::{address_of, dev, key, DEV_KEYS, DEV_MNEMONIC, ETH, UNFUNDED_KEY};
+pub use paths::{binary, tools_dir, workspace_root};

@@ -853,10 +853,9 @@ pub fn send_is_safe_to_rerun_after_a_crash(backend: Backend) {
     w.anvil.wait_receipt(&h0);
     w.anvil.rpc("evm_setAutomine", json!([false]));
     w.anvil.rpc("eth_sendRawTransaction", raw(1));
-    w.sql(
-        backend,
-        &format!("UPDATE batch_items SET state = 'SENDING' WHERE batch = {id}"),
-    );
+    w.db.execute(&format!(
+        "UPDATE batch_items SET state = 'SENDING' WHERE batch = {id}"
+    ));
     w.ok(&["batch", "send", id]);
     assert_eq!(w.item_state(id, "k-1"), "CONFIRMING");
     assert_eq!(w.item_state(id, "k-2"), "CONFIRMING");
