@@ -116,6 +116,11 @@ impl Anvil {
         if let Some(to) = to {
             tx["to"] = json!(to.to_string());
         }
+        // Before London (`--hardfork berlin`) anvil takes only legacy pricing.
+        let latest = self.rpc("eth_getBlockByNumber", json!(["latest", false]));
+        if latest.get("baseFeePerGas").is_none() {
+            tx["gasPrice"] = self.rpc("eth_gasPrice", json!([]));
+        }
         let hash = self.rpc("eth_sendTransaction", json!([tx]));
         let receipt = self.wait_receipt(&hash);
         assert_eq!(

@@ -962,3 +962,87 @@ pub fn nonce_taken_by_another_transaction_needs_an_operator(backend: Backend) {
         1
     );
 }
+
+/// A chain without EIP-1559 (anvil on the Berlin hardfork, no base fee):
+/// the hub builds legacy EIP-155 transactions priced from `eth_gasPrice`,
+/// and they are paid and confirmed like type-2 ones.
+pub fn legacy_chain_builds_eip155_transactions(backend: Backend) {
+    let w = World::with_node(backend, 1, &["--hardfork", "berlin"]);
+    let block = w
+        .anvil
+        .rpc("eth_getBlockByNumber", json!(["latest", false]));
+    assert!(block.get("baseFeePerGas").is_none(), "{block}");
+    let (k1, a1) = dev(1);
+    let token = w.anvil.deploy_token();
+    w.anvil.mint(token, a1, 5_000_000);
+    w.ok(&[
+        "token",
+        "add",
+        "--chain",
+        "local",
+        "--symbol",
+        "TUSD",
+        "--contract",
+        &token.to_string(),
+        "--decimals",
+        "6",
+    ]);
+    w.import_keys(&[&k1]);
+    let (r1, r2) = (recipient(1), recipient(2));
+    w.import_orders(&[("l-1", "ETH", a1, r1, "0.5"), ("l-2", "TUSD", a1, r2, "3")]);
+    let id = w.ok(&[
+        "batch",
+        "create",
+        "--chain",
+        "local",
+        "--all-pending",
+        "--auto-build",
+    ]);
+    let id = id.trim();
+    assert_eq!(w.batch_state(id), "READY_FOR_SIGNATURE");
+
+    let unsigned = w.export(id);
+    let batch =
+        coldsign_core::batch::UnsignedBatch::parse(&std::fs::read_to_string(&unsigned).unwrap())
+            .unwrap();
+    let gas_price = u128::from_str_radix(
+        w.anvil
+            .rpc("eth_gasPrice", json!([]))
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    for item in batch.items() {
+        match item.transaction() {
+            coldsign_core::Transaction::Legacy(tx) => {
+                assert_eq!(tx.chain_id, 31337);
+                assert!(
+                    tx.gas_price >= coldsign_core::U256::from(gas_price),
+                    "priced below the node's gas price"
+                );
+            }
+            other => panic!("expected a legacy transaction, got {other:?}"),
+        }
+    }
+
+    let signed = sign_file(&unsigned, &[&k1]);
+    w.ok(&["batch", "upload", id, signed.to_str().unwrap()]);
+    w.anvil.mine(1);
+    w.ok(&[
+        "batch",
+        "sync",
+        id,
+        "--wait",
+        "--timeout",
+        "60",
+        "--interval",
+        "1",
+    ]);
+    assert_eq!(w.batch_state(id), "CLOSED");
+    assert_eq!(w.order_state("l-1"), "COMPLETED");
+    assert_eq!(w.order_state("l-2"), "COMPLETED");
+    assert_eq!(w.anvil.balance(r1), ETH / 2);
+    assert_eq!(w.anvil.token_balance(token, r2), 3_000_000);
+}

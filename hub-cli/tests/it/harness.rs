@@ -48,7 +48,12 @@ impl Run {
 impl World {
     /// A fresh world, migrated, with chain `local` (given confirmations).
     pub fn new(backend: Backend, confirmations: u64) -> Self {
-        let anvil = Anvil::start();
+        Self::with_node(backend, confirmations, &[])
+    }
+
+    /// A fresh world whose anvil gets extra options (`--hardfork berlin`, ...).
+    pub fn with_node(backend: Backend, confirmations: u64, anvil_options: &[&str]) -> Self {
+        let anvil = Anvil::start_with(anvil_options);
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::new(backend, dir.path());
         let w = Self { anvil, db, dir };

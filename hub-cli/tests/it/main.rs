@@ -35,4 +35,5 @@ both_backends!(
     schema_version_is_checked,
     send_is_safe_to_rerun_after_a_crash,
     nonce_taken_by_another_transaction_needs_an_operator,
+    legacy_chain_builds_eip155_transactions,
 );
