@@ -35,18 +35,7 @@ pub fn happy_path_native_and_erc20(backend: Backend) {
     let (k2, a2) = dev(2);
     let token = w.anvil.deploy_token();
     w.anvil.mint(token, a2, 1_000_000_000);
-    w.ok(&[
-        "token",
-        "add",
-        "--chain",
-        "local",
-        "--symbol",
-        "TUSD",
-        "--contract",
-        &token.to_string(),
-        "--decimals",
-        "6",
-    ]);
+    w.add_token(token);
     w.import_keys(&[&k1, &k2]);
     let (r1, r2, r3) = (recipient(1), recipient(2), recipient(3));
     w.import_orders(&[
@@ -61,15 +50,8 @@ pub fn happy_path_native_and_erc20(backend: Backend) {
     assert_eq!(pending[1]["amount"], "250.5");
     assert_eq!(pending[1]["amount_base_units"], "250500000");
 
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     assert_eq!(w.batch_state(id), "READY_FOR_SIGNATURE");
     let unsigned = w.export(id);
     assert_eq!(
@@ -87,16 +69,7 @@ pub fn happy_path_native_and_erc20(backend: Backend) {
     // Uploading the same file again is harmless.
     w.ok(&["batch", "upload", id, signed.to_str().unwrap()]);
     w.anvil.mine(2);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
     for o in ["o-1", "o-2", "o-3"] {
         assert_eq!(w.order_state(o), "COMPLETED", "{o}");
@@ -143,18 +116,7 @@ pub fn build_error_then_rebuild_after_funding(backend: Backend) {
     let p = address_of(&poor);
     let token = w.anvil.deploy_token();
     w.anvil.mint(token, a1, 1_000_000);
-    w.ok(&[
-        "token",
-        "add",
-        "--chain",
-        "local",
-        "--symbol",
-        "TUSD",
-        "--contract",
-        &token.to_string(),
-        "--decimals",
-        "6",
-    ]);
+    w.add_token(token);
     w.import_keys(&[&k1, &poor]);
     w.import_orders(&[
         ("rich", "ETH", a1, recipient(1), "1"),
@@ -219,16 +181,7 @@ pub fn build_error_then_rebuild_after_funding(backend: Backend) {
     assert_eq!(w.item_state(&id, "poor"), "TX_BUILT");
     let signed = sign_file(&w.export(&id), &[&k1, &poor]);
     w.ok(&["batch", "upload", &id, signed.to_str().unwrap()]);
-    w.ok(&[
-        "batch",
-        "sync",
-        &id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(&id);
     assert_eq!(w.batch_state(&id), "CLOSED");
     assert_eq!(w.anvil.balance(recipient(2)), ETH);
     assert_eq!(w.anvil.token_balance(token, recipient(3)), 2_000_000);
@@ -244,15 +197,8 @@ pub fn signature_error_tampered_and_incomplete(backend: Backend) {
         ("s-1", "ETH", a1, recipient(1), "1"),
         ("s-2", "ETH", a2, recipient(2), "2"),
     ]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     let unsigned = w.export(id);
     let good = sign_file(&unsigned, &[&k1, &k2]);
     let good_text = std::fs::read_to_string(&good).unwrap();
@@ -357,16 +303,7 @@ pub fn signature_error_tampered_and_incomplete(backend: Backend) {
 
     // The correct file is then accepted.
     w.ok(&["batch", "upload", id, good.to_str().unwrap()]);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
 }
 
@@ -389,29 +326,15 @@ pub fn cancel_rules_and_drop(backend: Backend) {
     w.ok(&["batch", "cancel", id]); // idempotent
 
     // Cancel after build is fine; the nonce is not consumed.
-    let id2 = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id2 = id2.trim();
+    let id2 = w.create_batch();
+    let id2 = id2.as_str();
     assert_eq!(w.batch_state(id2), "READY_FOR_SIGNATURE");
     w.ok(&["batch", "cancel", id2]);
     assert_eq!(w.order_state("c-2"), "PENDING");
 
     // Not after a signed file was accepted.
-    let id3 = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id3 = id3.trim();
+    let id3 = w.create_batch();
+    let id3 = id3.as_str();
     let nonces: Vec<u64> = w.json(&["batch", "show", id3])["items"]
         .as_array()
         .unwrap()
@@ -436,16 +359,7 @@ pub fn cancel_rules_and_drop(backend: Backend) {
     );
     w.fails(&["batch", "drop", id3, "c-1"], CONFLICT);
     w.ok(&["batch", "send", id3]);
-    w.ok(&[
-        "batch",
-        "sync",
-        id3,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id3);
     assert_eq!(w.batch_state(id3), "CLOSED");
     w.fails(&["batch", "cancel", id3], CONFLICT);
 }
@@ -493,15 +407,8 @@ pub fn broadcast_error_resolutions_and_nonce_reuse(backend: Backend) {
         ("B", "ETH", b, recipient(2), "1"),
         ("C", "ETH", c, recipient(3), "1"),
     ]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     let signed = sign_file(&w.export(id), &[&ka, &kb, &kc]);
     // The senders are emptied after building: the node rejects every transaction.
     for x in [a, b, c] {
@@ -580,16 +487,7 @@ pub fn broadcast_error_resolutions_and_nonce_reuse(backend: Backend) {
     w.ok(&["batch", "resend", id]);
     assert_eq!(w.item_state(id, "A"), "CONFIRMING");
     w.anvil.mine(1);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
     assert_eq!(w.item_state(id, "A"), "DISBURSED");
     assert_eq!(w.item_state(id, "C"), "DISBURSED");
@@ -598,15 +496,8 @@ pub fn broadcast_error_resolutions_and_nonce_reuse(backend: Backend) {
     // The nonce B gave up is taken by the next batch, and later orders from
     // the same sender follow without a gap.
     w.import_orders(&[("B2", "ETH", b, recipient(4), "2")]);
-    let id2 = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id2 = id2.trim();
+    let id2 = w.create_batch();
+    let id2 = id2.as_str();
     let items = w.json(&["batch", "show", id2])["items"].clone();
     let nonces: Vec<(String, u64)> = items
         .as_array()
@@ -622,16 +513,7 @@ pub fn broadcast_error_resolutions_and_nonce_reuse(backend: Backend) {
     assert_eq!(nonces, vec![("B".to_owned(), 0), ("B2".to_owned(), 1)]);
     let signed2 = sign_file(&w.export(id2), &[&kb]);
     w.ok(&["batch", "upload", id2, signed2.to_str().unwrap()]);
-    w.ok(&[
-        "batch",
-        "sync",
-        id2,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id2);
     assert_eq!(w.batch_state(id2), "CLOSED");
     assert_eq!(w.order_state("B"), "COMPLETED");
     assert_eq!(w.order_state("B2"), "COMPLETED");
@@ -643,15 +525,8 @@ pub fn lingering_dropped_tx_check_and_resend(backend: Backend) {
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
     w.import_orders(&[("L", "ETH", a1, recipient(1), "1")]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     let signed = sign_file(&w.export(id), &[&k1]);
     w.anvil.rpc("evm_setAutomine", json!([false]));
     w.ok(&["batch", "upload", id, signed.to_str().unwrap()]);
@@ -672,16 +547,7 @@ pub fn lingering_dropped_tx_check_and_resend(backend: Backend) {
     w.ok(&["batch", "resend", id]);
     assert_eq!(w.item_state(id, "L"), "CONFIRMING");
     w.anvil.mine(1);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
     assert_eq!(w.anvil.balance(recipient(1)), ETH);
 }
@@ -691,43 +557,16 @@ pub fn reverted_token_transfer_is_disbursement_failed(backend: Backend) {
     let (k2, a2) = dev(2);
     let token = w.anvil.deploy_token();
     w.anvil.mint(token, a2, 5_000_000);
-    w.ok(&[
-        "token",
-        "add",
-        "--chain",
-        "local",
-        "--symbol",
-        "TUSD",
-        "--contract",
-        &token.to_string(),
-        "--decimals",
-        "6",
-    ]);
+    w.add_token(token);
     w.import_keys(&[&k2]);
     w.import_orders(&[("T", "TUSD", a2, recipient(1), "5")]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     let signed = sign_file(&w.export(id), &[&k2]);
     // After signing, the token freezes the sender: the transfer reverts on chain.
     w.anvil.freeze(token, a2);
     w.ok(&["batch", "upload", id, signed.to_str().unwrap()]);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
     assert_eq!(w.item_state(id, "T"), "DISBURSEMENT_FAILED");
     assert_eq!(w.order_state("T"), "FAILED");
@@ -742,15 +581,8 @@ pub fn reorg_of_unconfirmed_receipt(backend: Backend) {
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
     w.import_orders(&[("R", "ETH", a1, recipient(1), "1")]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     let signed = sign_file(&w.export(id), &[&k1]);
     let snapshot = w.anvil.rpc("evm_snapshot", json!([]));
     w.ok(&["batch", "upload", id, signed.to_str().unwrap()]);
@@ -773,16 +605,7 @@ pub fn reorg_of_unconfirmed_receipt(backend: Backend) {
         "{history}"
     );
     w.anvil.mine(3);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
     let item = &w.json(&["batch", "show", id])["items"][0];
     assert_eq!(item["state"], "DISBURSED");
@@ -834,15 +657,8 @@ pub fn send_is_safe_to_rerun_after_a_crash(backend: Backend) {
         ("k-1", "ETH", a1, recipient(1), "1"),
         ("k-2", "ETH", a1, recipient(2), "1"),
     ]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     let signed = sign_file(&w.export(id), &[&k1]);
     w.ok(&["batch", "upload", id, signed.to_str().unwrap(), "--no-send"]);
     // A `batch send` was killed after marking both SENDING and broadcasting
@@ -869,16 +685,7 @@ pub fn send_is_safe_to_rerun_after_a_crash(backend: Backend) {
     assert!(msgs[0].contains("ours"), "{msgs:?}");
     assert!(msgs[1].contains("already knows"), "{msgs:?}");
     w.anvil.mine(1);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
     assert_eq!(w.anvil.balance(recipient(2)), ETH);
 }
@@ -888,15 +695,8 @@ pub fn nonce_taken_by_another_transaction_needs_an_operator(backend: Backend) {
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
     w.import_orders(&[("N", "ETH", a1, recipient(1), "1")]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     let signed = sign_file(&w.export(id), &[&k1]);
     w.anvil.rpc("evm_setAutomine", json!([false]));
     w.ok(&["batch", "upload", id, signed.to_str().unwrap()]);
@@ -949,18 +749,8 @@ pub fn nonce_taken_by_another_transaction_needs_an_operator(backend: Backend) {
     w.ok(&["batch", "resolve", id, "N", "--rebuild"]);
     assert_eq!(w.batch_state(id), "CLOSED");
     assert_eq!(w.order_state("N"), "PENDING");
-    let id2 = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    assert_eq!(
-        w.json(&["batch", "show", id2.trim()])["items"][0]["nonce"],
-        1
-    );
+    let id2 = w.create_batch();
+    assert_eq!(w.json(&["batch", "show", &id2])["items"][0]["nonce"], 1);
 }
 
 /// A chain without EIP-1559 (anvil on the Berlin hardfork, no base fee):
@@ -975,30 +765,12 @@ pub fn legacy_chain_builds_eip155_transactions(backend: Backend) {
     let (k1, a1) = dev(1);
     let token = w.anvil.deploy_token();
     w.anvil.mint(token, a1, 5_000_000);
-    w.ok(&[
-        "token",
-        "add",
-        "--chain",
-        "local",
-        "--symbol",
-        "TUSD",
-        "--contract",
-        &token.to_string(),
-        "--decimals",
-        "6",
-    ]);
+    w.add_token(token);
     w.import_keys(&[&k1]);
     let (r1, r2) = (recipient(1), recipient(2));
     w.import_orders(&[("l-1", "ETH", a1, r1, "0.5"), ("l-2", "TUSD", a1, r2, "3")]);
-    let id = w.ok(&[
-        "batch",
-        "create",
-        "--chain",
-        "local",
-        "--all-pending",
-        "--auto-build",
-    ]);
-    let id = id.trim();
+    let id = w.create_batch();
+    let id = id.as_str();
     assert_eq!(w.batch_state(id), "READY_FOR_SIGNATURE");
 
     let unsigned = w.export(id);
@@ -1030,16 +802,7 @@ pub fn legacy_chain_builds_eip155_transactions(backend: Backend) {
     let signed = sign_file(&unsigned, &[&k1]);
     w.ok(&["batch", "upload", id, signed.to_str().unwrap()]);
     w.anvil.mine(1);
-    w.ok(&[
-        "batch",
-        "sync",
-        id,
-        "--wait",
-        "--timeout",
-        "60",
-        "--interval",
-        "1",
-    ]);
+    w.sync_wait(id);
     assert_eq!(w.batch_state(id), "CLOSED");
     assert_eq!(w.order_state("l-1"), "COMPLETED");
     assert_eq!(w.order_state("l-2"), "COMPLETED");

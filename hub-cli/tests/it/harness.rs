@@ -123,6 +123,51 @@ impl World {
         v["data"].clone()
     }
 
+    /// Registers the test token (fixtures/erc20) as `TUSD` with 6 decimals on `local`.
+    pub fn add_token(&self, token: Address) {
+        let contract = token.to_string();
+        self.ok(&[
+            "token",
+            "add",
+            "--chain",
+            "local",
+            "--symbol",
+            "TUSD",
+            "--contract",
+            &contract,
+            "--decimals",
+            "6",
+        ]);
+    }
+
+    /// `batch create --chain local --all-pending --auto-build`; returns the batch id.
+    pub fn create_batch(&self) -> String {
+        let args = [
+            "batch",
+            "create",
+            "--chain",
+            "local",
+            "--all-pending",
+            "--auto-build",
+        ];
+        self.ok(&args).trim().to_owned()
+    }
+
+    /// `batch sync ID --wait` (60 s at most, polling every second); requires success.
+    pub fn sync_wait(&self, id: &str) {
+        let args = [
+            "batch",
+            "sync",
+            id,
+            "--wait",
+            "--timeout",
+            "60",
+            "--interval",
+            "1",
+        ];
+        self.ok(&args);
+    }
+
     /// Registers dev accounts (and other keys) as cold addresses on `local`.
     pub fn import_keys(&self, keys: &[&SigningKey]) {
         let entries: Vec<Value> = keys
