@@ -94,13 +94,7 @@ fn init_refuses_to_overwrite_an_existing_keystore() {
     let before = std::fs::read(env.keystore()).unwrap();
     let m = env.path("mnemonic.txt");
     let pw = env.password_file();
-    let out = env.run(&[
-        "init",
-        "--mnemonic-file",
-        m.to_str().unwrap(),
-        "--password-file",
-        pw.to_str().unwrap(),
-    ]);
+    let out = env.init_from(&m, &pw);
     assert_exit(&out, 8, "already exists");
     assert_eq!(std::fs::read(env.keystore()).unwrap(), before);
 }
@@ -113,23 +107,11 @@ fn init_refuses_bad_mnemonics_and_short_passwords() {
         "test test test test test test test test test test test test\n",
     );
     let pw = env.password_file();
-    let out = env.run(&[
-        "init",
-        "--mnemonic-file",
-        bad.to_str().unwrap(),
-        "--password-file",
-        pw.to_str().unwrap(),
-    ]);
+    let out = env.init_from(&bad, &pw);
     assert_exit(&out, 5, "mnemonic");
     let good = env.write("m.txt", DEV_MNEMONIC);
     let short = env.write("short.txt", "short\n");
-    let out = env.run(&[
-        "init",
-        "--mnemonic-file",
-        good.to_str().unwrap(),
-        "--password-file",
-        short.to_str().unwrap(),
-    ]);
+    let out = env.init_from(&good, &short);
     assert_exit(&out, 2, "at least 12 characters");
     let out = env.run(&[
         "init",

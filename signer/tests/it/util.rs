@@ -100,17 +100,21 @@ impl Env {
         child.wait_with_output().unwrap()
     }
 
+    /// `signer init --mnemonic-file MNEMONIC --password-file PASSWORD`.
+    pub fn init_from(&self, mnemonic: &Path, password: &Path) -> Output {
+        self.run(&[
+            "init",
+            "--mnemonic-file",
+            mnemonic.to_str().unwrap(),
+            "--password-file",
+            password.to_str().unwrap(),
+        ])
+    }
+
     /// `signer init` from the development mnemonic.
     pub fn init_dev(&self) -> Output {
         let m = self.write("mnemonic.txt", &format!("{DEV_MNEMONIC}\n"));
-        let pw = self.password_file();
-        let out = self.run(&[
-            "init",
-            "--mnemonic-file",
-            m.to_str().unwrap(),
-            "--password-file",
-            pw.to_str().unwrap(),
-        ]);
+        let out = self.init_from(&m, &self.password_file());
         assert_ok(&out);
         out
     }
