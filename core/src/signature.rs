@@ -100,6 +100,31 @@ impl Signature {
         self.recover_key(hash)
             .map(|k| Address::from_verifying_key(&k))
     }
+
+    /// The same as [`Signature::recover_address`], computed with
+    /// libsecp256k1 instead of `k256`: about four times faster, for bulk
+    /// verification ([`crate::batch::SignedBatch::verify_against`]). Both
+    /// give the same answer for every signature (tested against each other);
+    /// `recover_address` stays on `k256` so that the signer's spot-check of
+    /// its own libsecp256k1 signatures is done by another implementation.
+    pub fn recover_address_libsecp256k1(&self, hash: &B256) -> Result<Address, SignatureError> {
+        use secp256k1::ecdsa::{RecoverableSignature, RecoveryId as SecpRecoveryId};
+        let mut compact = [0u8; 64];
+        compact[..32].copy_from_slice(&self.r.to_big_endian());
+        compact[32..].copy_from_slice(&self.s.to_big_endian());
+        let recid = SecpRecoveryId::from_i32(i32::from(self.y_parity))
+            .map_err(|_| SignatureError::Unrecoverable)?;
+        let sig = RecoverableSignature::from_compact(&compact, recid)
+            .map_err(|_| SignatureError::OutOfRange)?;
+        let msg =
+            secp256k1::Message::from_slice(&hash.0).map_err(|_| SignatureError::Unrecoverable)?;
+        let key = secp256k1::Secp256k1::verification_only()
+            .recover_ecdsa(&msg, &sig)
+            .map_err(|_| SignatureError::Unrecoverable)?;
+        Ok(Address::from_uncompressed_public_key(
+            &key.serialize_uncompressed(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +145,43 @@ mod tests {
         let expected = Address::from_verifying_key(key().verifying_key());
         assert_eq!(sig.recover_address(&hash), Ok(expected));
         assert_ne!(sig.recover_address(&keccak256(b"other")), Ok(expected));
+    }
+
+    #[test]
+    fn both_recoveries_agree() {
+        // Real signatures: both give the signer.
+        for i in 1..=64u8 {
+            let key = SigningKey::from_slice(&[i; 32]).unwrap();
+            let expected = Address::from_verifying_key(key.verifying_key());
+            let hash = keccak256([i, 0x5a]);
+            let sig = Signature::sign_hash(&key, &hash).unwrap();
+            assert_eq!(sig.recover_address_libsecp256k1(&hash), Ok(expected));
+            assert_eq!(sig.recover_address(&hash), Ok(expected));
+        }
+        // Arbitrary in-range (r, s, parity): the same address or both
+        // refused (about half of all r are not the x of a curve point).
+        let (mut ok, mut refused) = (0, 0);
+        for i in 0..512u32 {
+            let r = U256::from_big_endian(&keccak256(i.to_be_bytes()).0);
+            let s = U256::from_big_endian(&keccak256((i + 1_000_000).to_be_bytes()).0) >> 1;
+            let hash = keccak256((i + 2_000_000).to_be_bytes());
+            let Ok(sig) = Signature::new(i % 2 == 1, r, s) else {
+                continue;
+            };
+            let a = sig.recover_address(&hash);
+            let b = sig.recover_address_libsecp256k1(&hash);
+            assert_eq!(a.is_ok(), b.is_ok(), "r={r:x} s={s:x}");
+            if a.is_ok() {
+                assert_eq!(a, b);
+                ok += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        assert!(
+            ok > 100 && refused > 100,
+            "{ok} recovered, {refused} refused"
+        );
     }
 
     #[test]

@@ -714,10 +714,13 @@ fn signed_json() -> Value {
 }
 
 fn verify(v: &Value) -> Result<(), VerifyError> {
-    SignedBatch::parse(&v.to_string())
-        .unwrap()
-        .verify_against(&sample())
-        .map(|_| ())
+    let signed = SignedBatch::parse(&v.to_string()).unwrap();
+    let one = signed.verify_against(&sample());
+    // Spread over threads, the answer is the same, failure for failure.
+    for threads in [0, 2, 3, 8] {
+        assert_eq!(signed.verify_against_parallel(&sample(), threads), one);
+    }
+    one.map(|_| ())
 }
 
 fn failures(v: &Value) -> Vec<(String, ItemFailureReason)> {
