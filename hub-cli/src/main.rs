@@ -67,5 +67,6 @@ fn main() {
             code
         }
     };
+    rpc::stats::write_if_requested();
     std::process::exit(code);
 }

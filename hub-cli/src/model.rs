@@ -602,31 +602,38 @@ impl Actor {
         reason: &str,
         message: &str,
     ) -> Result<()> {
+        self.move_batch_from(db, batch.id, batch.state, to, reason, message)
+    }
+
+    /// Moves batch `id` from state `from` to `to` (compare-and-set), with
+    /// its event.
+    fn move_batch_from(
+        &self,
+        db: &mut Db,
+        id: i64,
+        from: BatchState,
+        to: BatchState,
+        reason: &str,
+        message: &str,
+    ) -> Result<()> {
         let n = db.execute(
             "UPDATE batches SET state = ?, message = ?, updated_at = ? WHERE id = ? AND state = ?",
-            params![
-                to.as_str(),
-                message,
-                now_rfc3339(),
-                batch.id,
-                batch.state.as_str()
-            ],
+            params![to.as_str(), message, now_rfc3339(), id, from.as_str()],
         )?;
         if n != 1 {
             return Err(HubError::Conflict(format!(
-                "batch {} changed while this command ran (another process?): run the command again",
-                batch.id
+                "batch {id} changed while this command ran (another process?): run the command again"
             )));
         }
         self.event(
             db,
             Subject {
                 kind: "batch",
-                batch: Some(batch.id),
+                batch: Some(id),
                 item: None,
                 order_ref: None,
             },
-            Some(batch.state.as_str()),
+            Some(from.as_str()),
             to.as_str(),
             reason,
             message,
@@ -635,23 +642,34 @@ impl Actor {
 
     /// Recomputes the batch's state from its items (the tables' rule) and
     /// records the change, if any. Returns the state.
+    ///
+    /// Reads only the batch's state and the distinct states of its items
+    /// (the rule depends on which states occur, not how often): send calls
+    /// this for every chunk of a large batch, so it must not load the stored
+    /// unsigned file or every item.
     pub(crate) fn refresh_batch(
         &self,
         db: &mut Db,
         batch_id: i64,
         reason: &str,
     ) -> Result<BatchState> {
-        let batch = Batch::get(db, batch_id)?;
+        let current: BatchState = db
+            .query_opt("SELECT state FROM batches WHERE id = ?", params![batch_id])?
+            .ok_or_else(|| {
+                HubError::NotFound(format!("no batch {batch_id}: see `hub-cli batch list`"))
+            })?
+            .text(0)?
+            .parse()?;
         let states: Vec<ItemState> = db
             .query(
-                "SELECT state FROM batch_items WHERE batch = ?",
+                "SELECT DISTINCT state FROM batch_items WHERE batch = ?",
                 params![batch_id],
             )?
             .iter()
             .map(|r| Ok(r.text(0)?.parse::<ItemState>()?))
             .collect::<Result<_>>()?;
-        let to = derive_batch_state(batch.state, &states);
-        if to != batch.state {
+        let to = derive_batch_state(current, &states);
+        if to != current {
             let message = match to {
                 BatchState::Closed => "every order is final",
                 BatchState::ProcessException => {
@@ -662,7 +680,7 @@ impl Actor {
                 }
                 _ => "",
             };
-            self.move_batch(db, &batch, to, reason, message)?;
+            self.move_batch_from(db, batch_id, current, to, reason, message)?;
         }
         Ok(to)
     }

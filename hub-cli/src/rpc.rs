@@ -4,13 +4,66 @@
 
 use coldsign_core::{hex_data, Address, B256, U256};
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// The most calls sent in one JSON-RPC batch request.
 const BATCH_CHUNK: usize = 100;
 /// Attempts per request on transport errors.
 const ATTEMPTS: u32 = 4;
+
+/// Counters of this process's traffic with nodes: HTTP requests, JSON-RPC
+/// calls and the wall time spent waiting for answers. `HUB_RPC_STATS=FILE`
+/// makes `hub-cli` write them to FILE as JSON when it exits (the hub
+/// benchmark uses it to tell the node's share of a command's time).
+pub(crate) mod stats {
+    use std::{
+        sync::atomic::{AtomicU64, Ordering},
+        time::Duration,
+    };
+
+    /// The environment variable naming the file to write at exit.
+    pub(crate) const ENV: &str = "HUB_RPC_STATS";
+
+    static REQUESTS: AtomicU64 = AtomicU64::new(0);
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    static WAIT_NANOS: AtomicU64 = AtomicU64::new(0);
+
+    /// Records one HTTP request carrying `calls` JSON-RPC calls, answered
+    /// (or given up on, retries included) after `waited`.
+    pub(super) fn record(calls: usize, waited: Duration) {
+        REQUESTS.fetch_add(1, Ordering::Relaxed);
+        CALLS.fetch_add(calls as u64, Ordering::Relaxed);
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        WAIT_NANOS.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The counters as `{"requests":N,"calls":M,"wait_ms":X}`.
+    pub(crate) fn json() -> serde_json::Value {
+        let nanos = WAIT_NANOS.load(Ordering::Relaxed);
+        serde_json::json!({
+            "requests": REQUESTS.load(Ordering::Relaxed),
+            "calls": CALLS.load(Ordering::Relaxed),
+            // Timing, not money: a float is fine here.
+            "wait_ms": nanos as f64 / 1e6,
+        })
+    }
+
+    /// Writes the counters to the file named by `HUB_RPC_STATS`, if set. A
+    /// failure to write is reported on stderr and does not change the exit
+    /// code.
+    pub(crate) fn write_if_requested() {
+        let Some(path) = std::env::var_os(ENV) else {
+            return;
+        };
+        if let Err(e) = std::fs::write(&path, json().to_string()) {
+            eprintln!(
+                "warning: cannot write {ENV} file {}: {e}",
+                std::path::Path::new(&path).display()
+            );
+        }
+    }
+}
 
 /// Why a call failed.
 #[derive(Debug, Clone, Error)]
@@ -202,9 +255,18 @@ impl Rpc {
         redact(&self.url)
     }
 
+    /// POSTs a JSON body of `calls` JSON-RPC calls, counting the request and
+    /// its waiting time in [`stats`].
+    fn post(&self, body: &Value, calls: usize) -> Result<Value, RpcError> {
+        let start = Instant::now();
+        let answer = self.post_with_retries(body);
+        stats::record(calls, start.elapsed());
+        answer
+    }
+
     /// POSTs a JSON body, retrying transport errors and HTTP 429/5xx with
     /// exponential back-off.
-    fn post(&self, body: &Value) -> Result<Value, RpcError> {
+    fn post_with_retries(&self, body: &Value) -> Result<Value, RpcError> {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -262,7 +324,7 @@ impl Rpc {
     /// Calls one method.
     pub(crate) fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let v = self.post(&body)?;
+        let v = self.post(&body, 1)?;
         Self::answer(method, &v)
     }
 
@@ -276,7 +338,7 @@ impl Rpc {
                 .enumerate()
                 .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
                 .collect();
-            let v = self.post(&Value::Array(body))?;
+            let v = self.post(&Value::Array(body), chunk.len())?;
             let Value::Array(answers) = v else {
                 // Some nodes answer a batch with a single error object.
                 let err = Self::answer("batch", &v)

@@ -213,7 +213,9 @@ impl BatchState {
 /// The state a batch has given its items' states, per the tables.
 ///
 /// `current` matters only where items alone cannot tell: BUILDING_TX while a
-/// build runs, SIGNATURE_ERROR after a refused upload, CANCELLED.
+/// build runs, SIGNATURE_ERROR after a refused upload, CANCELLED. Only which
+/// item states occur matters, not how often, so the distinct states are
+/// enough.
 pub(crate) fn derive_batch_state(current: BatchState, items: &[ItemState]) -> BatchState {
     use ItemState::*;
     if current == BatchState::Cancelled {

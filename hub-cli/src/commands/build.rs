@@ -7,7 +7,7 @@ use crate::{
     db::{params, Value},
     error::{HubError, Result},
     fees::{Fees, NATIVE_TRANSFER_GAS},
-    model::{db_int, AddressRow, Batch, Chain, Item},
+    model::{db_int, AddressRow, Asset, Batch, Chain, Item, Order},
     output::{Output, Table},
     rpc::{Call, Rpc, RpcError},
     state::{BatchState, ItemState},
@@ -128,9 +128,10 @@ impl Prefetch {
         }
 
         // Assets, native recipients' code, token balances.
+        let mut cache = Assets::default();
         let mut assets = HashMap::new();
         for i in items {
-            assets.insert(i.id, asset_of(db, &i.order)?);
+            assets.insert(i.id, cache.of(db, &i.order)?);
         }
         let recipients: Vec<Address> = items
             .iter()
@@ -246,23 +247,45 @@ impl Prefetch {
     }
 }
 
-/// Outstanding nonces of `sender` held by the hub's signed, unfinished
-/// transactions in other batches of the chain.
+/// Outstanding nonces held by the hub's signed, unfinished transactions in
+/// other batches of the chain, per sender (one query for every sender).
 fn held_nonces(
     db: &mut crate::db::Db,
     chain: i64,
-    sender: Address,
     batch: i64,
-) -> Result<BTreeSet<u64>> {
+) -> Result<HashMap<Address, BTreeSet<u64>>> {
     let rows = db.query(
-        "SELECT i.nonce FROM batch_items i JOIN batches b ON b.id = i.batch \
-         WHERE b.chain = ? AND i.sender = ? AND i.batch <> ? AND i.nonce IS NOT NULL AND i.state IN \
+        "SELECT i.sender, i.nonce FROM batch_items i JOIN batches b ON b.id = i.batch \
+         WHERE b.chain = ? AND i.batch <> ? AND i.nonce IS NOT NULL AND i.state IN \
          ('SIGNATURE_READY', 'READY_TO_SEND', 'SENDING', 'CONFIRMING', 'BROADCAST_ERROR', 'LINGERING', 'READY_TO_RESEND')",
-        params![chain, sender.to_checksum(), batch],
+        params![chain, batch],
     )?;
-    rows.iter()
-        .map(|r| Ok(u64::try_from(r.int(0)?).unwrap_or_default()))
-        .collect()
+    let mut held: HashMap<Address, BTreeSet<u64>> = HashMap::new();
+    for r in &rows {
+        let sender = crate::model::parse_address(&r.text(0)?)?;
+        held.entry(sender)
+            .or_default()
+            .insert(u64::try_from(r.int(1)?).unwrap_or_default());
+    }
+    Ok(held)
+}
+
+/// The assets of a batch's orders, read once per asset rather than once per
+/// order.
+#[derive(Default)]
+struct Assets(HashMap<Option<i64>, Asset>);
+
+impl Assets {
+    fn of(&mut self, db: &mut crate::db::Db, order: &Order) -> Result<Asset> {
+        if let Some(a) = self.0.get(&order.token) {
+            if a.symbol == order.asset {
+                return Ok(a.clone());
+            }
+        }
+        let a = asset_of(db, order)?;
+        self.0.insert(order.token, a.clone());
+        Ok(a)
+    }
 }
 
 /// Builds the batch and stores the result; returns the report.
@@ -315,6 +338,8 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
         by_sender.entry(i.sender).or_default().push(i);
     }
     let mut outcomes: HashMap<i64, Outcome> = HashMap::new();
+    let held = held_nonces(&mut ctx.db, chain.id, id)?;
+    let mut assets = Assets::default();
     for (sender, sender_items) in by_sender {
         let reg = AddressRow::find(&mut ctx.db, chain.id, sender)?;
         let path = match reg {
@@ -333,14 +358,14 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
             }
             continue;
         };
-        let held = held_nonces(&mut ctx.db, chain.id, sender, id)?;
+        let held = held.get(&sender).cloned().unwrap_or_default();
         let mut next_nonce = pre.nonce(sender)?;
         let native_balance = pre.balance(sender)?;
         let mut native_needed = U256::zero();
         let mut token_needed: HashMap<Address, U256> = HashMap::new();
         for item in sender_items {
             bar.inc(1);
-            let asset = asset_of(&mut ctx.db, &item.order)?;
+            let asset = assets.of(&mut ctx.db, &item.order)?;
             let amount = item.order.amount;
             let (to, value, input, gas_limit) = match &asset.token {
                 None => {

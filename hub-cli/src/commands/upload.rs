@@ -61,7 +61,9 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
             )
         })
         .and_then(|s| {
-            s.verify_against(&unsigned).map_err(|e| {
+            // Signature recovery dominates: spread it over the cores.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            s.verify_against_parallel(&unsigned, threads).map_err(|e| {
                 let per_item = match &e {
                     VerifyError::Items { failures, .. } => failures
                         .iter()

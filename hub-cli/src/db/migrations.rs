@@ -9,14 +9,21 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "item states index",
+        sql: include_str!("migrations/0002_item_states_index.sql"),
+    },
+];
 
 /// The schema version this program reads and writes.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 fn render(sql: &str, backend: Backend) -> String {
     let (id, int) = match backend {
@@ -125,7 +132,7 @@ mod tests {
         let path = dir.path().join("hub.db");
         let mut db = Db::open(path.to_str().unwrap(), true).unwrap();
         assert!(check_version(&mut db).is_err());
-        assert_eq!(migrate(&mut db).unwrap(), vec![1]);
+        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2]);
         assert_eq!(migrate(&mut db).unwrap(), Vec::<i64>::new());
         check_version(&mut db).unwrap();
         db.execute(

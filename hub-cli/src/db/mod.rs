@@ -9,7 +9,7 @@ mod migrations;
 
 pub(crate) use migrations::{check_version, migrate, SCHEMA_VERSION};
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 use thiserror::Error;
 
 /// A storage failure.
@@ -150,7 +150,29 @@ pub(crate) enum Db {
     /// SQLite.
     Sqlite(rusqlite::Connection),
     /// PostgreSQL.
-    Postgres(Box<postgres::Client>),
+    Postgres(Box<Pg>),
+}
+
+/// A PostgreSQL connection with its prepared statements.
+pub(crate) struct Pg {
+    client: postgres::Client,
+    /// Statements by SQL text (placeholders rewritten), each prepared once
+    /// per connection, like SQLite's `prepare_cached`: a bulk change of
+    /// thousands of rows then costs one round trip per statement, not two.
+    prepared: HashMap<String, postgres::Statement>,
+}
+
+impl Pg {
+    /// The prepared statement for `sql` (with `?` placeholders).
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        let sql = pg_sql(sql);
+        if let Some(s) = self.prepared.get(&sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(&sql).map_err(pg_err)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
 }
 
 impl fmt::Debug for Db {
@@ -285,7 +307,10 @@ impl Db {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let client = postgres::Client::connect(url, postgres::NoTls)
                 .map_err(|e| open_err(e.to_string()))?;
-            return Ok(Self::Postgres(Box::new(client)));
+            return Ok(Self::Postgres(Box::new(Pg {
+                client,
+                prepared: HashMap::new(),
+            })));
         }
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         if !create && !std::path::Path::new(path).exists() {
@@ -314,7 +339,14 @@ impl Db {
     pub(crate) fn batch_execute(&mut self, sql: &str) -> Result<(), DbError> {
         match self {
             Self::Sqlite(c) => c.execute_batch(sql).map_err(sqlite_err),
-            Self::Postgres(c) => c.batch_execute(sql).map_err(pg_err),
+            Self::Postgres(c) => {
+                // Anything but transaction control may change the schema:
+                // prepare again afterwards.
+                if !matches!(sql, "BEGIN" | "COMMIT" | "ROLLBACK") {
+                    c.prepared.clear();
+                }
+                c.client.batch_execute(sql).map_err(pg_err)
+            }
         }
     }
 
@@ -333,7 +365,8 @@ impl Db {
                     .iter()
                     .map(|p| p as &(dyn postgres::types::ToSql + Sync))
                     .collect();
-                c.execute(pg_sql(sql).as_str(), &refs).map_err(pg_err)
+                let stmt = c.statement(sql)?;
+                c.client.execute(&stmt, &refs).map_err(pg_err)
             }
         }
     }
@@ -374,7 +407,8 @@ impl Db {
                     .iter()
                     .map(|p| p as &(dyn postgres::types::ToSql + Sync))
                     .collect();
-                let rows = c.query(pg_sql(sql).as_str(), &refs).map_err(pg_err)?;
+                let stmt = c.statement(sql)?;
+                let rows = c.client.query(&stmt, &refs).map_err(pg_err)?;
                 rows.iter().map(pg_row).collect()
             }
         }
