@@ -52,9 +52,47 @@ test: tools
 demo: tools
     bash scripts/demo.sh
 
-# Benchmarks with peers measured in the same run; figures go to docs/benchmarks.md.
+# Benchmarks with peers measured in the same run: writes and prints target/bench-report/report.md (figures go to docs/benchmarks.md).
 bench: tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Each benchmark writes its fragment here (a fixed path, whatever CARGO_TARGET_DIR is).
+    dir="{{justfile_directory()}}/target/bench-report"
+    mkdir -p "$dir"
+    rm -f "$dir"/*.md
+    load_start=$(cut -d' ' -f1-3 /proc/loadavg)
     cargo bench --workspace --locked
+    load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+    py="{{tools}}/venv/bin/python"
+    report="$dir/report.md"
+    {
+        echo "# coldsign benchmarks"
+        echo
+        echo "Measured by \`just bench\` on this machine; each peer ran in the same run, on the same input."
+        echo
+        echo "| machine | |"
+        echo "|---|---|"
+        echo "| CPUs (\`nproc\`) | $(nproc) |"
+        cpu() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'; }
+        virt=$(grep -qw hypervisor /proc/cpuinfo && echo ", virtual machine" || true)
+        echo "| CPU model | $(cpu 'model name') (family $(cpu 'cpu family'), model $(cpu model)$virt) |"
+        echo "| memory | $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
+        echo "| load average (1, 5, 15 min) | $load_start at the start, $load_end at the end |"
+        echo "| rustc | $(rustc --version) |"
+        echo "| node | $(node --version) |"
+        echo "| python | $("$py" --version 2>&1) |"
+        echo "| ethers.js | $(node -p 'require("{{tools}}/node_modules/ethers/package.json").version') |"
+        echo "| eth-account | $("$py" -c 'import eth_account; print(eth_account.__version__)') |"
+        echo "| anvil | $("{{tools}}/bin/anvil" --version | head -1) |"
+        for f in $(find "$dir" -maxdepth 1 -name '*.md' ! -name report.md | sort); do
+            echo
+            cat "$f"
+        done
+    } > "$report.tmp"
+    mv "$report.tmp" "$report"
+    cat "$report"
+    echo >&2
+    echo "written to $report" >&2
 
 # Format the code.
 fmt:

@@ -2,114 +2,39 @@
 //! distinct senders, 10 nonces each) read from a file and signed through the
 //! same steps as `signer sign` (parse, checks, policy, review, derivation,
 //! sender matching, parallel signing, signed file written) minus the
-//! password's Argon2id key derivation. The ethers.js v6 peer
-//! (`bench/sign/ethers-sign.js`, derivation included) signs the same file in
-//! the same run; both outputs are compared byte for byte.
+//! password's Argon2id key derivation. Two peers sign the same file in the
+//! same run, deriving the same keys from the same mnemonic:
+//! ethers.js v6 (`bench/sign/ethers-sign.js`) and eth-account
+//! (`bench/sign/eth_account_sign.py`); every raw transaction of both is
+//! compared byte for byte with ours.
 //!
-//! Run with `cargo bench -p coldsign-signer`. Needs the test tools
-//! (`just tools`). Figures go to `docs/benchmarks.md`.
+//! Run with `cargo bench -p coldsign-signer --bench sign`. Needs the test
+//! tools (`just tools`). Writes `target/bench-report/sign.md`; figures go to
+//! `docs/benchmarks.md`.
+//!
+//! eth-account signs with eth-keys' pure-Python backend (its default when
+//! coincurve is not installed) and needs about a minute for 10,000 items, so
+//! it runs once (`SIGN_BENCH_ETH_ACCOUNT_RUNS=3` for a median of 3); ethers.js
+//! runs 3 times and ours 5 times, interleaved.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use coldsign_core::{
-    batch::{Summary, UnsignedBatch, UnsignedItemDraft},
-    erc20::Transfer,
-    Address, Transaction, TxEip1559, U256,
-};
+mod common;
+
+use coldsign_core::batch::{SignedBatch, UnsignedBatch};
 use coldsign_signer::{
+    app,
     fsutil::{self, Overwrite},
-    hd::Root,
     policy::Policy,
     review::Review,
-    secret::SeedMaterial,
     sign,
 };
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    time::Instant,
-};
+use common::{median, thousands};
+use std::{path::Path, time::Instant};
 
-/// PUBLIC, INSECURE development mnemonic (Hardhat / anvil): never fund it.
-const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 const ITEMS: usize = 10_000;
 const SENDERS: u32 = 1_000;
 const RUNS: usize = 5;
-const PEER_RUNS: usize = 3;
-
-fn dev_root() -> Root {
-    let s = SeedMaterial::from_phrase(DEV_MNEMONIC, Default::default()).unwrap();
-    Root::from_seed(&s.to_seed().unwrap()).unwrap()
-}
-
-fn build_batch() -> UnsignedBatch {
-    let xpub = dev_root().account_xpub(0).unwrap();
-    let senders = xpub.addresses(0, 0, SENDERS).unwrap();
-    let usdt: Address = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
-        .parse()
-        .unwrap();
-    let per_sender = ITEMS / SENDERS as usize;
-    let mut drafts = Vec::with_capacity(ITEMS);
-    for i in 0..ITEMS {
-        let sender = &senders[i % SENDERS as usize];
-        let nonce = (i / SENDERS as usize) as u64;
-        debug_assert!(nonce < per_sender as u64);
-        let mut r = [0u8; 20];
-        r[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-        r[19] = 0x42;
-        let recipient = Address(r);
-        let (to, value, input, summary) = if i % 2 == 0 {
-            let wei = U256::from(1_000_000_000u64) * U256::from(i as u64 + 1);
-            (
-                recipient,
-                wei,
-                Vec::new(),
-                Summary {
-                    asset: "ETH".into(),
-                    decimals: 18,
-                    token: None,
-                    recipient,
-                    amount: coldsign_core::amount::format_units(wei, 18).unwrap(),
-                },
-            )
-        } else {
-            let units = U256::from(1_000_000u64) * U256::from(i as u64 + 1);
-            (
-                usdt,
-                U256::zero(),
-                Transfer {
-                    to: recipient,
-                    amount: units,
-                }
-                .encode(),
-                Summary {
-                    asset: "USDT".into(),
-                    decimals: 6,
-                    token: Some(usdt),
-                    recipient,
-                    amount: coldsign_core::amount::format_units(units, 6).unwrap(),
-                },
-            )
-        };
-        drafts.push(UnsignedItemDraft {
-            order_id: format!("bench-{i}"),
-            from: sender.address,
-            derivation_path: sender.path.clone(),
-            tx: Transaction::Eip1559(TxEip1559 {
-                chain_id: 1,
-                nonce,
-                max_priority_fee_per_gas: U256::from(1_000_000_000u64),
-                max_fee_per_gas: U256::from(40_000_000_000u64),
-                gas_limit: if i % 2 == 0 { 21_000 } else { 65_000 },
-                to: Some(to),
-                value,
-                input,
-                access_list: Vec::new(),
-            }),
-            summary,
-        });
-    }
-    UnsignedBatch::new(1, 1, "2026-11-21T06:00:00Z", drafts).unwrap()
-}
+const ETHERS_RUNS: usize = 3;
 
 /// `signer sign` minus the prompts and the Argon2id step.
 fn sign_file(input: &Path, output: &Path) -> usize {
@@ -132,135 +57,223 @@ fn sign_file(input: &Path, output: &Path) -> usize {
     std::hint::black_box(review.render());
     stage("review");
     // Unlocking: BIP39 seed (PBKDF2) and master key, as after decryption.
-    let root = dev_root();
+    let root = common::dev_root();
     stage("seed");
     let ring = sign::derive_and_match(&root, &checked).unwrap();
     stage("derive");
     let signed = sign::sign_all(&checked, &ring).unwrap();
     stage("sign");
-    let json = signed.to_json();
-    stage("to_json");
-    fsutil::write_atomic(output, json.as_bytes(), 0o644, Overwrite::Replace, "").unwrap();
+    // Streamed to the file, as `signer sign` writes it.
+    fsutil::write_atomic_with(output, 0o644, Overwrite::Replace, "", |w| {
+        app::write_signed(w, &signed)
+    })
+    .unwrap();
     stage("write");
     signed.items.len()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
+/// One peer's runs: its own timings (start-up excluded), its last output and
+/// its last report.
+struct Peer {
+    secs: Vec<f64>,
+    raw: Vec<String>,
+    report: serde_json::Value,
 }
 
-fn tools_dir() -> PathBuf {
-    let dir = std::env::var_os("COLDSIGN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools"));
-    assert!(
-        dir.join("node_modules/ethers").is_dir(),
-        "ethers.js missing at {}: run `just tools`",
-        dir.display()
-    );
-    dir
+impl Peer {
+    fn new() -> Self {
+        Self {
+            secs: Vec::new(),
+            raw: Vec::new(),
+            report: serde_json::Value::Null,
+        }
+    }
+
+    fn run(&mut self, cmd: &mut std::process::Command, what: &str) {
+        let out = common::run_ok(cmd, what);
+        self.report = common::peer_report(&out);
+        self.secs
+            .push(self.report["total_ms"].as_f64().unwrap() / 1000.0);
+        self.raw = serde_json::from_slice(&out.stdout).unwrap();
+    }
+
+    fn median(&self) -> f64 {
+        median(self.secs.clone())
+    }
+
+    fn runs_text(&self) -> String {
+        match self.secs.len() {
+            1 => "1 run".into(),
+            n => format!("median of {n}"),
+        }
+    }
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not run us
-    // with it, and then one quick pass is enough.
-    let full = std::env::args().any(|a| a == "--bench");
-    let tools = tools_dir();
+    let full = common::full_run();
+    let tools = common::tools_dir();
+    let python = common::venv_python(&tools);
     let dir = tempfile::tempdir().unwrap();
-    let batch = build_batch();
+    let batch = common::build_batch(ITEMS, SENDERS);
     let input = dir.path().join(batch.file_name());
     std::fs::write(&input, batch.to_json()).unwrap();
+    let file_mb = std::fs::metadata(&input).unwrap().len() as f64 / 1e6;
     if let Some(keep) = std::env::var_os("SIGN_BENCH_KEEP_INPUT") {
         std::fs::copy(&input, keep).unwrap();
     }
     let mnemonic = dir.path().join("mnemonic.txt");
-    std::fs::write(&mnemonic, DEV_MNEMONIC).unwrap();
+    std::fs::write(&mnemonic, common::DEV_MNEMONIC).unwrap();
     let output = dir.path().join("signed.json");
     let threads = rayon::current_num_threads();
+    let machine = common::machine_line();
 
     let runs = if full { RUNS } else { 1 };
-    let peer_runs = if full { PEER_RUNS } else { 1 };
+    let ethers_runs = if full { ETHERS_RUNS } else { 1 };
+    let eth_account_runs = std::env::var("SIGN_BENCH_ETH_ACCOUNT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize)
+        .clamp(1, runs);
     sign_file(&input, &output); // warm-up
-                                // Interleaved, so both sides see the same machine load.
     let mut secs = Vec::new();
-    let mut peer = Vec::new();
-    let mut peer_info = String::new();
-    let mut peer_raw = Vec::new();
+    let mut ethers = Peer::new();
+    let mut eth_account = Peer::new();
+    // Interleaved, so every side sees the same machine load.
     for round in 0..runs {
         let t = Instant::now();
         let n = sign_file(&input, &output);
         secs.push(t.elapsed().as_secs_f64());
         assert_eq!(n, ITEMS);
-        if round >= peer_runs {
-            continue;
+        if round < ethers_runs {
+            ethers.run(
+                common::node(&tools, "sign/ethers-sign.js")
+                    .arg(&input)
+                    .arg(&mnemonic),
+                "the ethers.js peer",
+            );
         }
-        let out = Command::new("node")
-            .env("NODE_PATH", tools.join("node_modules"))
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/sign/ethers-sign.js"))
-            .arg(&input)
-            .arg(&mnemonic)
-            .output()
-            .expect("node is needed for the ethers.js peer");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        peer_info = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-        let info: serde_json::Value = serde_json::from_str(&peer_info).unwrap();
-        // The peer's own timing: parse, derivation and signing, without
-        // node's start-up.
-        peer.push(info["total_ms"].as_f64().unwrap() / 1000.0);
-        peer_raw = out.stdout;
+        if round < eth_account_runs {
+            eth_account.run(
+                std::process::Command::new(&python)
+                    .arg(common::peer_script("sign/eth_account_sign.py"))
+                    .arg(&input)
+                    .arg(&mnemonic),
+                "the eth-account peer",
+            );
+        }
     }
     let ours_best = secs.iter().copied().fold(f64::INFINITY, f64::min);
     let ours = median(secs);
-    let theirs = median(peer);
 
     // Same transactions, byte for byte.
-    let signed =
-        coldsign_core::batch::SignedBatch::parse(&std::fs::read_to_string(&output).unwrap())
-            .unwrap();
+    let signed = SignedBatch::parse(&std::fs::read_to_string(&output).unwrap()).unwrap();
     let ours_hex: Vec<String> = signed
         .items
         .iter()
         .map(|i| format!("0x{}", hex::encode(&i.raw_transaction)))
         .collect();
-    let theirs_hex: Vec<String> = serde_json::from_slice(&peer_raw).unwrap();
-    assert_eq!(ours_hex, theirs_hex, "coldsign and ethers.js disagree");
+    assert_eq!(ours_hex, ethers.raw, "coldsign and ethers.js disagree");
+    assert_eq!(
+        ours_hex, eth_account.raw,
+        "coldsign and eth-account disagree"
+    );
 
-    let ours_rate = ITEMS as f64 / ours;
-    let theirs_rate = ITEMS as f64 / theirs;
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let rate = |s: f64| ITEMS as f64 / s;
+    let ours_rate = rate(ours);
+    let ethers_rate = rate(ethers.median());
+    let ea_rate = rate(eth_account.median());
+    let ethers_name = format!(
+        "ethers.js {} (node {})",
+        ethers.report["version"].as_str().unwrap_or("?"),
+        ethers.report["node"].as_str().unwrap_or("?")
+    );
+    let ea_name = format!(
+        "eth-account {} (Python {}, eth-keys {})",
+        eth_account.report["version"].as_str().unwrap_or("?"),
+        eth_account.report["python"].as_str().unwrap_or("?"),
+        eth_account.report["eth_keys_backend"]
+            .as_str()
+            .unwrap_or("?")
+    );
+
     println!(
-        "signing benchmark: {ITEMS} items (50% native, 50% ERC-20), {SENDERS} senders; {} CPU(s), {cpu}; {threads} rayon threads",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "signing benchmark: {ITEMS} items (50% native, 50% ERC-20), {SENDERS} senders, {file_mb:.1} MB file; {machine}; {threads} rayon threads"
     );
     println!(
-        "  coldsign signer : {:>8.1} ms  {:>9.0} tx/s  (median of {runs}; parse, checks, review, derivation, signing, write; no Argon2id)",
+        "  coldsign signer : {:>9.1} ms {:>9.0} tx/s  (median of {runs}; parse, checks, review, derivation, signing, write; no Argon2id)",
         ours * 1e3,
         ours_rate
     );
     println!(
-        "  ethers.js v6    : {:>8.1} ms  {:>9.0} tx/s  (median of {peer_runs}; parse, derivation, signing)",
-        theirs * 1e3,
-        theirs_rate
+        "  coldsign best   : {:>9.1} ms {:>9.0} tx/s",
+        ours_best * 1e3,
+        rate(ours_best)
     );
     println!(
-        "  coldsign best   : {:>8.1} ms  {:>9.0} tx/s",
-        ours_best * 1e3,
-        ITEMS as f64 / ours_best
+        "  ethers.js       : {:>9.1} ms {:>9.0} tx/s  ({}; {ethers_name}; parse, derivation, signing)",
+        ethers.median() * 1e3,
+        ethers_rate,
+        ethers.runs_text()
     );
-    println!("  ratio (medians) : {:.1}x", ours_rate / theirs_rate);
-    println!("  peer            : {peer_info}");
-    println!("  outputs identical: {} raw transactions", ours_hex.len());
+    println!(
+        "  eth-account     : {:>9.1} ms {:>9.0} tx/s  ({}; {ea_name}; parse, derivation, signing)",
+        eth_account.median() * 1e3,
+        ea_rate,
+        eth_account.runs_text()
+    );
+    println!(
+        "  ratios          : {:.1}x ethers.js, {:.0}x eth-account",
+        ours_rate / ethers_rate,
+        ours_rate / ea_rate
+    );
+    println!("  ethers.js       : {}", ethers.report);
+    println!("  eth-account     : {}", eth_account.report);
+    println!(
+        "  outputs identical: {} raw transactions, with both peers",
+        ours_hex.len()
+    );
+
+    let md = format!(
+        "## Signing: {items} transactions\n\n\
+         {items} EIP-1559 items (half ETH, half ERC-20 `transfer`), {senders} senders \
+         (`m/44'/60'/0'/0/0..{last}` of the public development mnemonic), one {file_mb:.1} MB \
+         file; derivation included on every side. coldsign: the steps of `signer sign` without \
+         the prompts and Argon2id, {threads} threads, median of {runs} (best {best:.0} ms). \
+         Peers: their own timers, start-up excluded, single-threaded; eth-account signs with \
+         {ea_backend} and runs {ea_runs_lc}. All {n} raw transactions of both peers are identical to ours, byte \
+         for byte.\n\n\
+         | | time | rate | runs |\n\
+         |---|---:|---:|---|\n\
+         | coldsign signer | {ours_ms} ms | **{ours_r} tx/s** | median of {runs} |\n\
+         | {ethers_name} | {ethers_ms} ms | {ethers_r} tx/s | {ethers_runs_t} |\n\
+         | {ea_name} | {ea_ms} ms | {ea_r} tx/s | {ea_runs_t} |\n\
+         | ratio vs ethers.js | | **{r1:.1}x** | |\n\
+         | ratio vs eth-account | | **{r2:.0}x** | |\n",
+        items = thousands(ITEMS as f64),
+        senders = thousands(f64::from(SENDERS)),
+        last = SENDERS - 1,
+        ea_backend = match eth_account.report["eth_keys_backend"].as_str() {
+            Some("NativeECCBackend") => {
+                "eth-keys' pure-Python backend (its default: coincurve is not installed)".to_owned()
+            }
+            other => format!("eth-keys' {}", other.unwrap_or("?")),
+        },
+        ea_runs_lc = match eth_account.secs.len() {
+            1 => "once".to_owned(),
+            n => format!("{n} times (median)"),
+        },
+        best = ours_best * 1e3,
+        n = thousands(ours_hex.len() as f64),
+        ours_ms = thousands(ours * 1e3),
+        ours_r = thousands(ours_rate),
+        ethers_ms = thousands(ethers.median() * 1e3),
+        ethers_r = thousands(ethers_rate),
+        ethers_runs_t = ethers.runs_text(),
+        ea_ms = thousands(eth_account.median() * 1e3),
+        ea_r = thousands(ea_rate),
+        ea_runs_t = eth_account.runs_text(),
+        r1 = ours_rate / ethers_rate,
+        r2 = ours_rate / ea_rate,
+    );
+    common::write_fragment("sign", &md);
 }

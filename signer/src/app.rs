@@ -22,7 +22,10 @@ use coldsign_core::{
     keccak256, SignedTransaction,
 };
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
 use zeroize::Zeroizing;
 
 /// The most addresses one `addresses` call exports.
@@ -216,27 +219,110 @@ fn addresses(path: &Path, a: AddressesArgs) -> Result<()> {
     if a.account > crate::hd::MAX_INDEX {
         return Err(SignerError::Usage("--account must be below 2^31".into()));
     }
-    let xpub = account_xpub(path, a.account, a.password_file.as_deref())?;
-    let list = xpub
-        .addresses(a.account, a.start, a.count)
-        .map_err(|e| SignerError::Usage(e.to_string()))?;
-    let mut out = String::with_capacity(list.len() * 140);
-    if a.json {
-        out.push_str(&envelope(json!({
-            "account": a.account,
-            "xpub": xpub.to_xpub_string(),
-            "addresses": list,
-        })));
-        out.push('\n');
-    } else {
-        for i in &list {
-            out.push_str(&format!(
-                "{}\t{}\t{}\t{}\n",
-                i.index, i.path, i.address, i.public_key
-            ));
-        }
+    if a.start
+        .checked_add(a.count - 1)
+        .is_none_or(|last| last > crate::hd::MAX_INDEX)
+    {
+        return Err(SignerError::Usage(
+            "--start + --count goes beyond index 2^31 - 1".into(),
+        ));
     }
-    print!("{out}");
+    let xpub = account_xpub(path, a.account, a.password_file.as_deref())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    write_addresses(&mut out, &xpub, &a).and_then(|()| out.flush().map_err(write_error))
+}
+
+/// How many addresses are derived (in parallel) and formatted per step:
+/// the output is streamed, so memory stays small for 100,000 addresses.
+const ADDRESS_CHUNK: u32 = 4096;
+
+fn write_error(e: std::io::Error) -> SignerError {
+    SignerError::Io {
+        context: "cannot write the addresses to standard output".into(),
+        source: e,
+    }
+}
+
+/// One exported address in the JSON output. The field order is the sorted
+/// order `serde_json` gives a `json!` object, so the output is the same as
+/// `envelope(json!({"account", "addresses", "xpub"}))`.
+#[derive(serde::Serialize)]
+struct AddressJson<'a> {
+    address: &'a coldsign_core::Address,
+    index: u32,
+    path: &'a str,
+    public_key: &'a str,
+}
+
+/// Writes `signer addresses`' output for `a` (the range is checked): the
+/// JSON envelope (`--json`) or one tab-separated line per address. Addresses
+/// are derived and formatted in parallel, a chunk at a time, and written in
+/// index order.
+fn write_addresses(
+    out: &mut impl std::io::Write,
+    xpub: &AccountXpub,
+    a: &AddressesArgs,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let chain = xpub
+        .external_chain(a.account)
+        .map_err(|e| SignerError::Usage(e.to_string()))?;
+    if a.json {
+        // `{"data":{"account":A,"addresses":[...],"xpub":"..."},"schema_version":1,"success":true}`
+        write!(out, r#"{{"data":{{"account":{},"addresses":["#, a.account).map_err(write_error)?;
+    }
+    let end = a.start + (a.count - 1);
+    let mut first = a.start;
+    loop {
+        let last = end.min(first.saturating_add(ADDRESS_CHUNK - 1));
+        let texts: Vec<String> = (first..=last)
+            .into_par_iter()
+            .map(|index| {
+                let i = chain
+                    .address(index)
+                    .map_err(|e| SignerError::Usage(e.to_string()))?;
+                if a.json {
+                    let mut text = if index == a.start {
+                        String::new()
+                    } else {
+                        ",".to_owned()
+                    };
+                    text.push_str(
+                        &serde_json::to_string(&AddressJson {
+                            address: &i.address,
+                            index: i.index,
+                            path: &i.path,
+                            public_key: &i.public_key,
+                        })
+                        .map_err(|e| SignerError::Unexpected(e.to_string()))?,
+                    );
+                    Ok(text)
+                } else {
+                    Ok(format!(
+                        "{}\t{}\t{}\t{}\n",
+                        i.index, i.path, i.address, i.public_key
+                    ))
+                }
+            })
+            .collect::<Result<_>>()?;
+        for t in &texts {
+            out.write_all(t.as_bytes()).map_err(write_error)?;
+        }
+        if last == end {
+            break;
+        }
+        first = last + 1;
+    }
+    if a.json {
+        let xpub_text = serde_json::to_string(&xpub.to_xpub_string())
+            .map_err(|e| SignerError::Unexpected(e.to_string()))?;
+        writeln!(
+            out,
+            r#"],"xpub":{xpub_text}}},"schema_version":1,"success":true}}"#
+        )
+        .map_err(write_error)?;
+    }
     Ok(())
 }
 
@@ -507,19 +593,20 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
         }
     };
     drop(ring);
-    fsutil::write_atomic(
-        &out,
-        signed.to_json().as_bytes(),
-        0o644,
-        overwrite,
-        OUT_HINT,
-    )?;
-    let head = log.append(batch_event(
+    // Only the signed batch is needed from here: free the unsigned one
+    // before writing, and stream the file rather than building its text.
+    let event = batch_event(
         &batch,
         Some(&review),
         "signed",
         format!("wrote {}", out.display()),
-    ))?;
+    );
+    drop(checked);
+    drop(batch);
+    fsutil::write_atomic_with(&out, 0o644, overwrite, OUT_HINT, |w| {
+        write_signed(w, &signed)
+    })?;
+    let head = log.append(event)?;
     println!();
     println!(
         "signed {} transaction(s): {}",
@@ -528,6 +615,13 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     );
     println!("audit log entry {}: head {}", head.entries, head.head);
     Ok(())
+}
+
+/// Writes the signed file's text: the same bytes as [`SignedBatch::to_json`]
+/// (pretty-printed JSON and a newline), without holding them in memory.
+pub fn write_signed(w: &mut dyn Write, signed: &SignedBatch) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, signed)?;
+    w.write_all(b"\n")
 }
 
 // ---------------------------------------------------------------- verify
@@ -697,4 +791,95 @@ fn audit_verify(keystore: &Path, expect: &[String]) -> Result<()> {
         v.head
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// PUBLIC, INSECURE development mnemonic (Hardhat / anvil); never fund it.
+    const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+    fn args(start: u32, count: u32, json: bool) -> AddressesArgs {
+        AddressesArgs {
+            start,
+            count,
+            account: 0,
+            json,
+            password_file: None,
+        }
+    }
+
+    #[test]
+    fn streamed_signed_file_equals_to_json() {
+        use coldsign_core::{
+            batch::{Summary, UnsignedItemDraft},
+            Transaction, TxEip1559, U256,
+        };
+        let seed = SeedMaterial::from_phrase(DEV_MNEMONIC, Default::default()).unwrap();
+        let root = root_of(&seed).unwrap();
+        let senders = root.account_xpub(0).unwrap().addresses(0, 0, 2).unwrap();
+        let drafts = (0..4u64)
+            .map(|i| {
+                let sender = &senders[(i % 2) as usize];
+                let recipient = senders[((i + 1) % 2) as usize].address;
+                let wei = U256::from(1_000_000_000u64) * U256::from(i + 1);
+                UnsignedItemDraft {
+                    order_id: format!("o-{i}"),
+                    from: sender.address,
+                    derivation_path: sender.path.clone(),
+                    tx: Transaction::Eip1559(TxEip1559 {
+                        chain_id: 1,
+                        nonce: i / 2,
+                        max_priority_fee_per_gas: U256::from(1u64),
+                        max_fee_per_gas: U256::from(2u64),
+                        gas_limit: 21_000,
+                        to: Some(recipient),
+                        value: wei,
+                        input: Vec::new(),
+                        access_list: Vec::new(),
+                    }),
+                    summary: Summary {
+                        asset: "ETH".into(),
+                        decimals: 18,
+                        token: None,
+                        recipient,
+                        amount: coldsign_core::amount::format_units(wei, 18).unwrap(),
+                    },
+                }
+            })
+            .collect();
+        let batch = UnsignedBatch::new(7, 1, "2026-11-21T06:00:00Z", drafts).unwrap();
+        let signed = sign::sign_batch(&root, &batch).unwrap();
+        let mut streamed = Vec::new();
+        write_signed(&mut streamed, &signed).unwrap();
+        assert_eq!(String::from_utf8(streamed).unwrap(), signed.to_json());
+    }
+
+    #[test]
+    fn streamed_addresses_equal_the_envelope() {
+        let seed = SeedMaterial::from_phrase(DEV_MNEMONIC, Default::default()).unwrap();
+        let xpub = root_of(&seed).unwrap().account_xpub(0).unwrap();
+        // Crosses a chunk boundary.
+        let (start, count) = (ADDRESS_CHUNK - 2, 5);
+        let list = xpub.addresses(0, start, count).unwrap();
+
+        let mut json_out = Vec::new();
+        write_addresses(&mut json_out, &xpub, &args(start, count, true)).unwrap();
+        let want = envelope(json!({
+            "account": 0,
+            "xpub": xpub.to_xpub_string(),
+            "addresses": list,
+        })) + "\n";
+        assert_eq!(String::from_utf8(json_out).unwrap(), want);
+
+        let mut text_out = Vec::new();
+        write_addresses(&mut text_out, &xpub, &args(start, count, false)).unwrap();
+        let want: String = list
+            .iter()
+            .map(|i| format!("{}\t{}\t{}\t{}\n", i.index, i.path, i.address, i.public_key))
+            .collect();
+        assert_eq!(String::from_utf8(text_out).unwrap(), want);
+    }
 }

@@ -48,6 +48,33 @@ pub fn write_atomic(
     overwrite: Overwrite,
     hint: &'static str,
 ) -> Result<()> {
+    write_atomic_to(dest, mode, overwrite, hint, |f| f.write_all(bytes))
+}
+
+/// [`write_atomic`] for content produced by `write` (through a buffer), so a
+/// large file never has to be held in memory whole.
+pub fn write_atomic_with(
+    dest: &Path,
+    mode: u32,
+    overwrite: Overwrite,
+    hint: &'static str,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    write_atomic_to(dest, mode, overwrite, hint, |f| {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, f);
+        write(&mut buffered)?;
+        buffered.flush()
+    })
+}
+
+/// The atomic write, with `write` filling the new file.
+fn write_atomic_to(
+    dest: &Path,
+    mode: u32,
+    overwrite: Overwrite,
+    hint: &'static str,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<()> {
     let exists = || SignerError::OutputExists {
         path: dest.to_owned(),
         hint,
@@ -64,8 +91,7 @@ pub fn write_atomic(
             .mode(mode)
             .open(&tmp)
             .map_err(|e| SignerError::io(ctx("cannot create"), e))?;
-        f.write_all(bytes)
-            .map_err(|e| SignerError::io(ctx("cannot write"), e))?;
+        write(&mut f).map_err(|e| SignerError::io(ctx("cannot write"), e))?;
         f.sync_all()
             .map_err(|e| SignerError::io(ctx("cannot sync"), e))?;
         match overwrite {
@@ -119,6 +145,23 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"one");
         write_atomic(&p, b"three", 0o600, Overwrite::Replace, "").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"three");
+        write_atomic_with(&p, 0o600, Overwrite::Replace, "", |w| {
+            w.write_all(b"fo")?;
+            w.write_all(b"ur")
+        })
+        .unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"four");
+        let err = write_atomic_with(&p, 0o600, Overwrite::Replace, "", |w| {
+            w.write_all(b"partial")?;
+            Err(std::io::Error::other("refused"))
+        })
+        .unwrap_err();
+        assert!(matches!(err, SignerError::Io { .. }));
+        assert_eq!(
+            fs::read(&p).unwrap(),
+            b"four",
+            "a failed write changes nothing"
+        );
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files left behind");
         fs::remove_dir_all(&dir).unwrap();

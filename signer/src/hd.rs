@@ -313,6 +313,20 @@ impl AccountXpub {
         self.0.to_string(Prefix::XPUB)
     }
 
+    /// The external chain `m/44'/60'/account'/0` of this account, ready to
+    /// derive addresses (`account` only names the paths).
+    pub fn external_chain(&self, account: u32) -> Result<ExternalChain, HdError> {
+        let node = self.0.derive_child(child(CHANGE, false)?).map_err(derr)?;
+        let public = secp256k1::PublicKey::from_slice(&node.public_key().to_bytes())
+            .map_err(|e| HdError::Derivation(e.to_string()))?;
+        Ok(ExternalChain {
+            account,
+            node,
+            public,
+            ctx: secp256k1::Secp256k1::verification_only(),
+        })
+    }
+
     /// The addresses `start .. start + count` of `account`, derived from this
     /// public key alone, in parallel.
     pub fn addresses(
@@ -321,23 +335,66 @@ impl AccountXpub {
         start: u32,
         count: u32,
     ) -> Result<Vec<AddressInfo>, HdError> {
+        self.external_chain(account)?.addresses(start, count)
+    }
+}
+
+/// The node `m/44'/60'/A'/0` of an account's extended public key: each of
+/// its non-hardened children is one address, derived without any secret.
+///
+/// A child costs one HMAC-SHA512 (the BIP32 tweak) and one public-key tweak
+/// (`parent + tweak·G`, libsecp256k1 with its precomputed generator table),
+/// then one Keccak-256 for the address.
+pub struct ExternalChain {
+    account: u32,
+    node: XPub,
+    public: secp256k1::PublicKey,
+    ctx: secp256k1::Secp256k1<secp256k1::VerifyOnly>,
+}
+
+impl fmt::Debug for ExternalChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExternalChain(m/44'/60'/{}'/0)", self.account)
+    }
+}
+
+impl ExternalChain {
+    /// The address of child `index` (BIP32 CKDpub: the tweak is HMAC-SHA512
+    /// of the chain code, the parent public key and the index; the child
+    /// public key is parent + tweak·G).
+    pub fn address(&self, index: u32) -> Result<AddressInfo, HdError> {
+        let (tweak, _chain_code) = self
+            .node
+            .public_key()
+            .derive_tweak(&self.node.attrs().chain_code, child(index, false)?)
+            .map_err(derr)?;
+        let scalar = secp256k1::Scalar::from_be_bytes(tweak)
+            .map_err(|_| HdError::Derivation("tweak is not below the curve order".into()))?;
+        let key = self
+            .public
+            .add_exp_tweak(&self.ctx, &scalar)
+            .map_err(|e| HdError::Derivation(e.to_string()))?;
+        Ok(AddressInfo {
+            index,
+            path: EthPath {
+                account: self.account,
+                index,
+            }
+            .to_string(),
+            address: Address::from_uncompressed_public_key(&key.serialize_uncompressed()),
+            public_key: format!("0x{}", hex::encode(key.serialize())),
+        })
+    }
+
+    /// The addresses `start .. start + count`, in parallel, in index order.
+    pub fn addresses(&self, start: u32, count: u32) -> Result<Vec<AddressInfo>, HdError> {
         let end = start
             .checked_add(count)
             .filter(|&e| e <= MAX_INDEX + 1)
             .ok_or_else(|| HdError::Derivation("index range beyond 2^31 - 1".into()))?;
-        let change = self.0.derive_child(child(CHANGE, false)?).map_err(derr)?;
         (start..end)
             .into_par_iter()
-            .map(|index| {
-                let k = change.derive_child(child(index, false)?).map_err(derr)?;
-                let public_key = k.public_key().to_bytes();
-                Ok(AddressInfo {
-                    index,
-                    path: EthPath { account, index }.to_string(),
-                    address: Address::from_verifying_key(k.public_key()),
-                    public_key: format!("0x{}", hex::encode(public_key)),
-                })
-            })
+            .map(|index| self.address(index))
             .collect()
     }
 }
@@ -375,6 +432,29 @@ mod tests {
         assert_eq!(public[2].path, "m/44'/60'/0'/0/2");
         let xpub_text = xpub.to_xpub_string();
         assert_eq!(AccountXpub::parse(&xpub_text).unwrap(), xpub);
+    }
+
+    #[test]
+    fn public_derivation_equals_private_and_bip32_crate_derivation() {
+        let root = dev_root();
+        let node = root.account_node(0).unwrap();
+        let xpub = root.account_xpub(0).unwrap();
+        let chain = xpub.external_chain(0).unwrap();
+        let reference = xpub.0.derive_child(child(CHANGE, false).unwrap()).unwrap();
+        for index in (0..40).chain([1_000, 99_999, MAX_INDEX - 1, MAX_INDEX]) {
+            let info = chain.address(index).unwrap();
+            assert_eq!(info.address, node.child(index).unwrap().address());
+            let k = reference
+                .derive_child(child(index, false).unwrap())
+                .unwrap();
+            assert_eq!(
+                info.public_key,
+                format!("0x{}", hex::encode(k.public_key().to_bytes()))
+            );
+            assert_eq!(info.path, format!("m/44'/60'/0'/0/{index}"));
+        }
+        assert!(chain.addresses(MAX_INDEX, 2).is_err());
+        assert_eq!(chain.addresses(MAX_INDEX, 1).unwrap().len(), 1);
     }
 
     #[test]
