@@ -3,12 +3,12 @@
 //! this `cargo bench`, `signer sign FILE --yes --password-file F`.
 //!
 //! Measured twice, on the same file:
-//! - the goal's figure: a keystore made with the test-only weak KDF, so the
+//! - the goal's figure: a keystore with the default cost (Argon2id, 256 MiB,
+//!   3 passes), as operators run it; `signer sign` derives the password's
+//!   key before it loads the batch, so the peak is the larger of the two;
+//! - for information, a keystore made with the test-only weak KDF, so the
 //!   peak is the batch's own cost (parse, checks, review, derivation,
-//!   signing, signed file);
-//! - for information, a keystore with the default cost (Argon2id, 256 MiB,
-//!   3 passes), whose key derivation runs while the reviewed batch is in
-//!   memory.
+//!   signing, signed file).
 //!
 //! The peak is the kernel's account of the child's largest resident set
 //! (`ru_maxrss` from `wait4`). The bench cannot call `wait4` itself (the
@@ -120,43 +120,43 @@ fn main() {
     let signed_mb = std::fs::metadata(weak.path("signed.json")).unwrap().len() as f64 / 1e6;
     let real = sign(&BenchKeystore::create(false), &python, &input, items);
     let verdict = |u: &Usage| if u.mb() < GOAL_MB { "met" } else { "missed" };
+    let check = format!("goal < {GOAL_MB:.0} MB: {}", verdict(&real));
 
     println!(
         "peak memory benchmark: signer sign, {items} items ({senders} senders), {file_mb:.1} MB unsigned -> {signed_mb:.1} MB signed; {}",
         common::machine_line()
     );
     println!(
-        "  weak test KDF   : peak RSS {:>4.0} MB ({:.0} MiB); goal < {GOAL_MB:.0} MB: {}; {:.2} s wall, {:.2} s CPU",
-        ours.mb(),
-        ours.mib(),
-        verdict(&ours),
-        ours.wall_s,
-        ours.cpu_s
-    );
-    println!(
-        "  default Argon2id: peak RSS {:>4.0} MB ({:.0} MiB), of which 268 MB (256 MiB) is Argon2id's; {:.2} s wall, {:.2} s CPU",
+        "  default Argon2id: peak RSS {:>4.0} MB ({:.0} MiB); {check}; {:.2} s wall, {:.2} s CPU",
         real.mb(),
         real.mib(),
         real.wall_s,
         real.cpu_s
+    );
+    println!(
+        "  weak test KDF   : peak RSS {:>4.0} MB ({:.0} MiB) (the batch's own cost); {:.2} s wall, {:.2} s CPU",
+        ours.mb(),
+        ours.mib(),
+        ours.wall_s,
+        ours.cpu_s
     );
     let md = format!(
         "## Peak memory: signing {n} transactions\n\n\
          `signer sign FILE --yes --password-file F` (the release binary) on {n} EIP-1559 items \
          (half ETH, half ERC-20, {s} senders): unsigned file {file_mb:.1} MB, signed file \
          {signed_mb:.1} MB. Peak resident set of the process from `wait4` (`ru_maxrss`). The goal's \
-         figure uses a keystore made with the test-only weak KDF, so it is the batch's own cost; \
-         the second row is the same run with a default keystore, whose Argon2id (256 MiB) runs \
-         while the reviewed batch is in memory.\n\n\
+         figure is a default keystore's (Argon2id, 256 MiB), as operators run it: the password's \
+         key is derived before the batch is loaded, so the two never sit in memory together; the \
+         second row, with the test-only weak KDF, is the batch's own cost.\n\n\
          | keystore | peak RSS | goal | time |\n\
          |---|---:|---:|---:|\n\
-         | weak test KDF | **{m1:.0} MB** ({mi1:.0} MiB) | < {GOAL_MB:.0} MB: {v1} | {w1:.1} s wall, {c1:.1} s CPU |\n\
-         | default (Argon2id 256 MiB, 3 passes) | {m2:.0} MB ({mi2:.0} MiB) | (not the goal's measure) | {w2:.1} s wall, {c2:.1} s CPU |\n",
+         | default (Argon2id 256 MiB, 3 passes) | **{m2:.0} MB** ({mi2:.0} MiB) | < {GOAL_MB:.0} MB: {v2} | {w2:.1} s wall, {c2:.1} s CPU |\n\
+         | weak test KDF (the batch alone) | {m1:.0} MB ({mi1:.0} MiB) | | {w1:.1} s wall, {c1:.1} s CPU |\n",
         n = thousands(items as f64),
         s = thousands(f64::from(senders)),
         m1 = ours.mb(),
         mi1 = ours.mib(),
-        v1 = verdict(&ours),
+        v2 = verdict(&real),
         w1 = ours.wall_s,
         c1 = ours.cpu_s,
         m2 = real.mb(),

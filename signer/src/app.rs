@@ -502,6 +502,14 @@ fn default_output(input: &Path, batch: &UnsignedBatch) -> Result<PathBuf> {
 
 fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     let log = AuditLog::beside(keystore_path);
+    let keystore = Keystore::open(keystore_path)?;
+    log.read_verified()?;
+    // The password's Argon2id derivation (256 MiB by default) runs before the
+    // batch is loaded, so the two never occupy memory together; the derived
+    // key opens the seed only after the checks, the policy and the review.
+    let password = prompt::password(a.password_file.as_deref(), "Password: ")?;
+    let unlock_key = keystore.derive_unlock_key(&password)?;
+    drop(password);
     let batch = read_unsigned(&a.file)?;
     let out = match &a.out {
         Some(o) => o.clone(),
@@ -519,8 +527,6 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
             hint: OUT_HINT,
         });
     }
-    let keystore = Keystore::open(keystore_path)?;
-    log.read_verified()?;
     let policy = resolve_policy(keystore_path, a.policy.as_deref())?;
     // Every check that needs no key, on the whole batch.
     let checked = match sign::check_batch(&batch) {
@@ -544,15 +550,14 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
         return Err(policy_error(&review.breaches));
     }
     // Unlock, derive each key once, and match every sender.
-    let password = prompt::password(a.password_file.as_deref(), "Password: ")?;
-    let seed = match keystore.unlock(&password) {
+    let seed = match keystore.unlock_with(&unlock_key) {
         Ok(s) => s,
         Err(e) => {
             log.append(batch_event(&batch, Some(&review), "refused", e.to_string()))?;
             return Err(e);
         }
     };
-    drop(password);
+    drop(unlock_key);
     let root = root_of(&seed)?;
     drop(seed);
     let ring = match sign::derive_and_match(&root, &checked) {

@@ -171,6 +171,16 @@ impl KdfParams {
     }
 }
 
+/// A key derived from a password by the keystore's KDF, not yet known to be
+/// right: [`Keystore::unlock_with`] tells. Zeroized on drop; never printed.
+pub struct UnlockKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for UnlockKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnlockKey(<redacted>)")
+    }
+}
+
 /// The cipher and its nonce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -484,18 +494,31 @@ impl Keystore {
     /// checksum is right but whose decryption fails was edited by someone who
     /// recomputed the checksum, which cannot be told from a wrong password.
     pub fn unlock(&self, password: &Password) -> Result<SeedMaterial> {
+        self.unlock_with(&self.derive_unlock_key(password)?)
+    }
+
+    /// The first half of [`Keystore::unlock`]: the password's Argon2id key
+    /// derivation (the memory-hard, slow part), without trying the key yet.
+    /// `signer sign` runs it before loading a batch, so the KDF's memory and
+    /// the batch never occupy memory together.
+    pub fn derive_unlock_key(&self, password: &Password) -> Result<UnlockKey> {
+        self.file
+            .kdf
+            .derive_key(password)
+            .map(UnlockKey)
+            .map_err(|e| damaged(&self.path, format!("key derivation failed: {e}")))
+    }
+
+    /// The second half of [`Keystore::unlock`]: decrypts and checks the seed
+    /// material with a derived key. A wrong password is found here.
+    pub fn unlock_with(&self, key: &UnlockKey) -> Result<SeedMaterial> {
         let nonce: [u8; 12] = hex::decode(&self.file.cipher.nonce)
             .ok()
             .and_then(|n| n.try_into().ok())
             .ok_or_else(|| damaged(&self.path, "damaged: nonce is not 12 hex bytes"))?;
         let ct = hex::decode(&self.file.ciphertext)
             .map_err(|_| damaged(&self.path, "damaged: ciphertext is not hex"))?;
-        let key = self
-            .file
-            .kdf
-            .derive_key(password)
-            .map_err(|e| damaged(&self.path, format!("key derivation failed: {e}")))?;
-        let cipher = Aes256Gcm::new_from_slice(key.as_ref())
+        let cipher = Aes256Gcm::new_from_slice(key.0.as_ref())
             .map_err(|e| SignerError::Unexpected(e.to_string()))?;
         let aad = self.file.associated_data();
         let plain = Zeroizing::new(
