@@ -4,11 +4,7 @@ use super::{
     check_header, check_order_id, check_timestamp, error::ItemError, summary::Summary,
     tx_json::TxJson, BatchError, FORMAT_VERSION, MAX_ITEMS, UNSIGNED_FORMAT,
 };
-use crate::{
-    address::Address,
-    hash::{keccak256, B256},
-    transaction::Transaction,
-};
+use crate::{address::Address, hash::B256, transaction::Transaction};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
@@ -183,9 +179,29 @@ fn body<'a>(batch_id: u64, chain_id: u64, created_at: &'a str, items: &'a [ItemJ
     }
 }
 
+/// Keccak-256 of the body's compact JSON, streamed into the hasher rather
+/// than built as one buffer (tens of MB for a 100,000-item batch).
 fn digest_of(body: &Body<'_>) -> Result<B256, BatchError> {
-    let canonical = serde_json::to_vec(body).map_err(|e| BatchError::Json(e.to_string()))?;
-    Ok(keccak256(canonical))
+    let json_err = |e: &dyn std::fmt::Display| BatchError::Json(e.to_string());
+    let mut out =
+        std::io::BufWriter::with_capacity(1 << 16, KeccakWriter(sha3::Keccak256::default()));
+    serde_json::to_writer(&mut out, body).map_err(|e| json_err(&e))?;
+    let hasher = out.into_inner().map_err(|e| json_err(&e))?;
+    Ok(B256(sha3::Digest::finalize(hasher.0).into()))
+}
+
+/// An `io::Write` that feeds Keccak-256.
+struct KeccakWriter(sha3::Keccak256);
+
+impl std::io::Write for KeccakWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha3::Digest::update(&mut self.0, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl UnsignedBatch {
