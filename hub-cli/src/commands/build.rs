@@ -7,7 +7,7 @@ use crate::{
     db::{params, Value},
     error::{HubError, Result},
     fees::{Fees, NATIVE_TRANSFER_GAS},
-    model::{db_int, AddressRow, Asset, Batch, Chain, Item, Order},
+    model::{db_int, AddressRow, Asset, Batch, Chain, Item, ItemMove, Order},
     output::{Output, Table},
     rpc::{Call, Rpc, RpcError},
     state::{BatchState, ItemState},
@@ -532,82 +532,75 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
 
     let mut t = Table::new(&["ORDER", "STATE", "NONCE", "GAS", "MAX FEE/GAS", "MESSAGE"]);
     let mut rows = Vec::new();
-    let to_state = ctx.db.transaction(|db| {
-        for i in &items {
-            match outcomes.get(&i.id) {
-                Some(Outcome::Built {
-                    nonce,
-                    gas_limit,
-                    fees,
-                    draft,
-                }) => {
-                    let (max_fee, prio) = match fees {
-                        Fees::Eip1559 {
-                            max_fee_per_gas,
-                            max_priority_fee_per_gas,
-                        } => (*max_fee_per_gas, Some(*max_priority_fee_per_gas)),
-                        Fees::Legacy { gas_price } => (*gas_price, None),
-                    };
-                    actor.move_item(
-                        db,
-                        i,
-                        ItemState::TxBuilt,
-                        "built",
-                        "",
-                        &[
-                            ("nonce", Value::from(db_int(*nonce)?)),
-                            ("gas_limit", Value::from(db_int(*gas_limit)?)),
-                            ("max_fee_per_gas", Value::from(max_fee.to_string())),
-                            (
-                                "max_priority_fee_per_gas",
-                                Value::from(prio.map(|p| p.to_string())),
-                            ),
-                            (
-                                "signing_hash",
-                                Value::from(draft.tx.signing_hash().to_string()),
-                            ),
-                        ],
-                    )?;
-                    t.row(vec![
-                        i.order.order_id.clone(),
-                        ItemState::TxBuilt.to_string(),
-                        nonce.to_string(),
-                        gas_limit.to_string(),
-                        gwei(max_fee),
-                        String::new(),
-                    ]);
-                    rows.push(
-                        json!({"order_id": i.order.order_id, "state": "TX_BUILT", "nonce": nonce,
-                        "gas_limit": gas_limit, "max_fee_per_gas": max_fee.to_string()}),
-                    );
-                }
-                other => {
-                    let m = match other {
-                        Some(Outcome::Failed(m)) => m.clone(),
-                        _ => "not built".to_owned(),
-                    };
-                    actor.move_item(
-                        db,
-                        i,
-                        ItemState::BuildError,
-                        "build failed",
-                        &m,
-                        &[("nonce", Value::Null)],
-                    )?;
-                    t.row(vec![
-                        i.order.order_id.clone(),
-                        ItemState::BuildError.to_string(),
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                        m.clone(),
-                    ]);
-                    rows.push(
-                        json!({"order_id": i.order.order_id, "state": "BUILD_ERROR", "message": m}),
-                    );
-                }
+    // Every item's change and event in bulk, in one transaction.
+    let mut moves = Vec::with_capacity(items.len());
+    for i in &items {
+        match outcomes.get(&i.id) {
+            Some(Outcome::Built {
+                nonce,
+                gas_limit,
+                fees,
+                draft,
+            }) => {
+                let (max_fee, prio) = match fees {
+                    Fees::Eip1559 {
+                        max_fee_per_gas,
+                        max_priority_fee_per_gas,
+                    } => (*max_fee_per_gas, Some(*max_priority_fee_per_gas)),
+                    Fees::Legacy { gas_price } => (*gas_price, None),
+                };
+                moves.push(ItemMove::new(i, ItemState::TxBuilt, "built").set(vec![
+                    ("nonce", Value::from(db_int(*nonce)?)),
+                    ("gas_limit", Value::from(db_int(*gas_limit)?)),
+                    ("max_fee_per_gas", Value::from(max_fee.to_string())),
+                    (
+                        "max_priority_fee_per_gas",
+                        Value::from(prio.map(|p| p.to_string())),
+                    ),
+                    (
+                        "signing_hash",
+                        Value::from(draft.tx.signing_hash().to_string()),
+                    ),
+                ]));
+                t.row(vec![
+                    i.order.order_id.clone(),
+                    ItemState::TxBuilt.to_string(),
+                    nonce.to_string(),
+                    gas_limit.to_string(),
+                    gwei(max_fee),
+                    String::new(),
+                ]);
+                rows.push(
+                    json!({"order_id": i.order.order_id, "state": "TX_BUILT", "nonce": nonce,
+                    "gas_limit": gas_limit, "max_fee_per_gas": max_fee.to_string()}),
+                );
+            }
+            other => {
+                let m = match other {
+                    Some(Outcome::Failed(m)) => m.clone(),
+                    _ => "not built".to_owned(),
+                };
+                t.row(vec![
+                    i.order.order_id.clone(),
+                    ItemState::BuildError.to_string(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    m.clone(),
+                ]);
+                rows.push(
+                    json!({"order_id": i.order.order_id, "state": "BUILD_ERROR", "message": m}),
+                );
+                moves.push(
+                    ItemMove::new(i, ItemState::BuildError, "build failed")
+                        .message(m)
+                        .set(vec![("nonce", Value::Null)]),
+                );
             }
         }
+    }
+    let to_state = ctx.db.transaction(|db| {
+        actor.move_items(db, &moves)?;
         let current = Batch::get(db, id)?;
         let (to, message) = match &unsigned {
             Some(u) => {

@@ -3,7 +3,7 @@
 use super::{connect, Ctx};
 use crate::{
     error::{HubError, Result},
-    model::{Batch, Chain, Item},
+    model::{Batch, Chain, Item, ItemMove},
     rpc::{Call, Rpc, RpcError},
     state::{BatchState, ItemState},
 };
@@ -106,26 +106,25 @@ pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
     for chunk in targets.chunks(100) {
         // SENDING is recorded before anything leaves: a crash after this
         // point is recovered by sending again (the node says "already known").
-        let mut sending = Vec::new();
+        let reason = if resend { "resend" } else { "send" };
+        let moves: Vec<ItemMove<'_>> = chunk
+            .iter()
+            .filter(|i| i.state != ItemState::Sending)
+            .map(|i| ItemMove::new(i, ItemState::Sending, reason))
+            .collect();
         ctx.db.transaction(|db| {
-            for i in chunk {
-                if i.state != ItemState::Sending {
-                    actor.move_item(
-                        db,
-                        i,
-                        ItemState::Sending,
-                        if resend { "resend" } else { "send" },
-                        "",
-                        &[],
-                    )?;
-                }
-                let mut s = (*i).clone();
-                s.state = ItemState::Sending;
-                sending.push(s);
-            }
+            actor.move_items(db, &moves)?;
             actor.refresh_batch(db, id, "sending")?;
             Ok::<_, HubError>(())
         })?;
+        let sending: Vec<Item> = chunk
+            .iter()
+            .map(|i| {
+                let mut s = (*i).clone();
+                s.state = ItemState::Sending;
+                s
+            })
+            .collect();
         let calls: Vec<Call> = sending
             .iter()
             .map(|i| {
@@ -147,30 +146,34 @@ pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
             verdicts.push(classify(&rpc, i, a)?);
             bar.inc(1);
         }
-        ctx.db.transaction(|db| {
-            for (i, v) in sending.iter().zip(&verdicts) {
-                match v {
+        let moves: Vec<ItemMove<'_>> = sending
+            .iter()
+            .zip(&verdicts)
+            .filter_map(|(i, v)| {
+                let (to, reason, message) = match v {
                     Verdict::Accepted(why) => {
-                        actor.move_item(db, i, ItemState::Confirming, "broadcast", why, &[])?;
-                        accepted += 1;
+                        (ItemState::Confirming, "broadcast", (*why).to_owned())
                     }
                     Verdict::Rejected(m) => {
-                        actor.move_item(
-                            db,
-                            i,
-                            ItemState::BroadcastError,
-                            "rejected by the node",
-                            m,
-                            &[],
-                        )?;
-                        rejected.push((i.order.order_id.clone(), m.clone()));
+                        (ItemState::BroadcastError, "rejected by the node", m.clone())
                     }
-                    Verdict::Unknown(m) => unknown.push((i.order.order_id.clone(), m.clone())),
-                }
-            }
+                    Verdict::Unknown(_) => return None,
+                };
+                Some(ItemMove::new(i, to, reason).message(message))
+            })
+            .collect();
+        ctx.db.transaction(|db| {
+            actor.move_items(db, &moves)?;
             actor.refresh_batch(db, id, "broadcast")?;
             Ok::<_, HubError>(())
         })?;
+        for (i, v) in sending.iter().zip(&verdicts) {
+            match v {
+                Verdict::Accepted(_) => accepted += 1,
+                Verdict::Rejected(m) => rejected.push((i.order.order_id.clone(), m.clone())),
+                Verdict::Unknown(m) => unknown.push((i.order.order_id.clone(), m.clone())),
+            }
+        }
     }
     bar.finish_and_clear();
     let state = Batch::get(&mut ctx.db, id)?.state;

@@ -5,7 +5,7 @@ use crate::{
     clock::now_rfc3339,
     db::{params, Value},
     error::{HubError, Result},
-    model::{Batch, Item},
+    model::{Batch, Item, ItemMove},
     state::{BatchState, ItemState},
 };
 use coldsign_core::batch::{SignedBatch, UnsignedBatch, VerifyError};
@@ -131,32 +131,32 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
         .iter()
         .map(|i| (i.order.order_id.as_str(), i))
         .collect();
-    ctx.db.transaction(|db| {
-        for v in &verified {
+    // Every item's two changes (the row written once, an event for each)
+    // in bulk, in one transaction: a few statements for the whole file.
+    let moves = verified
+        .iter()
+        .map(|v| {
             let item = by_order.get(v.order_id.as_str()).ok_or_else(|| {
                 HubError::Internal(format!(
                     "verified order {} is not in batch {id}",
                     v.order_id
                 ))
             })?;
-            actor.move_item(
-                db,
-                item,
-                ItemState::SignatureReady,
-                "signature received",
-                "",
-                &[
-                    (
-                        "raw_tx",
-                        Value::from(coldsign_core::hex_data::encode(v.signed.raw())),
-                    ),
-                    ("tx_hash", Value::from(v.signed.hash().to_string())),
-                ],
-            )?;
-            let mut ready = (*item).clone();
-            ready.state = ItemState::SignatureReady;
-            actor.move_item(db, &ready, ItemState::ReadyToSend, "assembled", "", &[])?;
-        }
+            Ok(
+                ItemMove::new(item, ItemState::SignatureReady, "signature received")
+                    .set(vec![
+                        (
+                            "raw_tx",
+                            Value::from(coldsign_core::hex_data::encode(v.signed.raw())),
+                        ),
+                        ("tx_hash", Value::from(v.signed.hash().to_string())),
+                    ])
+                    .then(ItemState::ReadyToSend, "assembled"),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    ctx.db.transaction(|db| {
+        actor.move_items(db, &moves)?;
         db.execute(
             "UPDATE batches SET signed_accepted_at = ? WHERE id = ?",
             params![now_rfc3339(), id],
