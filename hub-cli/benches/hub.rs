@@ -38,7 +38,9 @@ use coldsign_core::{
     batch::{signed_file_name_for, SignedBatch, UnsignedBatch},
     keccak256, Address, SignedTransaction, U256,
 };
-use coldsign_e2e::{address_of, binary, workspace_root, Anvil, Backend, TestDb};
+use coldsign_e2e::{
+    address_of, binary, cpu_model, load_average, workspace_root, Anvil, Backend, TestDb,
+};
 use k256::ecdsa::SigningKey;
 use serde_json::{json, Value};
 use std::{
@@ -516,26 +518,6 @@ fn group(x: f64) -> String {
 
 fn rate(items: usize, d: Duration) -> String {
     group(items as f64 / d.as_secs_f64())
-}
-
-/// The 1-minute load average: other work on the machine slows every phase.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn main() {

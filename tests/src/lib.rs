@@ -10,9 +10,11 @@
 mod anvil;
 mod db;
 mod keys;
+mod machine;
 mod paths;
 
 pub use anvil::Anvil;
 pub use db::{Backend, TestDb};
 pub use keys::{address_of, dev, key, DEV_KEYS, DEV_MNEMONIC, ETH, UNFUNDED_KEY};
+pub use machine::{cpu_model, load_average};
 pub use paths::{binary, tools_dir, workspace_root};

@@ -258,26 +258,7 @@ impl BenchKeystore {
     }
 }
 
-/// The CPU model from `/proc/cpuinfo`.
-pub(crate) fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// The 1-minute load average.
-pub(crate) fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
+pub(crate) use coldsign_e2e::{cpu_model, load_average};
 
 /// One line describing the machine: CPUs, model, load average now.
 pub(crate) fn machine_line() -> String {
