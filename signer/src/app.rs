@@ -852,6 +852,7 @@ mod tests {
                         recipient,
                         amount: coldsign_core::amount::format_units(wei, 18).unwrap(),
                     },
+                    kind: coldsign_core::batch::ItemKind::Payment,
                 }
             })
             .collect();

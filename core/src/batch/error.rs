@@ -98,4 +98,10 @@ pub enum ItemError {
     /// The human summary disagrees with the transaction.
     #[error("summary disagrees with the transaction: {0}")]
     Summary(#[from] SummaryError),
+    /// A void that is not a 0-value native transfer from the sender to itself.
+    #[error("a void item must be a 0-value native transfer from the sender to itself")]
+    BadVoid,
+    /// `kind` written as `"payment"`: a payment is written without `kind`.
+    #[error("\"kind\": \"payment\" is not canonical: a payment has no kind field")]
+    ExplicitPaymentKind,
 }

@@ -26,6 +26,30 @@ pub const SIGNED_FORMAT: &str = "coldsign/signed-batch";
 /// The one version of the formats this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// What an unsigned item does with its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// Pays the order (the default: written without a `kind` field).
+    Payment,
+    /// Cancels the order by consuming its nonce with a 0-value transfer
+    /// from the sender to itself, so that no earlier signed version of the
+    /// order can ever be mined.
+    Void,
+}
+
+/// The head of the signer's ledger: the sequence number of its last entry
+/// and that entry's MAC. Signed files carry the head after their batch was
+/// recorded; unsigned files carry the latest head the hub has seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerHead {
+    /// The sequence number of the last entry, from 0.
+    pub seq: u64,
+    /// The last entry's MAC (keyed by a key derived from the seed).
+    pub mac: crate::hash::B256,
+}
+
 /// The most items one batch may hold.
 pub const MAX_ITEMS: usize = 1_000_000;
 

@@ -1,7 +1,8 @@
 //! The signed batch: what the signer writes and the hub uploads.
 
 use super::{
-    check_header, unsigned::UnsignedBatch, BatchError, FORMAT_VERSION, MAX_ITEMS, SIGNED_FORMAT,
+    check_header, unsigned::UnsignedBatch, BatchError, LedgerHead, FORMAT_VERSION, MAX_ITEMS,
+    SIGNED_FORMAT,
 };
 use crate::{hash::B256, hex_data::serde_hex::bytes, transaction::SignedTransaction};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,9 @@ pub struct SignedBatch {
     pub chain_id: u64,
     /// The digest of the unsigned batch this file answers.
     pub unsigned_digest: B256,
+    /// The head of the signer's ledger once this batch was recorded in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_head: Option<LedgerHead>,
     /// The signed items, in the unsigned batch's order.
     pub items: Vec<SignedItem>,
 }
@@ -64,8 +68,15 @@ impl SignedBatch {
             batch_id: unsigned.batch_id(),
             chain_id: unsigned.chain_id(),
             unsigned_digest: unsigned.digest(),
+            ledger_head: None,
             items,
         }
+    }
+
+    /// The same file, carrying the signer's ledger head.
+    pub fn with_ledger_head(mut self, head: LedgerHead) -> Self {
+        self.ledger_head = Some(head);
+        self
     }
 
     /// Parses a signed batch file: format, version, fields, hex, and unique

@@ -2,7 +2,8 @@
 
 use super::{
     check_header, check_order_id, check_timestamp, error::ItemError, summary::Summary,
-    tx_json::TxJson, BatchError, FORMAT_VERSION, MAX_ITEMS, UNSIGNED_FORMAT,
+    tx_json::TxJson, BatchError, ItemKind, LedgerHead, FORMAT_VERSION, MAX_ITEMS,
+    UNSIGNED_FORMAT,
 };
 use crate::{address::Address, hash::B256, transaction::Transaction};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ pub struct UnsignedItem {
     derivation_path: String,
     tx: Transaction,
     summary: Summary,
+    kind: ItemKind,
     signing_hash: B256,
 }
 
@@ -45,6 +47,11 @@ impl UnsignedItem {
         &self.summary
     }
 
+    /// Whether the item pays its order or voids it.
+    pub fn kind(&self) -> ItemKind {
+        self.kind
+    }
+
     /// The signing hash, recomputed from the fields (equal to the file's).
     pub fn signing_hash(&self) -> B256 {
         self.signing_hash
@@ -64,6 +71,9 @@ pub struct UnsignedItemDraft {
     pub tx: Transaction,
     /// What the item pays, for people.
     pub summary: Summary,
+    /// A payment, or the void of the order (a 0-value self-transfer that
+    /// consumes the order's nonce).
+    pub kind: ItemKind,
 }
 
 /// A validated unsigned batch.
@@ -77,6 +87,7 @@ pub struct UnsignedBatch {
     batch_id: u64,
     chain_id: u64,
     created_at: String,
+    ledger_head: Option<LedgerHead>,
     items: Vec<UnsignedItem>,
     digest: B256,
 }
@@ -89,6 +100,9 @@ struct ItemJson {
     derivation_path: String,
     tx: TxJson,
     summary: Summary,
+    /// Absent for a payment: `"void"` is the only value written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<ItemKind>,
     signing_hash: B256,
 }
 
@@ -102,6 +116,8 @@ struct FileJson {
     batch_id: u64,
     chain_id: u64,
     created_at: String,
+    #[serde(default)]
+    ledger_head: Option<LedgerHead>,
     items: Vec<ItemJson>,
     digest: B256,
 }
@@ -114,6 +130,8 @@ struct Body<'a> {
     batch_id: u64,
     chain_id: u64,
     created_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger_head: Option<LedgerHead>,
     items: &'a [ItemJson],
 }
 
@@ -146,6 +164,13 @@ fn validate_item(chain_id: u64, draft: UnsignedItemDraft) -> Result<UnsignedItem
     }
     draft.tx.check_validity()?;
     draft.summary.check(&draft.tx)?;
+    if draft.kind == ItemKind::Void {
+        let s = &draft.summary;
+        let zero = crate::amount::parse_units(&s.amount, s.decimals).ok() == Some(0.into());
+        if s.token.is_some() || s.recipient != draft.from || !zero {
+            return Err(ItemError::BadVoid);
+        }
+    }
     let signing_hash = draft.tx.signing_hash();
     Ok(UnsignedItem {
         order_id: draft.order_id,
@@ -153,6 +178,7 @@ fn validate_item(chain_id: u64, draft: UnsignedItemDraft) -> Result<UnsignedItem
         derivation_path: draft.derivation_path,
         tx: draft.tx,
         summary: draft.summary,
+        kind: draft.kind,
         signing_hash,
     })
 }
@@ -164,17 +190,25 @@ fn item_json(item: &UnsignedItem) -> ItemJson {
         derivation_path: item.derivation_path.clone(),
         tx: TxJson::from(&item.tx),
         summary: item.summary.clone(),
+        kind: (item.kind == ItemKind::Void).then_some(ItemKind::Void),
         signing_hash: item.signing_hash,
     }
 }
 
-fn body<'a>(batch_id: u64, chain_id: u64, created_at: &'a str, items: &'a [ItemJson]) -> Body<'a> {
+fn body<'a>(
+    batch_id: u64,
+    chain_id: u64,
+    created_at: &'a str,
+    ledger_head: Option<LedgerHead>,
+    items: &'a [ItemJson],
+) -> Body<'a> {
     Body {
         format: UNSIGNED_FORMAT,
         version: FORMAT_VERSION,
         batch_id,
         chain_id,
         created_at,
+        ledger_head,
         items,
     }
 }
@@ -212,13 +246,27 @@ impl UnsignedBatch {
         created_at: &str,
         drafts: Vec<UnsignedItemDraft>,
     ) -> Result<Self, BatchError> {
+        Self::with_ledger_head(batch_id, chain_id, created_at, None, drafts)
+    }
+
+    /// Builds a batch that carries `ledger_head`, the latest head of the
+    /// signer's ledger the hub has seen in a signed file, validating every
+    /// rule of the format.
+    pub fn with_ledger_head(
+        batch_id: u64,
+        chain_id: u64,
+        created_at: &str,
+        ledger_head: Option<LedgerHead>,
+        drafts: Vec<UnsignedItemDraft>,
+    ) -> Result<Self, BatchError> {
         let items = validate_items(chain_id, created_at, drafts)?;
         let json: Vec<ItemJson> = items.iter().map(item_json).collect();
-        let digest = digest_of(&body(batch_id, chain_id, created_at, &json))?;
+        let digest = digest_of(&body(batch_id, chain_id, created_at, ledger_head, &json))?;
         Ok(Self {
             batch_id,
             chain_id,
             created_at: created_at.to_owned(),
+            ledger_head,
             items,
             digest,
         })
@@ -241,23 +289,30 @@ impl UnsignedBatch {
             file.batch_id,
             file.chain_id,
             &file.created_at,
+            file.ledger_head,
             &file.items,
         ))?;
         let mut stated_hashes = Vec::with_capacity(file.items.len());
-        let drafts = file
-            .items
-            .into_iter()
-            .map(|item| {
-                stated_hashes.push(item.signing_hash);
-                UnsignedItemDraft {
+        let mut drafts = Vec::with_capacity(file.items.len());
+        for (index, item) in file.items.into_iter().enumerate() {
+            // One spelling only: a payment has no `kind`.
+            if item.kind == Some(ItemKind::Payment) {
+                return Err(BatchError::Item {
+                    index,
                     order_id: item.order_id,
-                    from: item.from,
-                    derivation_path: item.derivation_path,
-                    tx: item.tx.into(),
-                    summary: item.summary,
-                }
-            })
-            .collect();
+                    reason: ItemError::ExplicitPaymentKind,
+                });
+            }
+            stated_hashes.push(item.signing_hash);
+            drafts.push(UnsignedItemDraft {
+                order_id: item.order_id,
+                from: item.from,
+                derivation_path: item.derivation_path,
+                tx: item.tx.into(),
+                summary: item.summary,
+                kind: item.kind.unwrap_or(ItemKind::Payment),
+            });
+        }
         let items = validate_items(file.chain_id, &file.created_at, drafts)?;
         for (index, (item, stated)) in items.iter().zip(stated_hashes).enumerate() {
             if item.signing_hash != stated {
@@ -281,6 +336,7 @@ impl UnsignedBatch {
             batch_id: file.batch_id,
             chain_id: file.chain_id,
             created_at: file.created_at,
+            ledger_head: file.ledger_head,
             items,
             digest,
         })
@@ -290,7 +346,13 @@ impl UnsignedBatch {
     pub fn to_json(&self) -> String {
         let json: Vec<ItemJson> = self.items.iter().map(item_json).collect();
         let out = FileOut {
-            body: body(self.batch_id, self.chain_id, &self.created_at, &json),
+            body: body(
+                self.batch_id,
+                self.chain_id,
+                &self.created_at,
+                self.ledger_head,
+                &json,
+            ),
             digest: self.digest,
         };
         let mut text = serde_json::to_string_pretty(&out).unwrap_or_default();
@@ -311,6 +373,13 @@ impl UnsignedBatch {
     /// When the hub created the batch, `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn created_at(&self) -> &str {
         &self.created_at
+    }
+
+    /// The latest head of the signer's ledger that the hub had seen when it
+    /// built this batch, if any: a signer whose own ledger is behind it must
+    /// refuse to sign (its ledger was truncated or restored from a backup).
+    pub fn ledger_head(&self) -> Option<LedgerHead> {
+        self.ledger_head
     }
 
     /// The items, in file order.

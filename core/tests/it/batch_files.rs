@@ -62,6 +62,7 @@ fn native(
             recipient: to,
             amount: amount.into(),
         },
+        kind: coldsign_core::batch::ItemKind::Payment,
     }
 }
 
@@ -99,6 +100,7 @@ fn erc20(
             recipient: to,
             amount: amount.into(),
         },
+        kind: coldsign_core::batch::ItemKind::Payment,
     }
 }
 
@@ -123,6 +125,7 @@ fn legacy(order: &str, from: u8, nonce: u64, to: Address) -> UnsignedItemDraft {
             recipient: to,
             amount: "0.1".into(),
         },
+        kind: coldsign_core::batch::ItemKind::Payment,
     }
 }
 

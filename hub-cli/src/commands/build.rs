@@ -495,6 +495,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
                     recipient: item.order.to,
                     amount: asset.human(amount),
                 },
+                kind: coldsign_core::batch::ItemKind::Payment,
             };
             outcomes.insert(
                 item.id,

@@ -103,6 +103,7 @@ pub(crate) fn build_batch(items: usize, senders: u32) -> UnsignedBatch {
                 access_list: Vec::new(),
             }),
             summary,
+            kind: coldsign_core::batch::ItemKind::Payment,
         });
     }
     UnsignedBatch::new(1, 1, "2026-11-21T06:00:00Z", drafts).unwrap()

@@ -261,6 +261,7 @@ pub fn draft(i: usize, s: &Spec) -> UnsignedItemDraft {
         derivation_path: format!("m/44'/60'/0'/0/{}", s.sender),
         tx,
         summary,
+        kind: coldsign_core::batch::ItemKind::Payment,
     }
 }
 
