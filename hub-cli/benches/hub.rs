@@ -404,6 +404,7 @@ fn one_run(keys: &[SigningKey], verify_runs: usize, backend: Backend) -> RunResu
     );
 
     let usb = dir.path().join("usb");
+    std::fs::create_dir_all(&usb).unwrap();
     let (exported, export) = hub.json(&["batch", "export", &id, "--out", usb.to_str().unwrap()]);
     r.export = export;
     let unsigned_path = PathBuf::from(exported["file"].as_str().unwrap());

@@ -112,6 +112,10 @@ pub(crate) struct ChainAdd {
     /// Gas limit = estimate x this / 100.
     #[arg(long, default_value_t = 120)]
     pub(crate) gas_margin_pct: u64,
+    /// A second, independent node of the same chain: an item is DISBURSED
+    /// only once both nodes show the same receipt in the same canonical block.
+    #[arg(long, value_name = "URL")]
+    pub(crate) witness_rpc: Option<String>,
 }
 
 /// `token` subcommands.
@@ -210,6 +214,17 @@ The amount is a decimal string in the asset's units (1.5 ETH, 20.25 USDT).")]
         /// Order id.
         id: String,
     },
+    /// Abandon a PENDING order. An order whose transaction already left the
+    /// hub is bound to its nonce: its next batch carries its void (a 0-value
+    /// transfer from the sender to itself at that nonce), and once the void
+    /// is mined the order is FAILED and no signed version of it can be mined.
+    #[command(after_help = "Examples:
+  hub-cli order cancel w-1
+  hub-cli batch create --chain mainnet --all-pending --auto-build   # carries the void of w-1")]
+    Cancel {
+        /// Order id.
+        id: String,
+    },
 }
 
 /// `batch` subcommands.
@@ -242,6 +257,11 @@ pub(crate) enum BatchCmd {
     Build {
         /// Batch id.
         id: i64,
+        /// Rebuild a batch whose unsigned file was already exported: every
+        /// nonce is kept and the old file is void (its signed answer is
+        /// refused at upload).
+        #[arg(long)]
+        force: bool,
     },
     /// Take an order out of a NEW or BLOCKED batch, back to pending.
     Drop {

@@ -5,11 +5,13 @@
 //! `main` only parses the command line, opens the database, runs the command
 //! and maps its error to an exit code (see docs/hub.md).
 
+mod bindings;
 mod cli;
 mod clock;
 mod commands;
 mod db;
 mod error;
+mod evidence;
 mod fees;
 mod model;
 mod output;

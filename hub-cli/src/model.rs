@@ -47,10 +47,13 @@ pub(crate) struct Chain {
     pub(crate) native_symbol: String,
     pub(crate) native_decimals: u8,
     pub(crate) fees: FeePolicy,
+    /// A second, independent node that must agree before an item is final.
+    pub(crate) witness_rpc_url: Option<String>,
 }
 
 const CHAIN_COLS: &str = "id, name, chain_id, rpc_url, confirmations, native_symbol, native_decimals, \
-     base_fee_multiplier_pct, priority_fee_multiplier_pct, max_fee_cap, priority_fee_cap, gas_margin_pct";
+     base_fee_multiplier_pct, priority_fee_multiplier_pct, max_fee_cap, priority_fee_cap, gas_margin_pct, \
+     witness_rpc_url";
 
 impl Chain {
     fn from_row(r: &Row) -> Result<Self> {
@@ -70,6 +73,7 @@ impl Chain {
                 priority_fee_cap: opt(r.opt_text(10)?)?,
                 gas_margin_pct: to_u64(r.int(11)?),
             },
+            witness_rpc_url: r.opt_text(12)?,
         })
     }
 
@@ -258,10 +262,14 @@ pub(crate) struct Order {
     pub(crate) amount: U256,
     pub(crate) state: OrderState,
     pub(crate) created_at: String,
+    /// Set by `order cancel` on an order bound to a nonce: its next batch
+    /// carries its void.
+    pub(crate) cancel_requested_at: Option<String>,
 }
 
 pub(crate) const ORDER_COLS: &str =
-    "o.id, o.order_id, o.chain, o.asset, o.token, o.from_address, o.to_address, o.amount, o.state, o.created_at";
+    "o.id, o.order_id, o.chain, o.asset, o.token, o.from_address, o.to_address, o.amount, o.state, o.created_at, \
+     o.cancel_requested_at";
 
 impl Order {
     pub(crate) fn from_row(r: &Row) -> Result<Self> {
@@ -276,7 +284,16 @@ impl Order {
             amount: parse_u256(&r.text(7)?)?,
             state: r.text(8)?.parse()?,
             created_at: r.text(9)?,
+            cancel_requested_at: r.opt_text(10)?,
         })
+    }
+
+    /// The order with database id `id`.
+    pub(crate) fn by_ref(db: &mut Db, id: i64) -> Result<Self> {
+        Self::from_row(&db.query_one(
+            &format!("SELECT {ORDER_COLS} FROM orders o WHERE o.id = ?"),
+            params![id],
+        )?)
     }
 
     /// The order `order_id`.
@@ -378,16 +395,21 @@ pub(crate) struct Item {
     pub(crate) block_number: Option<u64>,
     pub(crate) block_hash: Option<B256>,
     pub(crate) fee: Option<U256>,
+    /// The signing hash of the built transaction.
+    pub(crate) signing_hash: Option<B256>,
+    /// A payment, or the void of its order.
+    pub(crate) kind: coldsign_core::batch::ItemKind,
     pub(crate) order: Order,
 }
 
 const ITEM_COLS: &str =
     "i.id, i.batch, i.position, i.state, i.message, i.sender, i.nonce, i.gas_limit, \
-     i.max_fee_per_gas, i.raw_tx, i.tx_hash, i.block_number, i.block_hash, i.fee";
+     i.max_fee_per_gas, i.raw_tx, i.tx_hash, i.block_number, i.block_hash, i.fee, \
+     i.signing_hash, i.kind";
 
 impl Item {
     fn from_row(r: &Row) -> Result<Self> {
-        let order_row = Row::slice(r, 14);
+        let order_row = Row::slice(r, 16);
         Ok(Self {
             id: r.int(0)?,
             batch: r.int(1)?,
@@ -406,6 +428,8 @@ impl Item {
             block_number: r.opt_int(11)?.map(to_u64),
             block_hash: r.opt_text(12)?.map(|s| parse_b256(&s)).transpose()?,
             fee: r.opt_text(13)?.map(|s| parse_u256(&s)).transpose()?,
+            signing_hash: r.opt_text(14)?.map(|s| parse_b256(&s)).transpose()?,
+            kind: crate::bindings::parse_kind(&r.text(15)?)?,
             order: Order::from_row(&order_row)?,
         })
     }

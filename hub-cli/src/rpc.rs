@@ -97,6 +97,10 @@ pub(crate) enum RpcError {
 /// A mined transaction's receipt, reduced to what the hub uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Receipt {
+    /// The transaction the receipt says it is for.
+    pub(crate) transaction_hash: B256,
+    /// Its index in the block.
+    pub(crate) transaction_index: u64,
     /// Block number.
     pub(crate) block_number: u64,
     /// Block hash.
@@ -200,6 +204,8 @@ fn parse_receipt(v: &Value) -> Result<Option<Receipt>, RpcError> {
         return Ok(None);
     }
     Ok(Some(Receipt {
+        transaction_hash: b256(M, field(M, v, "transactionHash")?)?,
+        transaction_index: quantity_u64(M, field(M, v, "transactionIndex")?)?,
         block_number: quantity_u64(M, field(M, v, "blockNumber")?)?,
         block_hash: b256(M, field(M, v, "blockHash")?)?,
         status: quantity_u64(M, field(M, v, "status")?)?,
@@ -231,6 +237,60 @@ fn parse_tx(v: &Value) -> Result<Option<TxInfo>, RpcError> {
             Some(b) if !b.is_null() => Some(quantity_u64(M, b)?),
             _ => None,
         },
+    }))
+}
+
+/// A block as the node shows it: its identity and its transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Block {
+    /// Number.
+    pub(crate) number: u64,
+    /// Hash.
+    pub(crate) hash: B256,
+    /// The transactions, in block order.
+    pub(crate) transactions: Vec<BlockTx>,
+}
+
+/// A transaction listed in a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlockTx {
+    /// Hash.
+    pub(crate) hash: B256,
+    /// Sender (only with full transactions; zero otherwise).
+    pub(crate) from: Address,
+    /// Nonce (only with full transactions).
+    pub(crate) nonce: u64,
+}
+
+fn parse_block(method: &str, v: &Value, full: bool) -> Result<Option<Block>, RpcError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let txs = field(method, v, "transactions")?
+        .as_array()
+        .ok_or_else(|| bad(method, "transactions is not an array"))?;
+    let transactions = txs
+        .iter()
+        .map(|t| {
+            if full {
+                Ok(BlockTx {
+                    hash: b256(method, field(method, t, "hash")?)?,
+                    from: address(method, field(method, t, "from")?)?,
+                    nonce: quantity_u64(method, field(method, t, "nonce")?)?,
+                })
+            } else {
+                Ok(BlockTx {
+                    hash: b256(method, t)?,
+                    from: Address([0; 20]),
+                    nonce: 0,
+                })
+            }
+        })
+        .collect::<Result<_, RpcError>>()?;
+    Ok(Some(Block {
+        number: quantity_u64(method, field(method, v, "number")?)?,
+        hash: b256(method, field(method, v, "hash")?)?,
+        transactions,
     }))
 }
 
@@ -379,6 +439,49 @@ impl Rpc {
             "eth_getTransactionCount",
             &self.call("eth_getTransactionCount", json!([addr(who), tag]))?,
         )
+    }
+
+    /// `eth_getTransactionCount` at block `number`: how many transactions
+    /// `who` had sent once that block was mined.
+    pub(crate) fn nonce_at(&self, who: Address, number: u64) -> Result<u64, RpcError> {
+        quantity_u64(
+            "eth_getTransactionCount",
+            &self.call(
+                "eth_getTransactionCount",
+                json!([addr(who), hex_data::quantity_u64(number)]),
+            )?,
+        )
+    }
+
+    /// The block with hash `hash`, with its transactions' hashes.
+    pub(crate) fn block_by_hash(&self, hash: B256) -> Result<Option<Block>, RpcError> {
+        const M: &str = "eth_getBlockByHash";
+        parse_block(M, &self.call(M, json!([hash_hex(hash), false]))?, false)
+    }
+
+    /// The canonical block at `number`, with its full transactions.
+    pub(crate) fn block_with_txs(&self, number: u64) -> Result<Option<Block>, RpcError> {
+        const M: &str = "eth_getBlockByNumber";
+        parse_block(
+            M,
+            &self.call(M, json!([hex_data::quantity_u64(number), true]))?,
+            true,
+        )
+    }
+
+    /// `eth_getRawTransactionByHash`: the signed bytes, to check for
+    /// ourselves instead of taking the node's word for its fields.
+    pub(crate) fn raw_transaction(&self, hash: B256) -> Result<Option<Vec<u8>>, RpcError> {
+        const M: &str = "eth_getRawTransactionByHash";
+        let v = self.call(M, json!([hash_hex(hash)]))?;
+        match v.as_str() {
+            None if v.is_null() => Ok(None),
+            None => Err(bad(M, "not a hex string")),
+            Some("0x") => Ok(None),
+            Some(s) => hex_data::decode(s)
+                .map(Some)
+                .map_err(|e| bad(M, e.to_string())),
+        }
     }
 
     /// `eth_getCode` at the latest block.

@@ -2,6 +2,7 @@
 
 use super::{build, orders::asset_of, Ctx};
 use crate::{
+    bindings,
     clock::now_rfc3339,
     db::{params, DbError},
     error::{HubError, Result},
@@ -137,7 +138,7 @@ pub(crate) fn create(
     ));
     let mut blocked = false;
     if auto_build {
-        let report = build::run_build(ctx, batch)?;
+        let report = build::run_build(ctx, batch, false)?;
         ctx.out.note(&report.human);
         data["build"] = report.json;
         blocked = report.blocked;
@@ -227,8 +228,23 @@ pub(crate) fn cancel(ctx: &mut Ctx, id: i64) -> Result<()> {
     }
     let items = Item::of_batch(&mut ctx.db, id)?;
     let actor = ctx.actor.clone();
-    ctx.db.transaction(|db| {
+    let chain = batch.chain;
+    // Orders whose transactions left the hub stay bound to their nonces:
+    // the next batch that takes them reuses those nonces, so a copy of this
+    // batch's signed file and the next batch can never both pay.
+    let bound = ctx.db.transaction(|db| {
+        let live = bindings::live(db, chain)?;
+        let mut bound = 0usize;
         for i in &items {
+            let binding = live.get(&i.order.id);
+            bound += usize::from(binding.is_some());
+            let message = match binding {
+                Some(b) => format!(
+                    "batch {id} was cancelled; the order stays bound to nonce {} of {}",
+                    b.nonce, b.sender
+                ),
+                None => format!("batch {id} was cancelled"),
+            };
             actor.move_order(
                 db,
                 i.order.id,
@@ -236,7 +252,7 @@ pub(crate) fn cancel(ctx: &mut Ctx, id: i64) -> Result<()> {
                 OrderState::InBatch,
                 OrderState::Pending,
                 "batch cancelled",
-                &format!("batch {id} was cancelled"),
+                &message,
             )?;
         }
         actor.move_batch(
@@ -246,12 +262,20 @@ pub(crate) fn cancel(ctx: &mut Ctx, id: i64) -> Result<()> {
             "cancelled",
             "cancelled by the operator",
         )?;
-        Ok::<_, HubError>(())
+        Ok::<_, HubError>(bound)
     })?;
+    let note = if bound > 0 {
+        format!(
+            "; {bound} of them left the hub in an exported file and stay bound to their nonces: \
+             the next batch reuses those nonces, and `hub-cli order cancel ORDER` abandons one by voiding its nonce"
+        )
+    } else {
+        String::new()
+    };
     ctx.out.result(
-        json!({"batch": id, "state": "CANCELLED", "orders_returned": items.len()}),
+        json!({"batch": id, "state": "CANCELLED", "orders_returned": items.len(), "orders_bound": bound}),
         &format!(
-            "batch {id} cancelled; {} order(s) back to pending",
+            "batch {id} cancelled; {} order(s) back to pending{note}",
             items.len()
         ),
     );
@@ -279,7 +303,9 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-/// `batch export`.
+/// `batch export`: the unsigned file leaves the hub, so its orders are
+/// bound to their nonces first (in the database, before the file exists:
+/// a crash in between leaves a binding without a file, which is harmless).
 pub(crate) fn export(ctx: &mut Ctx, id: i64, out: &Path) -> Result<()> {
     let batch = Batch::get(&mut ctx.db, id)?;
     let json_text = match (&batch.unsigned_json, batch.state) {
@@ -294,12 +320,20 @@ pub(crate) fn export(ctx: &mut Ctx, id: i64, out: &Path) -> Result<()> {
     let unsigned = coldsign_core::batch::UnsignedBatch::parse(&json_text).map_err(|e| {
         HubError::Internal(format!("stored unsigned batch {id} does not parse: {e}"))
     })?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| HubError::Input(format!("cannot create {}: {e}", out.display())))?;
+    if !out.is_dir() {
+        return Err(HubError::Input(format!(
+            "{} is not a directory: is the USB stick mounted? Give the directory to write into with --out",
+            out.display()
+        )));
+    }
+    let items = Item::of_batch(&mut ctx.db, id)?;
+    let digest = unsigned.digest();
+    ctx.db
+        .transaction(|db| bindings::record_export(db, batch.chain, id, digest, &items))?;
     let path = out.join(unsigned.file_name());
     write_atomic(&path, &json_text)?;
     ctx.out.result(
-        json!({"batch": id, "file": path.display().to_string(), "items": unsigned.items().len(), "digest": unsigned.digest()}),
+        json!({"batch": id, "file": path.display().to_string(), "items": unsigned.items().len(), "digest": digest}),
         &format!("{}\n", path.display()),
     );
     Ok(())

@@ -3,19 +3,21 @@
 
 use super::{connect, orders::asset_of, Ctx};
 use crate::{
+    bindings::{self, Binding, NonceUse, Whose},
     clock::now_batch_timestamp,
     db::{params, Value},
     error::{HubError, Result},
+    evidence::{self, BlockCache},
     fees::{Fees, NATIVE_TRANSFER_GAS},
     model::{db_int, AddressRow, Asset, Batch, Chain, Item, ItemMove, Order},
     output::{Output, Table},
     rpc::{Call, Rpc, RpcError},
-    state::{BatchState, ItemState},
+    state::{BatchState, ItemState, OrderState},
 };
 use coldsign_core::{
-    batch::{Summary, UnsignedBatch, UnsignedItemDraft},
+    batch::{ItemKind, LedgerHead, Summary, UnsignedBatch, UnsignedItemDraft},
     erc20::Transfer,
-    Address, Transaction, TxEip1559, TxLegacy, U256,
+    Address, Transaction, TxEip1559, TxLegacy, B256, U256,
 };
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -43,8 +45,8 @@ enum Outcome {
 }
 
 /// `batch build`.
-pub(crate) fn build(ctx: &mut Ctx, id: i64) -> Result<()> {
-    let report = run_build(ctx, id)?;
+pub(crate) fn build(ctx: &mut Ctx, id: i64, force: bool) -> Result<()> {
+    let report = run_build(ctx, id, force)?;
     let outcome = if report.blocked {
         Err(blocked_error(id))
     } else {
@@ -81,6 +83,8 @@ fn node_msg(e: RpcError) -> Result<String> {
 /// token balances per sender and token, and gas estimates.
 struct Prefetch {
     nonces: HashMap<Address, u64>,
+    /// Transactions mined per sender (`latest`): nonces below are consumed.
+    mined: HashMap<Address, u64>,
     balances: HashMap<Address, U256>,
     token_balances: HashMap<(Address, Address), U256>,
     /// Per item id; no entry for a plain native transfer (21,000 gas).
@@ -111,8 +115,10 @@ impl Prefetch {
         for s in &senders {
             calls.push(("eth_getTransactionCount", json!([addr_hex(*s), "pending"])));
             calls.push(("eth_getBalance", json!([addr_hex(*s), "latest"])));
+            calls.push(("eth_getTransactionCount", json!([addr_hex(*s), "latest"])));
         }
         let mut nonces = HashMap::new();
+        let mut mined = HashMap::new();
         let mut balances = HashMap::new();
         let mut got = answers(rpc, &calls)?.into_iter();
         for s in &senders {
@@ -125,6 +131,11 @@ impl Prefetch {
                 *s,
                 quantity("eth_getBalance", got.next().unwrap_or(Ok(Json::Null)))?,
             );
+            let m = quantity(
+                "eth_getTransactionCount",
+                got.next().unwrap_or(Ok(Json::Null)),
+            )?;
+            mined.insert(*s, m.low_u64());
         }
 
         // Assets, native recipients' code, token balances.
@@ -192,6 +203,9 @@ impl Prefetch {
             let Some(asset) = assets.get(&i.id) else {
                 continue;
             };
+            if i.order.cancel_requested_at.is_some() {
+                continue; // a void: a plain self-transfer
+            }
             let call = match &asset.token {
                 Some(t) => json!({"from": addr_hex(i.sender), "to": addr_hex(t.contract),
                     "data": coldsign_core::hex_data::encode(Transfer { to: i.order.to, amount: i.order.amount }.encode())}),
@@ -214,6 +228,7 @@ impl Prefetch {
         }
         Ok(Self {
             nonces,
+            mined,
             balances,
             token_balances,
             estimates,
@@ -225,6 +240,13 @@ impl Prefetch {
             .get(&sender)
             .copied()
             .ok_or_else(|| HubError::Internal(format!("no nonce fetched for {sender}")))
+    }
+
+    fn mined(&self, sender: Address) -> Result<u64> {
+        self.mined
+            .get(&sender)
+            .copied()
+            .ok_or_else(|| HubError::Internal(format!("no mined nonce fetched for {sender}")))
     }
 
     fn balance(&self, sender: Address) -> Result<U256> {
@@ -288,8 +310,150 @@ impl Assets {
     }
 }
 
+/// What the chain says of a bound order whose nonce is already consumed.
+enum Settled {
+    /// Paid by one of its own signed versions (status 1), or reverted.
+    Paid { hash: B256, block: u64, status: u64 },
+    /// Cancelled by its own void.
+    Voided { hash: B256, block: u64 },
+    /// Consumed by a foreign transaction: the binding is released.
+    Released { hash: B256 },
+}
+
+/// Before building, settles the batch's bound orders whose nonce the chain
+/// already shows consumed: by one of the order's own versions (the order is
+/// paid, or cancelled by its void, and leaves the batch), or by a foreign
+/// transaction (the binding is released and the order takes a new nonce).
+/// Orders cancelled while unbound leave the batch as FAILED. Returns the
+/// orders that could not be settled, with why (they fail to build).
+fn settle_consumed(
+    ctx: &mut Ctx,
+    rpc: &Rpc,
+    id: i64,
+    items: &[Item],
+    pre: &Prefetch,
+    live: &HashMap<i64, Binding>,
+) -> Result<HashMap<i64, String>> {
+    let mut unsettled = HashMap::new();
+    let mut settled: Vec<(&Item, Settled)> = Vec::new();
+    let mut cancelled: Vec<&Item> = Vec::new();
+    for item in items {
+        let Some(b) = live.get(&item.order.id) else {
+            if item.order.cancel_requested_at.is_some() {
+                cancelled.push(item);
+            }
+            continue;
+        };
+        if b.nonce >= pre.mined(b.sender)? {
+            continue;
+        }
+        match bindings::nonce_use(rpc, b.sender, b.nonce)? {
+            NonceUse::Unused => {}
+            NonceUse::ConsumedUnknown(why) => {
+                unsettled.insert(item.id, format!(
+                    "nonce {} of {} it is bound to was consumed, and the hub cannot tell by which transaction: {why}",
+                    b.nonce, b.sender
+                ));
+            }
+            NonceUse::ConsumedBy(c) => {
+                let versions = bindings::versions(&mut ctx.db, item.order.id)?;
+                match bindings::whose(&versions, &c) {
+                    Whose::Foreign => settled.push((item, Settled::Released { hash: c.hash })),
+                    Whose::Own(kind) => {
+                        let receipt = rpc.receipt(c.hash)?;
+                        let Some(r) = receipt else {
+                            unsettled.insert(
+                                item.id,
+                                format!(
+                                    "the node shows {} at nonce {} but has no receipt for it",
+                                    c.hash, b.nonce
+                                ),
+                            );
+                            continue;
+                        };
+                        if let Err(why) =
+                            evidence::check_receipt(rpc, &mut BlockCache::new(), c.hash, &r)?
+                        {
+                            unsettled.insert(item.id, why);
+                            continue;
+                        }
+                        settled.push((
+                            item,
+                            match kind {
+                                ItemKind::Payment => Settled::Paid {
+                                    hash: c.hash,
+                                    block: r.block_number,
+                                    status: r.status,
+                                },
+                                ItemKind::Void => Settled::Voided {
+                                    hash: c.hash,
+                                    block: r.block_number,
+                                },
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if settled.is_empty() && cancelled.is_empty() {
+        return Ok(unsettled);
+    }
+    let actor = ctx.actor.clone();
+    ctx.db.transaction(|db| {
+        for (item, how) in &settled {
+            let (to, reason, message) = match how {
+                Settled::Released { hash } => {
+                    bindings::release(db, item.order.id, &format!("nonce consumed by foreign transaction {hash}"))?;
+                    continue;
+                }
+                Settled::Paid { hash, block, status: 1 } => (OrderState::Completed, "paid by an earlier version", format!(
+                    "paid by its signed transaction {hash} in block {block} (an earlier version); taken out of batch {id}"
+                )),
+                Settled::Paid { hash, block, .. } => (OrderState::Failed, "reverted", format!(
+                    "its signed transaction {hash} reverted on chain in block {block}; not paid out; taken out of batch {id}"
+                )),
+                Settled::Voided { hash, block } => (OrderState::Failed, "cancelled", format!(
+                    "cancelled: its void {hash} consumed its nonce in block {block}; taken out of batch {id}"
+                )),
+            };
+            db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
+            actor.move_order(db, item.order.id, Some(id), OrderState::InBatch, to, reason, &message)?;
+        }
+        for item in &cancelled {
+            db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
+            actor.move_order(db, item.order.id, Some(id), OrderState::InBatch, OrderState::Failed, "cancelled",
+                &format!("cancelled by the operator; no transaction of it can be mined; taken out of batch {id}"))?;
+        }
+        Ok::<_, HubError>(())
+    })?;
+    Ok(unsettled)
+}
+
+/// The latest ledger head the hub has seen in an accepted signed file.
+fn last_ledger_head(db: &mut crate::db::Db) -> Result<Option<LedgerHead>> {
+    let row = db.query_opt(
+        "SELECT ledger_seq, ledger_mac FROM batches WHERE ledger_seq IS NOT NULL ORDER BY ledger_seq DESC, id DESC",
+        params![],
+    )?;
+    row.map(|r| {
+        let mac = coldsign_core::hex_data::decode_fixed::<32>(&r.text(1)?)
+            .map_err(|e| HubError::Internal(format!("stored ledger mac: {e}")))?;
+        Ok(LedgerHead {
+            seq: u64::try_from(r.int(0)?).unwrap_or_default(),
+            mac: B256(mac),
+        })
+    })
+    .transpose()
+}
+
 /// Builds the batch and stores the result; returns the report.
-pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
+///
+/// Orders bound to a nonce (their transaction left the hub in an exported
+/// file) are built at that nonce; a bound order with a pending cancel gets
+/// its void there. A batch whose file was exported is rebuilt only with
+/// `force`, which keeps every nonce and voids the old file.
+pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
     let batch = Batch::get(&mut ctx.db, id)?;
     let allowed = matches!(
         batch.state,
@@ -305,6 +469,14 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
             batch.state
         )));
     }
+    let exported = bindings::exported_file(&mut ctx.db, id)?;
+    if let (Some(digest), false) = (exported, force) {
+        return Err(HubError::Conflict(format!(
+            "batch {id}'s unsigned file (digest {digest}) was exported: rebuilding would replace the file already \
+             carried to the signer; sign and upload that file, or rebuild with `hub-cli batch build {id} --force`, \
+             which keeps every nonce and voids the old file (its signed answer is then refused)"
+        )));
+    }
     let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
     let rpc = connect(&chain)?;
     let items = Item::of_batch(&mut ctx.db, id)?;
@@ -314,15 +486,25 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
         )));
     }
     let actor = ctx.actor.clone();
-    if batch.state != BatchState::BuildingTx {
+    if batch.state != BatchState::BuildingTx || exported.is_some() {
         ctx.db.transaction(|db| {
-            actor.move_batch(
-                db,
-                &batch,
-                BatchState::BuildingTx,
-                "build",
-                "building unsigned transactions",
-            )
+            if exported.is_some() {
+                bindings::void_files(db, id)?;
+            }
+            if batch.state != BatchState::BuildingTx {
+                actor.move_batch(
+                    db,
+                    &batch,
+                    BatchState::BuildingTx,
+                    "build",
+                    if exported.is_some() {
+                        "rebuilding (forced): the exported file is void; every nonce is kept"
+                    } else {
+                        "building unsigned transactions"
+                    },
+                )?;
+            }
+            Ok::<_, HubError>(())
         })?;
     }
 
@@ -331,7 +513,33 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
         None => chain.fees.legacy(rpc.gas_price()?),
     };
 
-    let pre = Prefetch::load(&mut ctx.db, &rpc, &chain, &items)?;
+    let mut pre = Prefetch::load(&mut ctx.db, &rpc, &chain, &items)?;
+    let live = bindings::live(&mut ctx.db, chain.id)?;
+    let mut unsettled = settle_consumed(ctx, &rpc, id, &items, &pre, &live)?;
+    let items = {
+        let now = Item::of_batch(&mut ctx.db, id)?;
+        if now.len() != items.len() {
+            pre = Prefetch::load(&mut ctx.db, &rpc, &chain, &now)?;
+        }
+        now
+    };
+    if items.is_empty() {
+        let b = Batch::get(&mut ctx.db, id)?;
+        ctx.db.transaction(|db| {
+            actor.move_batch(
+                db,
+                &b,
+                BatchState::New,
+                "build finished",
+                "every order was settled by the chain: cancel this empty batch",
+            )
+        })?;
+        return Err(HubError::Conflict(format!(
+            "every order of batch {id} was already settled on chain (see `hub-cli order show`): cancel the empty batch with `hub-cli batch cancel {id}`"
+        )));
+    }
+    let live = bindings::live(&mut ctx.db, chain.id)?;
+    let in_batch: BTreeSet<i64> = items.iter().map(|i| i.order.id).collect();
     let bar = ctx.out.progress("build", items.len() as u64);
     let mut by_sender: BTreeMap<Address, Vec<&Item>> = BTreeMap::new();
     for i in &items {
@@ -340,7 +548,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
     let mut outcomes: HashMap<i64, Outcome> = HashMap::new();
     let held = held_nonces(&mut ctx.db, chain.id, id)?;
     let mut assets = Assets::default();
-    for (sender, sender_items) in by_sender {
+    for (sender, mut sender_items) in by_sender {
         let reg = AddressRow::find(&mut ctx.db, chain.id, sender)?;
         let path = match reg {
             Some(a) if a.role == "cold" => a.derivation_path,
@@ -358,16 +566,71 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
             }
             continue;
         };
-        let held = held.get(&sender).cloned().unwrap_or_default();
+        let mined = pre.mined(sender)?;
+        // Nonces of this sender bound to orders outside this batch and not
+        // consumed yet: no later nonce may be used, or it would wait forever.
+        let waiting_for: Vec<(u64, i64)> = live
+            .values()
+            .filter(|b| b.sender == sender && !in_batch.contains(&b.order_ref) && b.nonce >= mined)
+            .map(|b| (b.nonce, b.order_ref))
+            .collect();
+        let first_gap = waiting_for.iter().map(|(n, _)| *n).min();
+        let bound_nonces: BTreeSet<u64> = live
+            .values()
+            .filter(|b| b.sender == sender)
+            .map(|b| b.nonce)
+            .collect();
+        let mut held = held.get(&sender).cloned().unwrap_or_default();
+        held.extend(bound_nonces.iter().copied());
+        // Bound orders first, in nonce order; then the others.
+        sender_items.sort_by_key(|i| {
+            (
+                live.get(&i.order.id).map_or(u64::MAX, |b| b.nonce),
+                i.position,
+            )
+        });
         let mut next_nonce = pre.nonce(sender)?;
         let native_balance = pre.balance(sender)?;
         let mut native_needed = U256::zero();
         let mut token_needed: HashMap<Address, U256> = HashMap::new();
         for item in sender_items {
             bar.inc(1);
-            let asset = assets.of(&mut ctx.db, &item.order)?;
-            let amount = item.order.amount;
+            if let Some(why) = unsettled.remove(&item.id) {
+                outcomes.insert(item.id, Outcome::Failed(why));
+                continue;
+            }
+            let binding = live.get(&item.order.id);
+            let planned = binding.map(|b| b.nonce);
+            if let Some(gap) = first_gap {
+                if planned.is_none_or(|n| n > gap) {
+                    let (n, order_ref) = waiting_for.iter().min().copied().unwrap_or_default();
+                    let other = Order::by_ref(&mut ctx.db, order_ref)?;
+                    outcomes.insert(item.id, Outcome::Failed(format!(
+                        "nonce {n} of {sender} is bound to order {}, which is not in this batch: a later nonce would \
+                         wait for it forever; put {} in this batch, or abandon it with `hub-cli order cancel {}` \
+                         (its void then takes nonce {n} in a batch)",
+                        other.order_id, other.order_id, other.order_id
+                    )));
+                    continue;
+                }
+            }
+            let void = item.order.cancel_requested_at.is_some();
+            let asset = if void {
+                Asset {
+                    symbol: chain.native_symbol.clone(),
+                    decimals: chain.native_decimals,
+                    token: None,
+                }
+            } else {
+                assets.of(&mut ctx.db, &item.order)?
+            };
+            let amount = if void {
+                U256::zero()
+            } else {
+                item.order.amount
+            };
             let (to, value, input, gas_limit) = match &asset.token {
+                None if void => (sender, U256::zero(), Vec::new(), NATIVE_TRANSFER_GAS),
                 None => {
                     let gas = match pre.estimate(item.id) {
                         None => NATIVE_TRANSFER_GAS,
@@ -453,11 +716,16 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
                 continue;
             }
             native_needed = needed;
-            while held.contains(&next_nonce) {
-                next_nonce += 1;
-            }
-            let nonce = next_nonce;
-            next_nonce += 1;
+            let nonce = match planned {
+                Some(n) => n,
+                None => {
+                    while held.contains(&next_nonce) {
+                        next_nonce += 1;
+                    }
+                    next_nonce += 1;
+                    next_nonce - 1
+                }
+            };
             let tx = match fees {
                 Fees::Eip1559 {
                     max_fee_per_gas,
@@ -492,10 +760,14 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
                     asset: asset.symbol.clone(),
                     decimals: asset.decimals,
                     token: asset.token.as_ref().map(|t| t.contract),
-                    recipient: item.order.to,
+                    recipient: if void { sender } else { item.order.to },
                     amount: asset.human(amount),
                 },
-                kind: coldsign_core::batch::ItemKind::Payment,
+                kind: if void {
+                    ItemKind::Void
+                } else {
+                    ItemKind::Payment
+                },
             };
             outcomes.insert(
                 item.id,
@@ -523,8 +795,9 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
     let created_at = now_batch_timestamp();
     let unsigned = if errors.is_empty() {
         let batch_id = u64::try_from(id).unwrap_or_default();
+        let head = last_ledger_head(&mut ctx.db)?;
         Some(
-            UnsignedBatch::new(batch_id, chain.chain_id, &created_at, drafts)
+            UnsignedBatch::with_ledger_head(batch_id, chain.chain_id, &created_at, head, drafts)
                 .map_err(|e| HubError::Internal(format!("the built batch is not valid: {e}")))?,
         )
     } else {
@@ -551,6 +824,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64) -> Result<Report> {
                     Fees::Legacy { gas_price } => (*gas_price, None),
                 };
                 moves.push(ItemMove::new(i, ItemState::TxBuilt, "built").set(vec![
+                    ("kind", bindings::kind_value(draft.kind)),
                     ("nonce", Value::from(db_int(*nonce)?)),
                     ("gas_limit", Value::from(db_int(*gas_limit)?)),
                     ("max_fee_per_gas", Value::from(max_fee.to_string())),

@@ -31,7 +31,21 @@ pub(crate) struct Ctx {
 /// A client for the chain's node, after checking that the node's
 /// `eth_chainId` is the configured one.
 pub(crate) fn connect(chain: &Chain) -> Result<Rpc> {
-    let rpc = Rpc::new(&chain.rpc_url);
+    connect_url(&chain.rpc_url, chain)
+}
+
+/// The chain's witness node, if one is configured, checked like [`connect`].
+pub(crate) fn connect_witness(chain: &Chain) -> Result<Option<Rpc>> {
+    chain
+        .witness_rpc_url
+        .as_deref()
+        .map(|url| connect_url(url, chain))
+        .transpose()
+}
+
+/// A client for the node at `url`, after checking that it serves `chain`.
+pub(crate) fn connect_url(url: &str, chain: &Chain) -> Result<Rpc> {
+    let rpc = Rpc::new(url);
     let id = rpc.chain_id()?;
     if id != chain.chain_id {
         return Err(HubError::Node(format!(
@@ -60,7 +74,7 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
                 all_pending,
                 auto_build,
             } => batch::create(ctx, &chain, &orders, all_pending, auto_build),
-            BatchCmd::Build { id } => build::build(ctx, id),
+            BatchCmd::Build { id, force } => build::build(ctx, id, force),
             BatchCmd::Drop { id, order } => batch::drop_order(ctx, id, &order),
             BatchCmd::Export { id, out } => batch::export(ctx, id, &out),
             BatchCmd::Upload { id, file, no_send } => upload::upload(ctx, id, &file, no_send),

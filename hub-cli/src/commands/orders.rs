@@ -146,7 +146,68 @@ pub(crate) fn run(ctx: &mut Ctx, cmd: OrderCmd) -> Result<()> {
         }
         OrderCmd::List { state } => list(ctx, state.as_deref()),
         OrderCmd::Show { id } => show(ctx, &id),
+        OrderCmd::Cancel { id } => cancel(ctx, &id),
     }
+}
+
+/// `order cancel`: an unbound PENDING order is FAILED at once; a bound one
+/// is marked so that its next batch carries its void.
+fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
+    let o = Order::by_order_id(&mut ctx.db, id)?;
+    if o.state != OrderState::Pending {
+        return Err(HubError::Conflict(format!(
+            "order {id} is {}: only a PENDING order can be cancelled{}",
+            o.state,
+            if o.state == OrderState::InBatch {
+                " (take it out of its batch first: `hub-cli batch drop`, or `hub-cli batch cancel` before a signed file was accepted)"
+            } else {
+                ""
+            }
+        )));
+    }
+    if o.cancel_requested_at.is_some() {
+        ctx.out.result(
+            json!({"order_id": id, "state": o.state.as_str(), "void_pending": true}),
+            &format!("order {id} is already cancelled; its void goes in the next batch"),
+        );
+        return Ok(());
+    }
+    let actor = ctx.actor.clone();
+    let binding = crate::bindings::of_order(&mut ctx.db, o.id)?;
+    let human = ctx.db.transaction(|db| match binding {
+        None => {
+            actor.move_order(db, o.id, None, OrderState::Pending, OrderState::Failed, "cancelled",
+                "cancelled by the operator before any transaction of it left the hub")?;
+            Ok::<_, HubError>(format!("order {id} cancelled (FAILED): no transaction of it ever left the hub"))
+        }
+        Some(b) => {
+            let n = db.execute(
+                "UPDATE orders SET cancel_requested_at = ?, updated_at = ? WHERE id = ? AND state = 'PENDING' \
+                 AND cancel_requested_at IS NULL",
+                params![crate::clock::now_rfc3339(), crate::clock::now_rfc3339(), o.id],
+            )?;
+            if n != 1 {
+                return Err(HubError::Conflict(format!("order {id} changed while this command ran: run it again")));
+            }
+            let message = format!(
+                "cancel requested: nonce {} of {} is bound to it, so its next batch carries a void at that nonce",
+                b.nonce, b.sender
+            );
+            actor.event(db, crate::model::Subject { kind: "order", batch: None, item: None, order_ref: Some(o.id) },
+                Some(o.state.as_str()), o.state.as_str(), "cancel requested", &message)?;
+            Ok(format!(
+                "order {id}: {message}; create the batch (`hub-cli batch create --chain CHAIN --all-pending --auto-build`), \
+                 export, sign and send it: once the void is mined the order is FAILED"
+            ))
+        }
+    })?;
+    let void = binding.is_some();
+    ctx.out.result(
+        json!({"order_id": id, "state": if void { "PENDING" } else { "FAILED" }, "void_pending": void,
+            "nonce": binding.map(|b| b.nonce)}),
+        &human,
+    );
+    Ok(())
 }
 
 fn import(ctx: &mut Ctx, file: &std::path::Path) -> Result<()> {

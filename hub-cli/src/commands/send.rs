@@ -7,6 +7,7 @@ use crate::{
     rpc::{Call, Rpc, RpcError},
     state::{BatchState, ItemState},
 };
+use coldsign_core::{hex_data, B256};
 use serde_json::json;
 
 /// What the node's answer to `eth_sendRawTransaction` means for us.
@@ -23,7 +24,27 @@ fn classify(
     answer: Result<serde_json::Value, RpcError>,
 ) -> Result<Verdict> {
     match answer {
-        Ok(_) => Ok(Verdict::Accepted("accepted by the node")),
+        Ok(v) => {
+            // The node must answer with the hash of our own signed bytes;
+            // anything else is a node fault, and the transaction does not
+            // count as sent.
+            let answered = v
+                .as_str()
+                .and_then(|h| hex_data::decode_fixed::<32>(h).ok())
+                .map(B256);
+            if answered.is_some() && answered == item.tx_hash {
+                Ok(Verdict::Accepted("accepted by the node"))
+            } else {
+                Ok(Verdict::Rejected(format!(
+                    "node fault: {} answered {v} for our transaction {}; it does not count as sent. \
+                     The node may or may not have passed it on: `hub-cli batch sync {}` keeps checking for a receipt; \
+                     resolve with --resend once the node is fixed (or pointed elsewhere)",
+                    rpc.display_url(),
+                    item.tx_hash.map(|h| h.to_string()).unwrap_or_default(),
+                    item.batch
+                )))
+            }
+        }
         Err(RpcError::Node { message, .. }) => {
             let m = message.to_ascii_lowercase();
             if m.contains("already known")

@@ -38,6 +38,7 @@ pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
                     "max_fee_cap": c.fees.max_fee_cap.map(|v| v.to_string()),
                     "priority_fee_cap": c.fees.priority_fee_cap.map(|v| v.to_string()),
                     "gas_margin_pct": c.fees.gas_margin_pct,
+                    "witness_rpc": c.witness_rpc_url.as_deref().map(redact),
                 }));
             }
             ctx.out.result(json!(data), &Output::table(&t));
@@ -80,12 +81,17 @@ fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
             priority_fee_cap: None,
             gas_margin_pct: a.gas_margin_pct,
         },
+        witness_rpc_url: a.witness_rpc.clone(),
     };
     connect(&chain)?;
+    if let Some(w) = &chain.witness_rpc_url {
+        super::connect_url(w, &chain)?;
+    }
     let res = ctx.db.execute(
         "INSERT INTO chains (name, chain_id, rpc_url, confirmations, native_symbol, native_decimals, \
-         base_fee_multiplier_pct, priority_fee_multiplier_pct, max_fee_cap, priority_fee_cap, gas_margin_pct, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         base_fee_multiplier_pct, priority_fee_multiplier_pct, max_fee_cap, priority_fee_cap, gas_margin_pct, \
+         witness_rpc_url, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             a.name.as_str(),
             db_int(a.chain_id)?,
@@ -98,6 +104,7 @@ fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
             max_fee_cap,
             priority_fee_cap,
             db_int(a.gas_margin_pct)?,
+            a.witness_rpc.as_deref(),
             now_rfc3339()
         ],
     );

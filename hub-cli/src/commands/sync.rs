@@ -1,15 +1,17 @@
 //! `batch sync`, `batch check` and `batch resolve`: follow transactions to a
 //! final state and give the operator a path out of every exception.
 
-use super::{connect, orders::asset_of, Ctx};
+use super::{connect, connect_witness, orders::asset_of, Ctx};
 use crate::{
+    bindings::{self, NonceUse, Whose},
     db::{Db, Value},
     error::{HubError, Result},
+    evidence::{self, BlockCache},
     model::{db_int, Actor, Asset, Batch, Chain, Item},
     rpc::{Receipt, Rpc},
     state::{BatchState, ItemState, OrderState},
 };
-use coldsign_core::{hex_data, B256};
+use coldsign_core::{batch::ItemKind, hex_data, B256};
 use serde_json::json;
 use std::{
     collections::HashMap,
@@ -40,6 +42,23 @@ struct Change {
     message: String,
     set: Vec<(&'static str, Value)>,
     order_to: Option<OrderState>,
+    /// Release the order's nonce binding, for this reason: the chain showed
+    /// the nonce consumed by a transaction that is none of its own.
+    release: Option<String>,
+}
+
+impl Change {
+    fn new(item: &Item, to: ItemState, reason: &'static str, message: String) -> Self {
+        Self {
+            item: item.clone(),
+            to,
+            reason,
+            message,
+            set: Vec::new(),
+            order_to: None,
+            release: None,
+        }
+    }
 }
 
 fn native(chain: &Chain) -> Asset {
@@ -67,77 +86,164 @@ const CLEAR_RECEIPT: [(&str, Value); 4] = [
     ("fee", Value::Null),
 ];
 
-/// The canonical hash of block `n`, asked once per block.
-fn canonical(rpc: &Rpc, cache: &mut HashMap<u64, Option<B256>>, n: u64) -> Result<Option<B256>> {
-    if let Some(h) = cache.get(&n) {
-        return Ok(*h);
-    }
-    let h = rpc.block_hash(n)?;
-    cache.insert(n, h);
-    Ok(h)
+/// What judging a batch's items needs: the chain, its node (and witness),
+/// and what was already asked of them in this round.
+struct Judge<'a> {
+    chain: &'a Chain,
+    rpc: &'a Rpc,
+    witness: Option<&'a Rpc>,
+    latest: u64,
+    canonical: HashMap<u64, Option<B256>>,
+    blocks: BlockCache,
+    witness_blocks: BlockCache,
 }
 
-/// What became of one CONFIRMING item, from its receipt.
-fn judge_receipt(
-    chain: &Chain,
-    rpc: &Rpc,
-    cache: &mut HashMap<u64, Option<B256>>,
-    latest: u64,
-    item: &Item,
-    r: &Receipt,
-    changes: &mut Vec<Change>,
-) -> Result<()> {
-    let confirmations = (latest + 1).saturating_sub(r.block_number);
-    let moved = item.block_hash.is_some_and(|h| h != r.block_hash);
-    if confirmations >= chain.confirmations
-        && canonical(rpc, cache, r.block_number)? == Some(r.block_hash)
-    {
-        let fee = r.gas_used.saturating_mul(r.effective_gas_price);
-        let fee_text = format!("{} {}", native(chain).human(fee), chain.native_symbol);
-        let (to, order_to, message) = if r.status == 1 {
-            (
-                ItemState::Disbursed,
-                OrderState::Completed,
-                format!(
-                    "mined in block {} with {confirmations} confirmation(s); fee {fee_text}",
-                    r.block_number
-                ),
-            )
-        } else {
-            (ItemState::DisbursementFailed, OrderState::Failed, format!(
-                "reverted on chain (status 0) in block {}; not paid out; fee {fee_text} was still spent", r.block_number))
-        };
-        changes.push(Change {
-            item: item.clone(),
-            to,
-            reason: if r.status == 1 {
-                "confirmed"
-            } else {
-                "reverted"
-            },
-            message,
-            set: receipt_cols(r)?,
-            order_to: Some(order_to),
-        });
-    } else if item.block_hash != Some(r.block_hash) {
-        changes.push(Change {
-            item: item.clone(),
-            to: ItemState::Confirming,
-            reason: if moved { "reorg" } else { "mined" },
-            message: if moved {
-                format!("its block is no longer canonical; now in block {} ({confirmations}/{} confirmations)", r.block_number, chain.confirmations)
-            } else {
-                format!("mined in block {} ({confirmations}/{} confirmations)", r.block_number, chain.confirmations)
-            },
-            set: receipt_cols(r)?,
-            order_to: None,
-        });
+impl<'a> Judge<'a> {
+    fn new(chain: &'a Chain, rpc: &'a Rpc, witness: Option<&'a Rpc>, latest: u64) -> Self {
+        Self {
+            chain,
+            rpc,
+            witness,
+            latest,
+            canonical: HashMap::new(),
+            blocks: BlockCache::new(),
+            witness_blocks: BlockCache::new(),
+        }
     }
-    Ok(())
+
+    /// The canonical hash of block `n`, asked once per block.
+    fn canonical(&mut self, n: u64) -> Result<Option<B256>> {
+        if let Some(h) = self.canonical.get(&n) {
+            return Ok(*h);
+        }
+        let h = self.rpc.block_hash(n)?;
+        self.canonical.insert(n, h);
+        Ok(h)
+    }
+
+    /// What became of one CONFIRMING (or BROADCAST_ERROR) item, from its
+    /// receipt: counted only on evidence the hub checked.
+    fn receipt(
+        &mut self,
+        item: &Item,
+        hash: B256,
+        r: &Receipt,
+        changes: &mut Vec<Change>,
+    ) -> Result<()> {
+        let chain = self.chain;
+        let confirmations = (self.latest + 1).saturating_sub(r.block_number);
+        let deep = confirmations >= chain.confirmations
+            && self.canonical(r.block_number)? == Some(r.block_hash);
+        let recorded = item.block_hash == Some(r.block_hash);
+        if !deep && recorded && item.state == ItemState::Confirming {
+            return Ok(());
+        }
+        if let Err(why) = evidence::check_receipt(self.rpc, &mut self.blocks, hash, r)? {
+            if item.message.as_deref() != Some(why.as_str()) || item.state != ItemState::Confirming
+            {
+                let to = if item.state == ItemState::BroadcastError {
+                    ItemState::BroadcastError
+                } else {
+                    ItemState::Confirming
+                };
+                changes.push(Change::new(item, to, "receipt not counted", why));
+            }
+            return Ok(());
+        }
+        if deep {
+            if let Some(w) = self.witness {
+                if let Err(why) = evidence::witness_agrees(w, &mut self.witness_blocks, hash, r)? {
+                    let message = format!(
+                        "mined in block {}, not final until the witness agrees: {why}",
+                        r.block_number
+                    );
+                    if item.message.as_deref() != Some(message.as_str())
+                        || item.state != ItemState::Confirming
+                    {
+                        let mut c = Change::new(
+                            item,
+                            ItemState::Confirming,
+                            "waiting for the witness",
+                            message,
+                        );
+                        c.set = receipt_cols(r)?;
+                        changes.push(c);
+                    }
+                    return Ok(());
+                }
+            }
+            let fee = r.gas_used.saturating_mul(r.effective_gas_price);
+            let fee_text = format!("{} {}", native(chain).human(fee), chain.native_symbol);
+            let nonce = item.nonce.unwrap_or_default();
+            let (to, order_to, reason, message) = match (item.kind, r.status) {
+                (ItemKind::Void, _) => (
+                    ItemState::DisbursementFailed,
+                    OrderState::Failed,
+                    "cancelled",
+                    format!(
+                        "cancelled: its void consumed nonce {nonce} in block {}, so no signed version of the order can be mined; fee {fee_text}",
+                        r.block_number
+                    ),
+                ),
+                (ItemKind::Payment, 1) => (
+                    ItemState::Disbursed,
+                    OrderState::Completed,
+                    "confirmed",
+                    format!("mined in block {} with {confirmations} confirmation(s); fee {fee_text}", r.block_number),
+                ),
+                (ItemKind::Payment, _) => (
+                    ItemState::DisbursementFailed,
+                    OrderState::Failed,
+                    "reverted",
+                    format!("reverted on chain (status 0) in block {}; not paid out; fee {fee_text} was still spent", r.block_number),
+                ),
+            };
+            let mut c = Change::new(item, to, reason, message);
+            if item.state == ItemState::BroadcastError {
+                // Final states are reached through CONFIRMING.
+                let mut first = Change::new(
+                    item,
+                    ItemState::Confirming,
+                    "landed after all",
+                    format!("the node has a receipt for {hash}"),
+                );
+                first.set = receipt_cols(r)?;
+                changes.push(first);
+            }
+            c.set = receipt_cols(r)?;
+            c.order_to = Some(order_to);
+            changes.push(c);
+        } else {
+            let moved = item.block_hash.is_some_and(|h| h != r.block_hash);
+            let (reason, message) = if item.state == ItemState::BroadcastError {
+                ("landed after all", format!("the node reported an error, but {hash} was mined in block {} ({confirmations}/{} confirmations)", r.block_number, chain.confirmations))
+            } else if moved {
+                ("reorg", format!("its block is no longer canonical; now in block {} ({confirmations}/{} confirmations)", r.block_number, chain.confirmations))
+            } else {
+                (
+                    "mined",
+                    format!(
+                        "mined in block {} ({confirmations}/{} confirmations)",
+                        r.block_number, chain.confirmations
+                    ),
+                )
+            };
+            let mut c = Change::new(item, ItemState::Confirming, reason, message);
+            c.set = receipt_cols(r)?;
+            changes.push(c);
+        }
+        Ok(())
+    }
 }
 
 /// What became of an item the node has no receipt for.
-fn judge_missing(rpc: &Rpc, item: &Item, hash: B256, changes: &mut Vec<Change>) -> Result<()> {
+fn judge_missing(
+    db: &mut Db,
+    rpc: &Rpc,
+    item: &Item,
+    hash: B256,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
     let mut reorged = false;
     if let Some(block) = item.block_number {
         // Its block is no longer canonical: back to waiting, and hand our
@@ -150,14 +256,9 @@ fn judge_missing(rpc: &Rpc, item: &Item, hash: B256, changes: &mut Vec<Change>) 
                 message.push_str(" (re-broadcast)");
             }
         }
-        changes.push(Change {
-            item: item.clone(),
-            to: ItemState::Confirming,
-            reason: "reorg",
-            message,
-            set: CLEAR_RECEIPT.to_vec(),
-            order_to: None,
-        });
+        let mut c = Change::new(item, ItemState::Confirming, "reorg", message);
+        c.set = CLEAR_RECEIPT.to_vec();
+        changes.push(c);
     }
     if rpc.transaction(hash)?.is_some() {
         return Ok(());
@@ -166,43 +267,92 @@ fn judge_missing(rpc: &Rpc, item: &Item, hash: B256, changes: &mut Vec<Change>) 
     if reorged {
         base.block_number = None;
         base.block_hash = None;
+        base.state = ItemState::Confirming;
     }
-    if let Some(c) = judge_unknown(rpc, &base, hash)? {
+    if let Some(c) = judge_unknown(db, rpc, &base, hash)? {
         changes.push(c);
     }
     Ok(())
 }
 
-/// The node does not know the transaction: LINGERING if its nonce is unused,
-/// BROADCAST_ERROR if another transaction took the nonce.
-fn judge_unknown(rpc: &Rpc, item: &Item, hash: B256) -> Result<Option<Change>> {
+/// The node does not know the transaction: LINGERING if its nonce is
+/// unused. If the nonce was consumed, the chain says by what: one of the
+/// order's own versions (the item follows that transaction from now on),
+/// or a foreign transaction (BROADCAST_ERROR, and the order's binding is
+/// released so that a rebuild gives it a new nonce).
+fn judge_unknown(db: &mut Db, rpc: &Rpc, item: &Item, hash: B256) -> Result<Option<Change>> {
     let nonce = item.nonce.unwrap_or_default();
     let used = rpc.nonce(item.sender, "latest")?;
     if used <= nonce {
-        return Ok(Some(Change {
-            item: item.clone(),
-            to: ItemState::Lingering,
-            reason: "unknown to the node",
-            message: format!("the node does not know {hash} and nonce {nonce} is unused: run `hub-cli batch check`"),
-            set: Vec::new(),
-            order_to: None,
-        }));
+        if item.state == ItemState::BroadcastError {
+            return Ok(None); // the operator decides (resend or rebuild)
+        }
+        return Ok(Some(Change::new(
+            item,
+            ItemState::Lingering,
+            "unknown to the node",
+            format!("the node does not know {hash} and nonce {nonce} is unused: run `hub-cli batch check {}`", item.batch),
+        )));
     }
     if rpc.receipt(hash)?.is_some() {
         return Ok(None); // mined meanwhile: the next round sees it
     }
-    Ok(Some(Change {
-        item: item.clone(),
-        to: ItemState::BroadcastError,
-        reason: "nonce taken",
-        message: format!(
-            "nonce {nonce} of {} was used by another transaction: if that one pays this order resolve with \
-             --on-chain --tx-hash H, otherwise --rebuild",
-            item.sender
-        ),
-        set: Vec::new(),
-        order_to: None,
-    }))
+    let error = ItemState::BroadcastError;
+    let change = match bindings::nonce_use(rpc, item.sender, nonce)? {
+        NonceUse::Unused => return Ok(None), // a reorg under us: the next round sees it
+        NonceUse::ConsumedBy(c) => {
+            match bindings::whose(&bindings::versions(db, item.order.id)?, &c) {
+                Whose::Own(kind) => {
+                    let what = match kind {
+                        ItemKind::Payment => "an earlier signed version of this order",
+                        ItemKind::Void => "this order's void",
+                    };
+                    let mut ch = Change::new(
+                        item,
+                        ItemState::Confirming,
+                        "nonce used by the order's own version",
+                        format!(
+                            "nonce {nonce} was consumed by {what}, {} (block {}): following it",
+                            c.hash, c.block_number
+                        ),
+                    );
+                    ch.set = vec![
+                        ("tx_hash", Value::from(c.hash.to_string())),
+                        ("kind", bindings::kind_value(kind)),
+                    ];
+                    if item.state == ItemState::BroadcastError && item.tx_hash == Some(c.hash) {
+                        return Ok(None);
+                    }
+                    ch
+                }
+                Whose::Foreign => {
+                    let message = format!(
+                    "nonce {nonce} of {} was consumed by {} (block {}), which is none of this order's versions: \
+                     the order is not paid; resolve with --rebuild to pay it at a new nonce",
+                    item.sender, c.hash, c.block_number
+                );
+                    if item.state == error && item.message.as_deref() == Some(message.as_str()) {
+                        return Ok(None);
+                    }
+                    let mut ch = Change::new(item, error, "nonce taken", message);
+                    ch.release = Some(format!("nonce consumed by foreign transaction {}", c.hash));
+                    ch
+                }
+            }
+        }
+        NonceUse::ConsumedUnknown(why) => {
+            let message = format!(
+                "nonce {nonce} of {} was used by another transaction, and the hub cannot tell which: {why}; \
+                 if that one pays this order resolve with --on-chain --tx-hash H",
+                item.sender
+            );
+            if item.state == error && item.message.as_deref() == Some(message.as_str()) {
+                return Ok(None);
+            }
+            Change::new(item, error, "nonce taken", message)
+        }
+    };
+    Ok(Some(change))
 }
 
 fn apply(db: &mut Db, actor: &Actor, batch: i64, changes: &[Change]) -> Result<BatchState> {
@@ -216,6 +366,9 @@ fn apply(db: &mut Db, actor: &Actor, batch: i64, changes: &[Change]) -> Result<B
             }
             actor.move_item(db, &item, c.to, c.reason, &c.message, &c.set)?;
             current.insert(item.id, c.to);
+            if let Some(why) = &c.release {
+                bindings::release(db, item.order.id, why)?;
+            }
             if let Some(o) = c.order_to {
                 actor.move_order(
                     db,
@@ -248,11 +401,16 @@ fn sync_once(ctx: &mut Ctx, id: i64) -> Result<(BatchState, Vec<Item>)> {
     }
     let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
     let items = Item::of_batch(&mut ctx.db, id)?;
-    let confirming: Vec<&Item> = items
+    // BROADCAST_ERROR items are re-checked too: the node may have accepted
+    // the transaction although it answered with an error.
+    let followed: Vec<&Item> = items
         .iter()
-        .filter(|i| i.state == ItemState::Confirming)
+        .filter(|i| {
+            matches!(i.state, ItemState::Confirming | ItemState::BroadcastError)
+                && i.tx_hash.is_some()
+        })
         .collect();
-    if confirming.is_empty() {
+    if followed.is_empty() {
         let actor = ctx.actor.clone();
         let state = ctx
             .db
@@ -260,19 +418,27 @@ fn sync_once(ctx: &mut Ctx, id: i64) -> Result<(BatchState, Vec<Item>)> {
         return Ok((state, items));
     }
     let rpc = connect(&chain)?;
+    let witness = connect_witness(&chain)?;
     let latest = rpc.block_number()?;
-    let hashes: Vec<B256> = confirming
+    let hashes: Vec<B256> = followed
         .iter()
         .map(|i| i.tx_hash.unwrap_or_default())
         .collect();
     let receipts = rpc.receipts(&hashes)?;
-    let bar = ctx.out.progress("sync", confirming.len() as u64);
+    let bar = ctx.out.progress("sync", followed.len() as u64);
     let mut changes = Vec::new();
-    let mut cache = HashMap::new();
-    for ((item, hash), receipt) in confirming.iter().zip(&hashes).zip(&receipts) {
-        match receipt {
-            Some(r) => judge_receipt(&chain, &rpc, &mut cache, latest, item, r, &mut changes)?,
-            None => judge_missing(&rpc, item, *hash, &mut changes)?,
+    let mut judge = Judge::new(&chain, &rpc, witness.as_ref(), latest);
+    for ((item, hash), receipt) in followed.iter().zip(&hashes).zip(&receipts) {
+        match (receipt, item.state) {
+            (Some(r), _) => judge.receipt(item, *hash, r, &mut changes)?,
+            (None, ItemState::Confirming) => {
+                judge_missing(&mut ctx.db, &rpc, item, *hash, &mut changes)?
+            }
+            (None, _) => {
+                if let Some(c) = judge_unknown(&mut ctx.db, &rpc, item, *hash)? {
+                    changes.push(c);
+                }
+            }
         }
         bar.inc(1);
     }
@@ -383,17 +549,15 @@ pub(crate) fn check(ctx: &mut Ctx, id: i64) -> Result<()> {
         let hash = item.tx_hash.unwrap_or_default();
         if rpc.receipt(hash)?.is_some() || rpc.transaction(hash)?.is_some() {
             determined += 1;
-            changes.push(Change {
-                item: (*item).clone(),
-                to: ItemState::Confirming,
-                reason: "check: known again",
-                message: "the node knows the transaction again".to_owned(),
-                set: Vec::new(),
-                order_to: None,
-            });
+            changes.push(Change::new(
+                item,
+                ItemState::Confirming,
+                "check: known again",
+                "the node knows the transaction again".to_owned(),
+            ));
             continue;
         }
-        match judge_unknown(&rpc, item, hash)? {
+        match judge_unknown(&mut ctx.db, &rpc, item, hash)? {
             Some(c) if c.to == ItemState::Lingering => {
                 undetermined += 1;
                 changes.push(Change {
@@ -438,89 +602,134 @@ pub(crate) fn resolve(ctx: &mut Ctx, id: i64, order_id: &str, how: Resolution) -
             }
         )));
     }
-    if matches!(how, Resolution::Rebuild) {
-        refuse_stranding(&items, &item)?;
-    }
+    let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
     let change = match how {
-        Resolution::Resend => Change {
-            item: item.clone(),
-            to: ItemState::ReadyToResend,
-            reason: "resolved: resend",
-            message: format!("the node was at fault: send again with `hub-cli batch resend {id}`"),
-            set: Vec::new(),
-            order_to: None,
-        },
-        Resolution::Rebuild => Change {
-            item: item.clone(),
-            to: ItemState::DisbursementFailed,
-            reason: "resolved: rebuild",
-            message: format!(
-                "can never work as signed; order back to pending for a new batch; nonce {} is free again",
-                item.nonce.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
-            ),
-            set: Vec::new(),
-            order_to: Some(OrderState::Pending),
-        },
+        Resolution::Resend => Change::new(
+            &item,
+            ItemState::ReadyToResend,
+            "resolved: resend",
+            format!("the node was at fault: send again with `hub-cli batch resend {id}`"),
+        ),
+        Resolution::Rebuild => {
+            refuse_stranding(&items, &item)?;
+            let rpc = connect(&chain)?;
+            let release = refuse_paid(&mut ctx.db, &rpc, &item)?;
+            let nonce = item
+                .nonce
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into());
+            let mut c = Change::new(
+                &item,
+                ItemState::DisbursementFailed,
+                "resolved: rebuild",
+                match &release {
+                    None => format!(
+                        "can never work as signed; order back to pending for a new batch, still bound to nonce {nonce} \
+                         so that at most one of its versions can be mined"
+                    ),
+                    Some(_) => format!(
+                        "nonce {nonce} was taken by a foreign transaction; order back to pending for a new batch at a new nonce"
+                    ),
+                },
+            );
+            c.order_to = Some(OrderState::Pending);
+            c.release = release;
+            c
+        }
         Resolution::OnChain { tx_hash, block } => {
-            let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
             let rpc = connect(&chain)?;
             let hash = match tx_hash {
-                Some(h) => B256(hex_data::decode_fixed::<32>(&h).map_err(|e| HubError::Input(format!("--tx-hash: {e}")))?),
-                None => item.tx_hash.ok_or_else(|| HubError::Internal("no transaction hash".to_owned()))?,
+                Some(h) => B256(
+                    hex_data::decode_fixed::<32>(&h)
+                        .map_err(|e| HubError::Input(format!("--tx-hash: {e}")))?,
+                ),
+                None => item
+                    .tx_hash
+                    .ok_or_else(|| HubError::Internal("no transaction hash".to_owned()))?,
             };
             let receipt = rpc.receipt(hash)?.ok_or_else(|| {
                 HubError::Conflict(format!(
                     "the node has no receipt for {hash}: it did not land (yet); wait, or resolve with --resend or --rebuild"
                 ))
             })?;
+            if let Err(why) = evidence::check_receipt(&rpc, &mut BlockCache::new(), hash, &receipt)?
+            {
+                return Err(HubError::Node(format!("{why}; the order is left as it is")));
+            }
             if let Some(b) = block {
                 if b != receipt.block_number {
                     return Err(HubError::Input(format!(
-                        "{hash} is in block {}, not {b}", receipt.block_number
+                        "{hash} is in block {}, not {b}",
+                        receipt.block_number
                     )));
                 }
             }
+            let mut set = vec![("tx_hash", Value::from(hash.to_string()))];
             if Some(hash) != item.tx_hash {
-                verify_same_payment(&rpc, &item, hash)?;
+                let kind = verify_same_payment(&mut ctx.db, &rpc, &item, hash)?;
+                set.push(("kind", bindings::kind_value(kind)));
             }
-            Change {
-                item: item.clone(),
-                to: ItemState::Confirming,
-                reason: "resolved: on chain",
-                message: format!("landed in block {}; waiting for confirmations", receipt.block_number),
-                set: vec![("tx_hash", Value::from(hash.to_string()))],
-                order_to: None,
-            }
+            let mut c = Change::new(
+                &item,
+                ItemState::Confirming,
+                "resolved: on chain",
+                format!(
+                    "landed in block {}; waiting for confirmations",
+                    receipt.block_number
+                ),
+            );
+            c.set = set;
+            c
         }
     };
     let actor = ctx.actor.clone();
-    let state = ctx.db.transaction(|db| {
-        actor.move_item(
-            db,
-            &change.item,
-            change.to,
-            change.reason,
-            &change.message,
-            &change.set,
-        )?;
-        if let Some(o) = change.order_to {
-            actor.move_order(
-                db,
-                item.order.id,
-                Some(id),
-                OrderState::InBatch,
-                o,
-                change.reason,
-                &change.message,
-            )?;
-        }
-        actor.refresh_batch(db, id, change.reason)
-    })?;
+    let state = apply(&mut ctx.db, &actor, id, std::slice::from_ref(&change))?;
     ctx.out.result(
         json!({"batch": id, "order_id": order_id, "state": change.to.as_str(), "batch_state": state.as_str()}),
         &format!("order {order_id}: {} ({}); batch {id} is {state}", change.to, change.message),
     );
     Ok(())
+}
+
+/// Refuses a rebuild of an order that was, or may have been, paid: any of
+/// its signed versions has a receipt, or its nonce was consumed by one of
+/// its own versions, or by a transaction the hub cannot identify. Returns
+/// the reason to release the order's binding when a foreign transaction
+/// consumed the nonce (the order then takes a new nonce); `None` keeps it.
+fn refuse_paid(db: &mut Db, rpc: &Rpc, item: &Item) -> Result<Option<String>> {
+    let order_id = &item.order.order_id;
+    let mut hashes = bindings::signed_hashes(db, item.order.id)?;
+    hashes.extend(item.tx_hash);
+    hashes.sort_by_key(|h| h.0);
+    hashes.dedup();
+    for (h, r) in hashes.iter().zip(rpc.receipts(&hashes)?) {
+        if let Some(r) = r {
+            return Err(HubError::Conflict(format!(
+                "order {order_id} cannot be rebuilt: its signed transaction {h} has a receipt (block {}), so it landed; \
+                 resolve with `--on-chain --tx-hash {h}`",
+                r.block_number
+            )));
+        }
+    }
+    let Some(nonce) = item.nonce else {
+        return Ok(None);
+    };
+    match bindings::nonce_use(rpc, item.sender, nonce)? {
+        NonceUse::Unused => Ok(None),
+        NonceUse::ConsumedBy(c) => match bindings::whose(&bindings::versions(db, item.order.id)?, &c) {
+            Whose::Own(_) => Err(HubError::Conflict(format!(
+                "order {order_id} cannot be rebuilt: nonce {nonce} of {} was consumed by its own transaction {} (block {}); \
+                 resolve with `--on-chain --tx-hash {}`",
+                item.sender, c.hash, c.block_number, c.hash
+            ))),
+            Whose::Foreign => Ok(Some(format!("nonce consumed by foreign transaction {}", c.hash))),
+        },
+        NonceUse::ConsumedUnknown(why) => Err(HubError::Conflict(format!(
+            "order {order_id} cannot be rebuilt: nonce {nonce} of {} was consumed and the hub cannot tell by which \
+             transaction ({why}); if it paid this order resolve with `--on-chain --tx-hash H`",
+            item.sender
+        ))),
+    }
 }
 
 /// Refuses a rebuild whose freed nonce would strand later transactions of
@@ -564,31 +773,39 @@ fn refuse_stranding(items: &[Item], item: &Item) -> Result<()> {
     )))
 }
 
-/// A transaction given by the operator must pay exactly this order from the
-/// same sender and nonce.
-fn verify_same_payment(rpc: &Rpc, item: &Item, hash: B256) -> Result<()> {
-    let tx = rpc
-        .transaction(hash)?
+/// A transaction given by the operator must be one of the order's own
+/// versions (its signing hash, recomputed from the signed bytes the node
+/// gives, is one the hub exported), signed by the sender at the item's
+/// nonce. Returns its kind.
+fn verify_same_payment(db: &mut Db, rpc: &Rpc, item: &Item, hash: B256) -> Result<ItemKind> {
+    let raw = rpc
+        .raw_transaction(hash)?
         .ok_or_else(|| HubError::Input(format!("the node does not know transaction {hash}")))?;
-    let signed = item
-        .raw_tx
-        .as_deref()
-        .map(coldsign_core::SignedTransaction::decode)
-        .transpose()
-        .map_err(|e| HubError::Internal(e.to_string()))?
-        .ok_or_else(|| HubError::Internal("no signed transaction".to_owned()))?;
-    let ours = signed.transaction();
-    let same = tx.from == item.sender
-        && Some(tx.nonce) == item.nonce
-        && tx.to == ours.to()
-        && tx.value == ours.value()
-        && tx.input == ours.input();
-    if !same {
+    let signed = coldsign_core::SignedTransaction::decode(&raw)
+        .map_err(|e| HubError::Node(format!("the node's bytes for {hash} do not decode: {e}")))?;
+    let from = signed.recover_sender().ok();
+    if signed.hash() != hash
+        || from != Some(item.sender)
+        || Some(signed.transaction().nonce()) != item.nonce
+    {
         return Err(HubError::Input(format!(
-            "transaction {hash} does not pay this order (sender, nonce, recipient, value or data differ)"
+            "transaction {hash} is not a transaction of {} at nonce {}",
+            item.sender,
+            item.nonce.unwrap_or_default()
         )));
     }
-    Ok(())
+    let consumer = bindings::Consumer {
+        hash,
+        signing_hash: signed.transaction().signing_hash(),
+        block_number: 0,
+    };
+    match bindings::whose(&bindings::versions(db, item.order.id)?, &consumer) {
+        Whose::Own(kind) => Ok(kind),
+        Whose::Foreign => Err(HubError::Input(format!(
+            "transaction {hash} is none of the versions of order {} that the hub exported",
+            item.order.order_id
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -614,6 +831,8 @@ mod tests {
             block_number: None,
             block_hash: None,
             fee: None,
+            signing_hash: None,
+            kind: coldsign_core::batch::ItemKind::Payment,
             order: Order {
                 id: 1,
                 order_id: order.to_owned(),
@@ -625,6 +844,7 @@ mod tests {
                 amount: U256::one(),
                 state: OrderState::InBatch,
                 created_at: String::new(),
+                cancel_requested_at: None,
             },
         }
     }

@@ -2,13 +2,17 @@
 
 use super::{send, Ctx};
 use crate::{
+    bindings,
     clock::now_rfc3339,
-    db::{params, Value},
+    db::{params, Db, Value},
     error::{HubError, Result},
-    model::{Batch, Item, ItemMove},
+    model::{db_int, Batch, Item, ItemMove},
     state::{BatchState, ItemState},
 };
-use coldsign_core::batch::{SignedBatch, UnsignedBatch, VerifyError};
+use coldsign_core::{
+    batch::{SignedBatch, UnsignedBatch, VerifyError, SIGNED_FORMAT, UNSIGNED_FORMAT},
+    B256,
+};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -53,6 +57,7 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
         HubError::Internal(format!("stored unsigned batch {id} does not parse: {e}"))
     })?;
     let items = Item::of_batch(&mut ctx.db, id)?;
+    refuse_wrong_file(&mut ctx.db, id, &unsigned, &text)?;
     let verified = SignedBatch::parse(&text)
         .map_err(|e| {
             (
@@ -155,11 +160,22 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
             )
         })
         .collect::<Result<Vec<_>>>()?;
+    let signed_pairs: Vec<(B256, B256)> = verified
+        .iter()
+        .map(|v| (v.signed.transaction().signing_hash(), v.signed.hash()))
+        .collect();
+    let head = SignedBatch::parse(&text).ok().and_then(|s| s.ledger_head);
     ctx.db.transaction(|db| {
         actor.move_items(db, &moves)?;
+        bindings::record_signed(db, id, &signed_pairs)?;
         db.execute(
-            "UPDATE batches SET signed_accepted_at = ? WHERE id = ?",
-            params![now_rfc3339(), id],
+            "UPDATE batches SET signed_accepted_at = ?, ledger_seq = ?, ledger_mac = ? WHERE id = ?",
+            params![
+                now_rfc3339(),
+                head.map(|h| db_int(h.seq)).transpose()?,
+                head.map(|h| h.mac.to_string()),
+                id
+            ],
         )?;
         actor.refresh_batch(db, id, "signed file accepted")?;
         Ok::<_, HubError>(())
@@ -176,4 +192,48 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
         return Ok(());
     }
     send::send(ctx, id, false)
+}
+
+/// Refuses, without changing the batch, a file that is not a damaged copy
+/// of this batch's signed file but another file altogether: the unsigned
+/// file, another batch's signed file, or the signed answer to a version of
+/// this batch's file that a forced rebuild voided. Only a copy meant for the
+/// current file that fails verification moves the batch to SIGNATURE_ERROR.
+fn refuse_wrong_file(db: &mut Db, id: i64, unsigned: &UnsignedBatch, text: &str) -> Result<()> {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(()); // damaged: verification reports it
+    };
+    let format = json.get("format").and_then(|f| f.as_str());
+    if format == Some(UNSIGNED_FORMAT) {
+        return Err(HubError::Input(format!(
+            "this is an unsigned batch file, not a signed one: sign it on the cold machine \
+             (`signer --sign FILE`) and upload the `_signed.json` file it writes; batch {id} is unchanged"
+        )));
+    }
+    if format != Some(SIGNED_FORMAT) {
+        return Ok(());
+    }
+    if let Some(other) = json.get("batch_id").and_then(|b| b.as_u64()) {
+        if Some(other) != u64::try_from(id).ok() {
+            return Err(HubError::Input(format!(
+                "this is the signed file of batch {other}, not of batch {id}: upload it with \
+                 `hub-cli batch upload {other} FILE`; batch {id} is unchanged"
+            )));
+        }
+    }
+    let digest = json
+        .get("unsigned_digest")
+        .and_then(|d| d.as_str())
+        .and_then(|d| coldsign_core::hex_data::decode_fixed::<32>(d).ok())
+        .map(B256);
+    if let Some(d) = digest {
+        if d != unsigned.digest() && bindings::is_void_file(db, id, d)? {
+            return Err(HubError::Conflict(format!(
+                "this signed file answers an unsigned file of batch {id} (digest {d}) that a forced rebuild made void: \
+                 it is refused so that no old version is sent; export the current file (`hub-cli batch export {id}`), \
+                 sign it and upload its signed file; batch {id} is unchanged"
+            )));
+        }
+    }
+    Ok(())
 }

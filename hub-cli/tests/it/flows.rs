@@ -729,7 +729,7 @@ pub fn nonce_taken_by_another_transaction_needs_an_operator(backend: Backend) {
         .unwrap()
         .to_owned();
     assert!(
-        msg.contains("nonce 0") && msg.contains("another transaction"),
+        msg.contains("nonce 0") && msg.contains("none of this order's versions"),
         "{msg}"
     );
     // Neither our transaction nor the other one pays this order.

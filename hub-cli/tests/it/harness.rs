@@ -217,6 +217,7 @@ impl World {
     /// Exports batch `id` and returns the unsigned file's path.
     pub fn export(&self, id: &str) -> PathBuf {
         let out = self.dir.path().join("usb");
+        std::fs::create_dir_all(&out).expect("create the USB folder");
         let data = self.json(&["batch", "export", id, "--out", out.to_str().expect("path")]);
         PathBuf::from(data["file"].as_str().expect("file"))
     }
