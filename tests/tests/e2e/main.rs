@@ -1,6 +1,7 @@
 //! End-to-end tests: the operator runbook (`docs/runbook.md`) driven through
 //! the real `signer` and `hub-cli` binaries against anvil, every scenario on
-//! SQLite and on PostgreSQL.
+//! SQLite and on PostgreSQL; and the kit's fault-injecting JSON-RPC proxy
+//! (`proxy`), checked against a real anvil.
 //!
 //! Needs the workspace binaries built in the same target folder (`cargo test
 //! --workspace` builds them; alone: `cargo build --bins` first), anvil
@@ -14,6 +15,7 @@
 
 mod flows;
 mod large;
+mod proxy;
 mod world;
 
 /// One test per backend from a function taking the backend.
