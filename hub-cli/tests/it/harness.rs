@@ -2,7 +2,9 @@
 //! shared test kit `coldsign-e2e`), the real `hub-cli` binary, and signing
 //! with anvil's well-known, PUBLIC and INSECURE dev keys.
 
-pub use coldsign_e2e::{address_of, dev, key, Anvil, Backend, TestDb, DEV_KEYS, ETH, UNFUNDED_KEY};
+pub use coldsign_e2e::{
+    address_of, dev, key, Anvil, Backend, Fault, FaultProxy, TestDb, DEV_KEYS, ETH, UNFUNDED_KEY,
+};
 
 use coldsign_core::{
     batch::{signed_file_name_for, SignedBatch, UnsignedBatch},
@@ -17,6 +19,9 @@ use std::{
 
 /// One test's world: anvil, database, working directory and the hub binary.
 pub struct World {
+    /// A fault-injecting proxy the hub talks to instead of anvil, if any
+    /// (dropped first).
+    pub proxy: Option<FaultProxy>,
     /// The node.
     pub anvil: Anvil,
     /// The database (dropped before the directory).
@@ -53,10 +58,30 @@ impl World {
 
     /// A fresh world whose anvil gets extra options (`--hardfork berlin`, ...).
     pub fn with_node(backend: Backend, confirmations: u64, anvil_options: &[&str]) -> Self {
+        Self::setup(backend, confirmations, anvil_options, false)
+    }
+
+    /// A fresh world whose hub talks to anvil through a [`FaultProxy`]
+    /// (`w.proxy`), with no fault on yet.
+    pub fn behind_proxy(backend: Backend, confirmations: u64) -> Self {
+        Self::setup(backend, confirmations, &[], true)
+    }
+
+    fn setup(backend: Backend, confirmations: u64, anvil_options: &[&str], proxy: bool) -> Self {
         let anvil = Anvil::start_with(anvil_options);
+        let proxy = proxy.then(|| FaultProxy::start(&anvil.url));
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::new(backend, dir.path());
-        let w = Self { anvil, db, dir };
+        let w = Self {
+            proxy,
+            anvil,
+            db,
+            dir,
+        };
+        let node = w
+            .proxy
+            .as_ref()
+            .map_or(w.anvil.url.clone(), |p| p.url.clone());
         w.ok(&["migrate"]);
         w.ok(&[
             "chain",
@@ -65,7 +90,7 @@ impl World {
             "--chain-id",
             "31337",
             "--rpc",
-            &w.anvil.url,
+            &node,
             "--confirmations",
             &confirmations.to_string(),
         ]);
@@ -244,6 +269,36 @@ impl World {
             .to_owned()
     }
 
+    /// The proxy in front of the node (a world made by [`World::behind_proxy`]).
+    pub fn proxy(&self) -> &FaultProxy {
+        self.proxy.as_ref().expect("a world behind a proxy")
+    }
+
+    /// Broadcasts every signed transaction of every signed file under the
+    /// working directory straight to the node, as an attacker holding a copy
+    /// of the USB stick would, mines a block, and returns how many the node
+    /// accepted.
+    pub fn replay_every_signed_file(&self) -> usize {
+        let mut accepted = 0;
+        let mut files = Vec::new();
+        collect_signed(self.dir.path(), &mut files);
+        assert!(!files.is_empty(), "no signed file to replay");
+        for f in files {
+            for item in read_signed(&f).items {
+                let raw = format!("0x{}", hex::encode(&item.raw_transaction));
+                let body = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]});
+                let answer: Value = ureq::post(&self.anvil.url)
+                    .send_json(body)
+                    .expect("anvil answers")
+                    .into_json()
+                    .expect("JSON");
+                accepted += usize::from(answer.get("result").is_some());
+            }
+        }
+        self.anvil.mine(1);
+        accepted
+    }
+
     /// Order state.
     pub fn order_state(&self, order: &str) -> String {
         self.json(&["order", "show", order])["state"]
@@ -280,6 +335,17 @@ pub fn sign_file(unsigned_path: &Path, keys: &[&SigningKey]) -> PathBuf {
     let path = unsigned_path.with_file_name(name);
     std::fs::write(&path, batch.to_json()).expect("write signed");
     path
+}
+
+fn collect_signed(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_signed(&p, out);
+        } else if p.to_string_lossy().ends_with("_signed.json") {
+            out.push(p);
+        }
+    }
 }
 
 /// Parses and returns a signed file for editing.

@@ -7,22 +7,34 @@
     unreachable_pub
 )]
 
+mod exactly_once;
 mod flows;
 mod harness;
 
 /// Generates one test per backend from a function taking the backend.
 macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::flows::$name(super::harness::Backend::Sqlite) })+
+    ($module:ident => $sqlite:ident, $postgres:ident: $($name:ident),+ $(,)?) => {
+        mod $sqlite {
+            $(#[test] fn $name() { super::$module::$name(super::harness::Backend::Sqlite) })+
         }
-        mod postgres {
-            $(#[test] fn $name() { super::flows::$name(super::harness::Backend::Postgres) })+
+        mod $postgres {
+            $(#[test] fn $name() { super::$module::$name(super::harness::Backend::Postgres) })+
         }
     };
 }
 
 both_backends!(
+    exactly_once => exactly_once_sqlite, exactly_once_postgres:
+    cancel_after_a_refused_upload_keeps_the_nonces,
+    rebuild_is_refused_when_the_transaction_landed,
+    a_lying_node_never_closes_a_batch,
+    a_wrong_hash_is_a_node_fault_and_sync_recovers,
+    a_void_cancels_a_bound_order,
+    a_forced_rebuild_voids_the_exported_file,
+);
+
+both_backends!(
+    flows => sqlite, postgres:
     happy_path_native_and_erc20,
     build_error_then_rebuild_after_funding,
     signature_error_tampered_and_incomplete,
