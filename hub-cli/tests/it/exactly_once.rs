@@ -346,3 +346,55 @@ pub fn a_forced_rebuild_voids_the_exported_file(backend: Backend) {
     assert_eq!(w.anvil.balance(recipient(9)), ETH);
     assert_eq!(w.anvil.nonce(a1), 1);
 }
+
+/// Path 1, the other way round: the attacker broadcasts the first signed
+/// file after the cancel and before the orders are taken again. The next
+/// batch finds the bound nonces consumed by the orders' own versions and
+/// settles the orders as paid instead of paying them at new nonces.
+pub fn a_copy_broadcast_after_a_cancel_settles_the_orders(backend: Backend) {
+    let w = World::new(backend, 1);
+    let (k1, a1) = dev(1);
+    w.import_keys(&[&k1]);
+    w.import_orders(&[
+        ("C1", "ETH", a1, recipient(10), "7"),
+        ("C2", "ETH", a1, recipient(11), "1"),
+    ]);
+    let b1 = w.create_batch();
+    let signed1 = export_and_sign(&w, &b1, &[&k1]);
+    w.ok(&["batch", "cancel", &b1]);
+    broadcast(&w, &signed1);
+    w.anvil.mine(1);
+
+    let r = w.fails(
+        &[
+            "batch",
+            "create",
+            "--chain",
+            "local",
+            "--all-pending",
+            "--auto-build",
+        ],
+        CONFLICT,
+    );
+    assert!(
+        r.stderr.contains("already settled on chain"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(w.order_state("C1"), "COMPLETED");
+    assert_eq!(w.order_state("C2"), "COMPLETED");
+    let history = w.json(&["order", "show", "C1"]);
+    assert!(
+        history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "paid by an earlier version"),
+        "{history}"
+    );
+
+    assert_eq!(w.replay_every_signed_file(), 0);
+    assert_eq!(w.anvil.balance(recipient(10)), 7 * ETH);
+    assert_eq!(w.anvil.balance(recipient(11)), ETH);
+    assert_eq!(w.anvil.nonce(a1), 2);
+}

@@ -31,6 +31,7 @@ both_backends!(
     a_wrong_hash_is_a_node_fault_and_sync_recovers,
     a_void_cancels_a_bound_order,
     a_forced_rebuild_voids_the_exported_file,
+    a_copy_broadcast_after_a_cancel_settles_the_orders,
 );
 
 both_backends!(
