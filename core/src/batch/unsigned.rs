@@ -2,8 +2,7 @@
 
 use super::{
     check_header, check_order_id, check_timestamp, error::ItemError, summary::Summary,
-    tx_json::TxJson, BatchError, ItemKind, LedgerHead, FORMAT_VERSION, MAX_ITEMS,
-    UNSIGNED_FORMAT,
+    tx_json::TxJson, BatchError, ItemKind, LedgerHead, FORMAT_VERSION, MAX_ITEMS, UNSIGNED_FORMAT,
 };
 use crate::{address::Address, hash::B256, transaction::Transaction};
 use serde::{Deserialize, Serialize};

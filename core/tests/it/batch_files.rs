@@ -878,3 +878,105 @@ fn print_examples() {
         SignedBatch::from_signed_transactions(&batch, &sign_all(&batch)).to_json()
     );
 }
+
+/// A void of order `order`: a 0-value transfer from the sender to itself.
+fn void(order: &str, from: u8, nonce: u64) -> UnsignedItemDraft {
+    let mut d = native(order, from, nonce, sender(from), 0, "0");
+    d.kind = coldsign_core::batch::ItemKind::Void;
+    d
+}
+
+#[test]
+fn a_void_item_round_trips_and_is_marked_in_the_file() {
+    let batch =
+        UnsignedBatch::new(7, CHAIN, "2026-11-21T09:30:00Z", vec![void("W-9", 1, 3)]).unwrap();
+    let text = batch.to_json();
+    assert!(text.contains("\"kind\": \"void\""), "{text}");
+    let parsed = UnsignedBatch::parse(&text).unwrap();
+    assert_eq!(
+        parsed.items()[0].kind(),
+        coldsign_core::batch::ItemKind::Void
+    );
+    // A payment carries no kind at all: the sample's files are unchanged.
+    assert!(!sample().to_json().contains("\"kind\""));
+}
+
+#[test]
+fn a_void_must_be_a_zero_value_self_transfer() {
+    let alice = Address([0xa1; 20]);
+    let mut to_other = native("W-1", 1, 0, alice, 0, "0");
+    to_other.kind = coldsign_core::batch::ItemKind::Void;
+    let mut with_value = native("W-2", 1, 0, sender(1), 1_000, "0.000000000000001");
+    with_value.kind = coldsign_core::batch::ItemKind::Void;
+    for d in [to_other, with_value] {
+        let err = UnsignedBatch::new(1, CHAIN, "2026-11-21T09:30:00Z", vec![d]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BatchError::Item {
+                    reason: ItemError::BadVoid,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_explicit_payment_kind_is_not_canonical() {
+    let mut v = sample_json();
+    v["items"][0]["kind"] = json!("payment");
+    let err = parse(&v).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BatchError::Item {
+                reason: ItemError::ExplicitPaymentKind,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    v["items"][0]["kind"] = json!("refund");
+    assert!(matches!(parse(&v).unwrap_err(), BatchError::Json(_)));
+}
+
+#[test]
+fn the_ledger_head_is_part_of_the_digest_and_of_the_signed_file() {
+    let head = coldsign_core::batch::LedgerHead {
+        seq: 12,
+        mac: coldsign_core::B256([0x5a; 32]),
+    };
+    let drafts = || {
+        vec![native(
+            "W-1",
+            1,
+            0,
+            Address([0xa1; 20]),
+            1,
+            "0.000000000000000001",
+        )]
+    };
+    let with =
+        UnsignedBatch::with_ledger_head(1, CHAIN, "2026-11-21T09:30:00Z", Some(head), drafts())
+            .unwrap();
+    let without = UnsignedBatch::new(1, CHAIN, "2026-11-21T09:30:00Z", drafts()).unwrap();
+    assert_ne!(with.digest(), without.digest());
+    let parsed = UnsignedBatch::parse(&with.to_json()).unwrap();
+    assert_eq!(parsed.ledger_head(), Some(head));
+    assert_eq!(parsed, with);
+    // Editing the head breaks the digest.
+    let mut v: Value = serde_json::from_str(&with.to_json()).unwrap();
+    v["ledger_head"]["seq"] = json!(11);
+    assert!(matches!(
+        parse(&v).unwrap_err(),
+        BatchError::DigestMismatch { .. }
+    ));
+
+    let signed =
+        SignedBatch::from_signed_transactions(&with, &sign_all(&with)).with_ledger_head(head);
+    let reparsed = SignedBatch::parse(&signed.to_json()).unwrap();
+    assert_eq!(reparsed.ledger_head, Some(head));
+    reparsed.verify_against(&with).unwrap();
+}
