@@ -510,3 +510,74 @@ pub fn reverted_transfer_is_final(backend: Backend) {
     assert_eq!(w.anvil.token_balance(w.token(), recipient(1)), 0);
     assert_eq!(w.anvil.balance(recipient(2)), ETH);
 }
+
+/// Exactly once with the real signer: V-1 and V-2 are exported and signed,
+/// the batch is cancelled and V-1 abandoned with `order cancel`. The next
+/// batch reuses both nonces and carries V-1's void; it is rebuilt with
+/// `--force` after export, so the old file's answer is refused; the new one
+/// is signed and sent. The first signed file, broadcast by an attacker
+/// afterwards, pays nothing.
+pub fn void_and_forced_rebuild(backend: Backend) {
+    let w = World::standard(backend, 1);
+    let cold = w.cold_addresses();
+    w.import_orders(&[
+        ("V-1", "ETH", cold[1], recipient(1), "3"),
+        ("V-2", "ETH", cold[1], recipient(2), "1"),
+    ]);
+    let first = w.create_batch();
+    w.export_and_sign();
+    let copy = SignedBatch::parse(&read(&w.signed_file())).expect("parse");
+    let out = w.run("hub-cli batch cancel <BATCH>");
+    assert!(out.stdout.contains("stay bound"), "{}", out.stdout);
+    assert_eq!(w.batch_state(&first), "CANCELLED");
+
+    w.set("ORDER", "V-1");
+    let out = w.run("hub-cli order cancel <ORDER>");
+    assert!(out.stdout.contains("void"), "{}", out.stdout);
+    assert_eq!(w.order_state("V-1"), "PENDING");
+
+    let second = w.create_batch();
+    assert_eq!(w.item(&second, "V-1")["nonce"], 0);
+    assert_eq!(w.item(&second, "V-2")["nonce"], 1);
+    w.export_and_sign();
+    let old_signed = w.signed_file();
+    let stale = std::fs::read_to_string(&old_signed).expect("read");
+    w.run_code("hub-cli batch build <BATCH>", hub_exit::CONFLICT);
+    w.anvil.mine(2);
+    w.run("hub-cli batch build <BATCH> --force");
+    assert_eq!(
+        w.item(&second, "V-1")["nonce"],
+        0,
+        "a forced rebuild keeps the nonce"
+    );
+    let out = w.run_code(
+        "hub-cli batch upload <BATCH> <USB>/batch_<BATCH>_<DATE>_signed.json",
+        hub_exit::CONFLICT,
+    );
+    assert!(out.stderr.contains("void"), "{}", out.stderr);
+    assert_eq!(w.batch_state(&second), "READY_FOR_SIGNATURE");
+    std::fs::remove_file(&old_signed).expect("remove the stale signed file");
+    w.export_and_sign();
+    w.run("hub-cli batch upload <BATCH> <USB>/batch_<BATCH>_<DATE>_signed.json");
+    w.wait_closed();
+    assert_eq!(w.order_state("V-1"), "FAILED");
+    assert_eq!(w.order_state("V-2"), "COMPLETED");
+
+    // An attacker broadcasts both older signed files: nothing is mined.
+    let older: SignedBatch = SignedBatch::parse(&stale).expect("parse");
+    for item in copy.items.iter().chain(&older.items) {
+        let raw = coldsign_core::hex_data::encode(&item.raw_transaction);
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]});
+        let answer: serde_json::Value = ureq::post(&w.anvil.url)
+            .send_json(body)
+            .expect("anvil answers")
+            .into_json()
+            .expect("JSON");
+        assert!(answer.get("error").is_some(), "{answer}");
+    }
+    w.anvil.mine(1);
+    assert_eq!(w.anvil.balance(recipient(1)), 0);
+    assert_eq!(w.anvil.balance(recipient(2)), ETH);
+    assert_eq!(w.anvil.nonce(cold[1]), 2);
+}

@@ -38,6 +38,7 @@ both_backends!(
     flows::lingering_check_and_resend,
     flows::cancel_before_signing,
     flows::reverted_transfer_is_final,
+    flows::void_and_forced_rebuild,
     large::thousand_orders_from_hundred_senders,
 );
 
