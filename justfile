@@ -8,6 +8,8 @@ ethers_version := "6.17.0"
 eth_account_version := "0.14.0"
 
 export COLDSIGN_TOOLS := tools
+# The commit the binaries name in `--version` (works without git metadata too).
+export COLDSIGN_COMMIT := `git rev-parse --short=12 HEAD 2>/dev/null || echo unknown`
 
 # List the recipes.
 default:

@@ -20,6 +20,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "building signer and hub-cli"
 cargo build --locked --quiet -p coldsign-signer -p coldsign-hub
 signer=$root/target/debug/signer
+export HUB_OPERATOR="${HUB_OPERATOR:-demo}"
 hub=$root/target/debug/hub-cli
 
 rm -rf "$work"

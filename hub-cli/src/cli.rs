@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "hub-cli",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("COLDSIGN_COMMIT"), ")"),
     after_help = "Examples:
   hub-cli migrate
   hub-cli chain add local --chain-id 31337 --rpc http://127.0.0.1:8545 --confirmations 2
@@ -24,19 +24,25 @@ Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input, 4 not found, 5 conflict,
 6 database, 7 node, 8 signature refused, 9 needs operator, 10 timeout."
 )]
 pub(crate) struct Cli {
-    /// Database: a SQLite file path or a postgres:// URL.
-    #[arg(
-        long,
-        global = true,
-        env = "HUB_DATABASE_URL",
-        hide_env_values = true,
-        default_value = "hub.db"
-    )]
-    pub(crate) db: String,
+    /// Database: a SQLite file path or a postgres:// URL [default: hub.db,
+    /// or `database_url` of the configuration file].
+    #[arg(long, global = true, env = "HUB_DATABASE_URL", hide_env_values = true)]
+    pub(crate) db: Option<String>,
+    /// Configuration file (TOML: `database_url`, `operator`, `rpc_timeout`)
+    /// [default: ~/.config/coldsign/hub.toml when it exists]. Flags and
+    /// environment variables override it.
+    #[arg(long, global = true, env = "HUB_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Seconds to wait for a node's answer before giving up on a request
+    /// [default: 15, or `rpc_timeout` of the configuration file].
+    #[arg(long, global = true, env = "HUB_RPC_TIMEOUT", value_name = "SECS")]
+    pub(crate) rpc_timeout: Option<u64>,
     /// Print machine-readable JSON (`{"schema_version":1,"success":..,"data":..}`).
     #[arg(long, global = true)]
     pub(crate) json: bool,
-    /// Operator name recorded with every state change.
+    /// Operator name recorded with every state change (required by every
+    /// command that changes state: this flag, HUB_OPERATOR, `operator` in the
+    /// configuration file, or else the login name in USER).
     #[arg(long, global = true, env = "HUB_OPERATOR")]
     pub(crate) operator: Option<String>,
     /// The command.
@@ -47,7 +53,11 @@ pub(crate) struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create or upgrade the database schema.
+    /// Create or upgrade the database schema (a PostgreSQL database must
+    /// exist first: `createdb`).
+    #[command(after_help = "Examples:
+  hub-cli migrate
+  hub-cli --db postgres://hub@db.example/hub migrate")]
     Migrate,
     /// Chains and their nodes.
     #[command(subcommand)]
@@ -64,6 +74,29 @@ pub(crate) enum Command {
     /// Batches of cold-signed payments.
     #[command(subcommand)]
     Batch(BatchCmd),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  hub-cli completions bash > /etc/bash_completion.d/hub-cli
+  hub-cli completions zsh > \"${fpath[1]}/_hub-cli\"
+  hub-cli completions fish > ~/.config/fish/completions/hub-cli.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Command {
+    /// Whether the command only reads: it records no operator.
+    pub(crate) fn is_read_only(&self) -> bool {
+        match self {
+            Self::Migrate | Self::Completions { .. } => true,
+            Self::Chain(c) => matches!(c, ChainCmd::List),
+            Self::Token(c) => matches!(c, TokenCmd::List),
+            Self::Address(c) => matches!(c, AddressCmd::List { .. }),
+            Self::Order(c) => matches!(c, OrderCmd::List { .. } | OrderCmd::Show { .. }),
+            Self::Batch(c) => matches!(c, BatchCmd::Show { .. } | BatchCmd::List),
+        }
+    }
 }
 
 /// `chain` subcommands.
@@ -73,8 +106,61 @@ pub(crate) enum ChainCmd {
     #[command(after_help = "Examples:
   hub-cli chain add mainnet --chain-id 1 --rpc https://node.example --confirmations 12")]
     Add(ChainAdd),
+    /// Correct a chain's node, witness, confirmations or fee settings. A
+    /// new node must serve the same chain id; built transactions keep their
+    /// fees (a rebuild uses the new settings).
+    #[command(after_help = "Examples:
+  hub-cli chain update mainnet --rpc https://other-node.example
+  hub-cli chain update mainnet --confirmations 20 --max-fee-cap 200000000000
+  hub-cli chain update mainnet --witness-rpc https://witness.example
+  hub-cli chain update mainnet --no-witness")]
+    Update(ChainUpdate),
+    /// Remove a chain nothing refers to (no token, address, order or batch).
+    #[command(after_help = "Examples:
+  hub-cli chain remove sepolia")]
+    Remove {
+        /// The chain's name.
+        name: String,
+    },
     /// List chains.
+    #[command(after_help = "Examples:
+  hub-cli chain list
+  hub-cli chain list --json")]
     List,
+}
+
+/// `chain update`: only what is given changes.
+#[derive(Debug, Args)]
+pub(crate) struct ChainUpdate {
+    /// The chain's name.
+    pub(crate) name: String,
+    /// New JSON-RPC URL of the node.
+    #[arg(long)]
+    pub(crate) rpc: Option<String>,
+    /// New witness node.
+    #[arg(long, value_name = "URL", conflicts_with = "no_witness")]
+    pub(crate) witness_rpc: Option<String>,
+    /// Stop using a witness node.
+    #[arg(long)]
+    pub(crate) no_witness: bool,
+    /// Blocks needed before a payment is final.
+    #[arg(long)]
+    pub(crate) confirmations: Option<u64>,
+    /// Max fee = base fee x this / 100 + priority fee.
+    #[arg(long)]
+    pub(crate) base_fee_multiplier_pct: Option<u64>,
+    /// Priority fee = suggestion x this / 100.
+    #[arg(long)]
+    pub(crate) priority_fee_multiplier_pct: Option<u64>,
+    /// Cap on the max fee per gas, in wei (`none` removes it).
+    #[arg(long)]
+    pub(crate) max_fee_cap: Option<String>,
+    /// Cap on the priority fee per gas, in wei (`none` removes it).
+    #[arg(long)]
+    pub(crate) priority_fee_cap: Option<String>,
+    /// Gas limit = estimate x this / 100.
+    #[arg(long)]
+    pub(crate) gas_margin_pct: Option<u64>,
 }
 
 /// `chain add`.
@@ -134,11 +220,45 @@ pub(crate) enum TokenCmd {
         /// Contract address.
         #[arg(long)]
         contract: String,
-        /// Decimals.
+        /// Decimals: checked against the contract's `decimals()`; read from
+        /// it when omitted.
         #[arg(long)]
-        decimals: u8,
+        decimals: Option<u8>,
+    },
+    /// Correct a token's contract or decimals (refused while an unfinished
+    /// order uses it: its amounts are stored in base units).
+    #[command(after_help = "Examples:
+  hub-cli token update --chain mainnet --symbol USDT --decimals 6
+  hub-cli token update --chain mainnet --symbol USDT --contract 0xdAC17F958D2ee523a2206206994597C13D831ec7")]
+    Update {
+        /// Chain name.
+        #[arg(long)]
+        chain: String,
+        /// The token's symbol.
+        #[arg(long)]
+        symbol: String,
+        /// New contract address.
+        #[arg(long)]
+        contract: Option<String>,
+        /// New decimals (checked against the contract).
+        #[arg(long)]
+        decimals: Option<u8>,
+    },
+    /// Remove a token no order uses.
+    #[command(after_help = "Examples:
+  hub-cli token remove --chain mainnet --symbol USDT")]
+    Remove {
+        /// Chain name.
+        #[arg(long)]
+        chain: String,
+        /// The token's symbol.
+        #[arg(long)]
+        symbol: String,
     },
     /// List tokens.
+    #[command(after_help = "Examples:
+  hub-cli token list
+  hub-cli token list --json")]
     List,
 }
 
@@ -161,6 +281,9 @@ The file: {\"addresses\":[{\"index\":0,\"path\":\"m/44'/60'/0'/0/0\",\"address\"
         role: String,
     },
     /// List addresses.
+    #[command(after_help = "Examples:
+  hub-cli address list
+  hub-cli address list --chain mainnet --json")]
     List {
         /// Only this chain.
         #[arg(long)]
@@ -254,6 +377,9 @@ pub(crate) enum BatchCmd {
         auto_build: bool,
     },
     /// Build the unsigned transactions.
+    #[command(after_help = "Examples:
+  hub-cli batch build 3
+  hub-cli batch build 3 --force   # after export: keeps every nonce, voids the old file")]
     Build {
         /// Batch id.
         id: i64,
@@ -263,14 +389,26 @@ pub(crate) enum BatchCmd {
         #[arg(long)]
         force: bool,
     },
-    /// Take an order out of a NEW or BLOCKED batch, back to pending.
+    /// Take orders out of a NEW or BLOCKED batch, back to pending.
+    #[command(after_help = "Examples:
+  hub-cli batch drop 3 w-17
+  hub-cli batch drop 3 w-17 w-18 w-19
+  hub-cli batch drop 3 --build-errors   # every BUILD_ERROR order")]
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["orders", "build_errors"])))]
     Drop {
         /// Batch id.
         id: i64,
-        /// Order id.
-        order: String,
+        /// Order ids.
+        orders: Vec<String>,
+        /// Every order of the batch that is BUILD_ERROR.
+        #[arg(long)]
+        build_errors: bool,
     },
     /// Write the unsigned file `batch_<ID>_<YYYYMMDD>_unsigned.json`.
+    #[command(after_help = "Examples:
+  hub-cli batch export 3 --out /media/usb
+
+The directory must exist (a USB stick that is not mounted is refused).")]
     Export {
         /// Batch id.
         id: i64,
@@ -279,6 +417,9 @@ pub(crate) enum BatchCmd {
         out: PathBuf,
     },
     /// Verify a signed file and, unless --no-send, broadcast it.
+    #[command(after_help = "Examples:
+  hub-cli batch upload 3 /media/usb/batch_3_20261201_signed.json
+  hub-cli batch upload 3 /media/usb/batch_3_20261201_signed.json --no-send")]
     Upload {
         /// Batch id.
         id: i64,
@@ -289,14 +430,24 @@ pub(crate) enum BatchCmd {
         no_send: bool,
     },
     /// Broadcast the signed transactions waiting to go out.
+    #[command(after_help = "Examples:
+  hub-cli batch send 3")]
     Send {
         /// Batch id.
         id: i64,
     },
     /// Follow receipts and confirmations; detect failures and lingering.
+    #[command(after_help = "Examples:
+  hub-cli batch sync 3
+  hub-cli batch sync 3 --wait --timeout 600
+  hub-cli batch sync --all   # every open batch, e.g. from cron")]
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all"])))]
     Sync {
         /// Batch id.
-        id: i64,
+        id: Option<i64>,
+        /// Every batch that has been sent and is not CLOSED.
+        #[arg(long)]
+        all: bool,
         /// Loop until CLOSED or an operator is needed.
         #[arg(long)]
         wait: bool,
@@ -308,6 +459,8 @@ pub(crate) enum BatchCmd {
         interval: u64,
     },
     /// Re-examine LINGERING orders; the undetermined go to READY_TO_RESEND.
+    #[command(after_help = "Examples:
+  hub-cli batch check 3")]
     Check {
         /// Batch id.
         id: i64,
@@ -341,20 +494,65 @@ pub(crate) enum BatchCmd {
         rebuild: bool,
     },
     /// Send every READY_TO_RESEND order again.
+    #[command(after_help = "Examples:
+  hub-cli batch resend 3")]
     Resend {
         /// Batch id.
         id: i64,
     },
     /// Cancel a batch that has no accepted signed file; its orders return to pending.
+    #[command(after_help = "Examples:
+  hub-cli batch cancel 3")]
     Cancel {
         /// Batch id.
         id: i64,
     },
     /// Show a batch and its orders.
+    #[command(after_help = "Examples:
+  hub-cli batch show 3
+  hub-cli batch show 3 --state BUILD_ERROR
+  hub-cli batch show 3 --json")]
     Show {
         /// Batch id.
         id: i64,
+        /// Only the orders in this state (SELECTED, TX_BUILT, BUILD_ERROR, ...).
+        #[arg(long)]
+        state: Option<String>,
     },
     /// List batches.
+    #[command(after_help = "Examples:
+  hub-cli batch list
+  hub-cli batch list --json")]
     List,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command, down to the leaves, has an "Examples:" block in its
+    /// `--help`.
+    #[test]
+    fn every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            let leaf = cmd.get_subcommands().next().is_none();
+            if leaf && cmd.get_name() != "help" {
+                let help = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !help.contains("Examples:") {
+                    missing.push(path.clone());
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "commands without examples: {missing:?}");
+    }
 }

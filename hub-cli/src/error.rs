@@ -45,6 +45,10 @@ pub(crate) enum HubError {
     /// Refused by the current state.
     #[error("{0}")]
     Conflict(String),
+    /// Another process changed the same rows meanwhile (a compare-and-set
+    /// failed): nothing was written; running the command again is safe.
+    #[error("{0}")]
+    Concurrent(String),
     /// Storage.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -121,7 +125,7 @@ impl HubError {
             Self::Usage(_) => exit::USAGE,
             Self::Input(_) => exit::INPUT,
             Self::NotFound(_) => exit::NOT_FOUND,
-            Self::Conflict(_) => exit::CONFLICT,
+            Self::Conflict(_) | Self::Concurrent(_) => exit::CONFLICT,
             Self::Db(DbError::Unique(_)) => exit::CONFLICT,
             Self::Db(_) => exit::DATABASE,
             Self::Node(_) => exit::NODE,
@@ -139,7 +143,7 @@ impl HubError {
             Self::Usage(_) => "usage",
             Self::Input(_) => "input",
             Self::NotFound(_) => "not_found",
-            Self::Conflict(_) | Self::Db(DbError::Unique(_)) => "conflict",
+            Self::Conflict(_) | Self::Concurrent(_) | Self::Db(DbError::Unique(_)) => "conflict",
             Self::Db(_) => "database",
             Self::Node(_) => "node",
             Self::Signature(_) => "signature",

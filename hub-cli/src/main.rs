@@ -1,6 +1,6 @@
 //! `hub-cli`: the online companion of coldsign. Keeps orders, builds batches
 //! of unsigned transactions for the cold signer, takes the signatures back,
-//! broadcasts them and walks every order to a final state (SPEC.md section 2).
+//! broadcasts them and walks every order to a final state (docs/hub.md).
 //!
 //! `main` only parses the command line, opens the database, runs the command
 //! and maps its error to an exit code (see docs/hub.md).
@@ -9,6 +9,7 @@ mod bindings;
 mod cli;
 mod clock;
 mod commands;
+mod config;
 mod db;
 mod error;
 mod evidence;
@@ -22,9 +23,56 @@ use clap::Parser;
 use error::{exit, HubError};
 use serde_json::json;
 
+/// The operator recorded with state changes: `--operator`/`HUB_OPERATOR`,
+/// then the configuration file, then the login name (`USER`). A command
+/// that changes state refuses to run without one.
+fn operator(
+    flag: Option<String>,
+    config: Option<String>,
+    read_only: bool,
+) -> Result<String, HubError> {
+    let name = flag
+        .or(config)
+        .or_else(|| std::env::var("USER").ok())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    match name {
+        Some(n) => Ok(n),
+        None if read_only => Ok(String::new()),
+        None => Err(HubError::Usage(
+            "who is acting? every state change is recorded with its operator: pass --operator NAME, \
+             set HUB_OPERATOR, or put `operator = \"NAME\"` in the configuration file"
+                .to_owned(),
+        )),
+    }
+}
+
 fn run(cli: cli::Cli, out: output::Output) -> Result<(), HubError> {
+    if let cli::Command::Completions { shell } = cli.command {
+        let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "hub-cli", &mut script);
+        out.result(
+            json!({"shell": shell.to_string()}),
+            &String::from_utf8_lossy(&script),
+        );
+        return Ok(());
+    }
+    let config = config::load(cli.config.as_deref())?;
+    let read_only = cli.command.is_read_only();
+    let operator = operator(cli.operator.clone(), config.operator.clone(), read_only)?;
+    rpc::set_timeout(
+        cli.rpc_timeout
+            .or(config.rpc_timeout)
+            .unwrap_or(rpc::DEFAULT_TIMEOUT_SECS),
+    );
+    let url = cli
+        .db
+        .clone()
+        .or(config.database_url.clone())
+        .unwrap_or_else(|| "hub.db".to_owned());
     let migrating = matches!(cli.command, cli::Command::Migrate);
-    let mut db = db::Db::open(&cli.db, migrating)?;
+    let mut db = db::Db::open(&url, migrating)?;
     if let cli::Command::Migrate = cli.command {
         let applied = db::migrate(&mut db)?;
         out.result(
@@ -45,11 +93,6 @@ fn run(cli: cli::Cli, out: output::Output) -> Result<(), HubError> {
         return Ok(());
     }
     db::check_version(&mut db)?;
-    let operator = cli
-        .operator
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".to_owned());
     let mut ctx = commands::Ctx {
         db,
         out,

@@ -668,7 +668,7 @@ fn update_items(
             .iter()
             .map(|&n| moves[n].item)
             .find(|i| !changed.contains(&i.id));
-        return Err(HubError::Conflict(format!(
+        return Err(HubError::Concurrent(format!(
             "order {} changed while this command ran (another process?): run the command again",
             missed.map_or("?", |i| i.order.order_id.as_str())
         )));
@@ -764,7 +764,7 @@ impl Actor {
         values.push(Value::from(item.id));
         values.push(Value::from(from.as_str()));
         if db.execute(&sql, &values)? != 1 {
-            return Err(HubError::Conflict(format!(
+            return Err(HubError::Concurrent(format!(
                 "order {} changed while this command ran (another process?): run the command again",
                 item.order.order_id
             )));
@@ -868,7 +868,7 @@ impl Actor {
             params![to.as_str(), now_rfc3339(), order_ref, from.as_str()],
         )?;
         if n != 1 {
-            return Err(HubError::Conflict(format!(
+            return Err(HubError::Concurrent(format!(
                 "an order changed while this command ran (expected {from}): run the command again"
             )));
         }
@@ -916,7 +916,7 @@ impl Actor {
             params![to.as_str(), message, now_rfc3339(), id, from.as_str()],
         )?;
         if n != 1 {
-            return Err(HubError::Conflict(format!(
+            return Err(HubError::Concurrent(format!(
                 "batch {id} changed while this command ran (another process?): run the command again"
             )));
         }
@@ -1178,7 +1178,7 @@ mod tests {
         let err = db
             .transaction(|db| actor.move_items(db, &again))
             .unwrap_err();
-        assert!(matches!(err, HubError::Conflict(_)), "{err}");
+        assert!(matches!(err, HubError::Concurrent(_)), "{err}");
         assert!(
             err.to_string().contains(&format!("order o{moved} changed")),
             "{err}"

@@ -4,7 +4,60 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+
+/// Text for a terminal or a log with every character that could steer a
+/// terminal made visible: control characters (ESC, CR, BEL, ...; newline and
+/// tab are kept), DEL, C1 controls and the Unicode bidirectional overrides
+/// and isolates, each written as `\u{XX}`. Strings from files, nodes and the
+/// database pass through here before they reach a person, so a hostile order
+/// id or node message cannot clear the screen or fake a line.
+pub(crate) fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    };
+    if !text.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if hostile(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Writes to stdout; a closed pipe (`hub-cli batch show 1 | head -2`) ends
+/// the process quietly with success, as for any well-behaved filter, instead
+/// of a panic. Other write errors are reported on stderr.
+fn write_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+            std::process::exit(crate::error::exit::INTERNAL);
+        }
+    }
+}
+
+/// A line for people on stderr from anywhere in the program (a node being
+/// retried, a wait): sanitized like every other output.
+pub(crate) fn notice(message: &str) {
+    write_stderr(&sanitize(message));
+}
+
+/// Writes a line to stderr, ignoring a closed stderr.
+fn write_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.write_all(b"\n");
+}
 
 /// The version of the `--json` envelope.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -73,14 +126,12 @@ impl Output {
     /// otherwise `human` (tables and lines).
     pub(crate) fn result(&self, data: Value, human: &str) {
         if self.json {
-            println!(
-                "{}",
-                json!({"schema_version": SCHEMA_VERSION, "success": true, "data": data})
-            );
+            let envelope = json!({"schema_version": SCHEMA_VERSION, "success": true, "data": data});
+            write_stdout(&format!("{envelope}\n"));
         } else if !human.is_empty() {
-            print!("{human}");
+            write_stdout(&sanitize(human));
             if !human.ends_with('\n') {
-                println!();
+                write_stdout("\n");
             }
         }
     }
@@ -101,9 +152,9 @@ impl Output {
             }
             Err(e) => {
                 if !self.json && !human.is_empty() {
-                    print!("{human}");
+                    write_stdout(&sanitize(human));
                     if !human.ends_with('\n') {
-                        println!();
+                        write_stdout("\n");
                     }
                 }
                 Err(e.with_details(data))
@@ -120,18 +171,16 @@ impl Output {
     /// with `--json`.
     pub(crate) fn error(&self, kind: &str, code: i32, message: &str, details: Option<Value>) {
         if self.json {
-            println!(
-                "{}",
-                json!({"schema_version": SCHEMA_VERSION, "success": false,
-                       "error": {"kind": kind, "exit_code": code, "message": message, "details": details}})
-            );
+            let envelope = json!({"schema_version": SCHEMA_VERSION, "success": false,
+                   "error": {"kind": kind, "exit_code": code, "message": message, "details": details}});
+            write_stdout(&format!("{envelope}\n"));
         }
-        eprintln!("error: {message}");
+        write_stderr(&format!("error: {}", sanitize(message)));
     }
 
     /// A note for people on stderr (never in `--json` stdout).
     pub(crate) fn note(&self, message: &str) {
-        eprintln!("{message}");
+        write_stderr(&sanitize(message));
     }
 
     /// A progress bar over `len` steps, hidden unless stderr is a terminal
@@ -152,6 +201,21 @@ impl Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitize_makes_terminal_controls_visible() {
+        assert_eq!(
+            sanitize("plain text\nline two\tok"),
+            "plain text\nline two\tok"
+        );
+        assert_eq!(sanitize("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(sanitize("\rOK: signed"), "\\u{d}OK: signed");
+        assert_eq!(
+            sanitize("x\u{202e}y\u{2066}z\u{9b}"),
+            "x\\u{202e}y\\u{2066}z\\u{9b}"
+        );
+        assert_eq!(sanitize("\u{7f}"), "\\u{7f}");
+    }
 
     #[test]
     fn table_aligns_columns() {

@@ -7,6 +7,23 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+/// The default of `--rpc-timeout`, in seconds: well under a minute, so a
+/// node that accepts connections and never answers is reported quickly.
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 15;
+
+static TIMEOUT_SECS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_TIMEOUT_SECS);
+
+/// Sets the timeout of every node request this process makes from now on
+/// (`--rpc-timeout`, `HUB_RPC_TIMEOUT`, `rpc_timeout` in the configuration).
+pub(crate) fn set_timeout(secs: u64) {
+    TIMEOUT_SECS.store(secs.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn timeout() -> Duration {
+    Duration::from_secs(TIMEOUT_SECS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// The most calls sent in one JSON-RPC batch request.
 const BATCH_CHUNK: usize = 100;
 /// Attempts per request on transport errors.
@@ -297,12 +314,28 @@ fn parse_block(method: &str, v: &Value, full: bool) -> Result<Option<Block>, Rpc
 /// One call of a batch request.
 pub(crate) type Call = (&'static str, Value);
 
+/// Whether a transport error is a read or connect timeout.
+fn is_timeout(t: &ureq::Transport) -> bool {
+    use std::error::Error as _;
+    let mut source = t.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            );
+        }
+        source = e.source();
+    }
+    t.to_string().to_ascii_lowercase().contains("timed out")
+}
+
 impl Rpc {
     /// A client for `url` with the default timeouts.
     pub(crate) fn new(url: &str) -> Self {
         let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
+            .timeout_connect(Duration::from_secs(5).min(timeout()))
+            .timeout(timeout())
             .build();
         Self {
             url: url.to_owned(),
@@ -315,18 +348,20 @@ impl Rpc {
         redact(&self.url)
     }
 
-    /// POSTs a JSON body of `calls` JSON-RPC calls, counting the request and
-    /// its waiting time in [`stats`].
-    fn post(&self, body: &Value, calls: usize) -> Result<Value, RpcError> {
+    /// POSTs a JSON body of `calls` JSON-RPC calls (`what` names them in
+    /// errors), counting the request and its waiting time in [`stats`].
+    fn post(&self, body: &Value, calls: usize, what: &str) -> Result<Value, RpcError> {
         let start = Instant::now();
-        let answer = self.post_with_retries(body);
+        let answer = self.post_with_retries(body, what);
         stats::record(calls, start.elapsed());
         answer
     }
 
-    /// POSTs a JSON body, retrying transport errors and HTTP 429/5xx with
-    /// exponential back-off.
-    fn post_with_retries(&self, body: &Value) -> Result<Value, RpcError> {
+    /// POSTs a JSON body, retrying refused connections and HTTP 429/5xx with
+    /// exponential back-off, each retry announced on stderr. A node that
+    /// accepts the connection but does not answer within the timeout is not
+    /// asked again: waiting once is enough to know it is not answering.
+    fn post_with_retries(&self, body: &Value, what: &str) -> Result<Value, RpcError> {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -335,8 +370,8 @@ impl Rpc {
                     return resp
                         .into_json::<Value>()
                         .map_err(|e| RpcError::BadResponse {
-                            method: "(http)".to_owned(),
-                            message: e.to_string(),
+                            method: what.to_owned(),
+                            message: format!("the answer is not JSON ({e})"),
                         })
                 }
                 Err(ureq::Error::Status(code, resp)) if code == 429 || code >= 500 => {
@@ -352,17 +387,44 @@ impl Rpc {
                         message: format!("HTTP {code}"),
                     });
                 }
-                Err(ureq::Error::Transport(t)) => last = t.to_string(),
+                Err(ureq::Error::Transport(t)) => {
+                    last = self.transport_message(&t);
+                    if is_timeout(&t) {
+                        return Err(RpcError::Transport {
+                            url: self.display_url(),
+                            message: format!(
+                                "no answer to {what} within {} s (raise it with --rpc-timeout, or check the node)",
+                                timeout().as_secs()
+                            ),
+                        });
+                    }
+                }
             }
             if attempt < ATTEMPTS {
+                crate::output::notice(&format!(
+                    "node {} did not answer {what} ({last}); trying again in {} ms ({attempt}/{ATTEMPTS})",
+                    self.display_url(),
+                    delay.as_millis()
+                ));
                 std::thread::sleep(delay);
                 delay *= 2;
             }
         }
         Err(RpcError::Transport {
             url: self.display_url(),
-            message: last.replace(&self.url, &self.display_url()),
+            message: last,
         })
+    }
+
+    /// A transport error without the URL (the error names it once already).
+    fn transport_message(&self, t: &ureq::Transport) -> String {
+        let text = t.to_string();
+        let text = text
+            .strip_prefix(&format!("{}: ", self.url))
+            .or_else(|| text.strip_prefix(&format!("{}/: ", self.url.trim_end_matches('/'))))
+            .unwrap_or(&text)
+            .to_owned();
+        text.replace(&self.url, &self.display_url())
     }
 
     fn answer(method: &str, v: &Value) -> Result<Value, RpcError> {
@@ -384,7 +446,7 @@ impl Rpc {
     /// Calls one method.
     pub(crate) fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let v = self.post(&body, 1)?;
+        let v = self.post(&body, 1, method)?;
         Self::answer(method, &v)
     }
 
@@ -398,7 +460,8 @@ impl Rpc {
                 .enumerate()
                 .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
                 .collect();
-            let v = self.post(&Value::Array(body), chunk.len())?;
+            let what = chunk.first().map_or("a batch request", |(m, _)| *m);
+            let v = self.post(&Value::Array(body), chunk.len(), what)?;
             let Value::Array(answers) = v else {
                 // Some nodes answer a batch with a single error object.
                 let err = Self::answer("batch", &v)

@@ -151,8 +151,15 @@ pub(crate) fn create(
     ctx.out.finish(data, &batch.to_string(), outcome)
 }
 
-/// `batch drop`: an order out of a NEW or BLOCKED batch, back to pending.
-pub(crate) fn drop_order(ctx: &mut Ctx, id: i64, order_id: &str) -> Result<()> {
+/// `batch drop`: orders out of a NEW or BLOCKED batch, back to pending:
+/// the ones named, or with `build_errors` every BUILD_ERROR one, in one
+/// database transaction.
+pub(crate) fn drop_orders(
+    ctx: &mut Ctx,
+    id: i64,
+    order_ids: &[String],
+    build_errors: bool,
+) -> Result<()> {
     let batch = Batch::get(&mut ctx.db, id)?;
     if !matches!(batch.state, BatchState::New | BatchState::Blocked) {
         return Err(HubError::Conflict(format!(
@@ -166,30 +173,53 @@ pub(crate) fn drop_order(ctx: &mut Ctx, id: i64, order_id: &str) -> Result<()> {
         )));
     }
     let items = Item::of_batch(&mut ctx.db, id)?;
-    let item = Item::find(&items, id, order_id)?;
+    let dropped: Vec<Item> = if build_errors {
+        items
+            .iter()
+            .filter(|i| i.state == ItemState::BuildError)
+            .cloned()
+            .collect()
+    } else {
+        let mut v: Vec<Item> = Vec::with_capacity(order_ids.len());
+        for o in order_ids {
+            let item = Item::find(&items, id, o)?;
+            if !v.iter().any(|x| x.id == item.id) {
+                v.push(item);
+            }
+        }
+        v
+    };
+    if dropped.is_empty() {
+        return Err(HubError::Conflict(format!(
+            "batch {id} has no BUILD_ERROR order to drop"
+        )));
+    }
     let actor = ctx.actor.clone();
     ctx.db.transaction(|db| {
-        db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
-        actor.move_order(
-            db,
-            item.order.id,
-            Some(id),
-            OrderState::InBatch,
-            OrderState::Pending,
-            "dropped",
-            &format!("dropped from batch {id} (was {})", item.state),
-        )?;
+        for item in &dropped {
+            db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
+            actor.move_order(
+                db,
+                item.order.id,
+                Some(id),
+                OrderState::InBatch,
+                OrderState::Pending,
+                "dropped",
+                &format!("dropped from batch {id} (was {})", item.state),
+            )?;
+        }
         // The others must be built again: their nonces may change.
+        let names: Vec<&str> = dropped.iter().map(|i| i.order.order_id.as_str()).collect();
         for other in items
             .iter()
-            .filter(|i| i.id != item.id && i.state != ItemState::Selected)
+            .filter(|i| !dropped.iter().any(|d| d.id == i.id) && i.state != ItemState::Selected)
         {
             actor.move_item(
                 db,
                 other,
                 ItemState::Selected,
                 "batch changed",
-                &format!("order {order_id} was dropped: build again"),
+                &format!("{} dropped: build again", names.join(", ")),
                 &[("nonce", None::<i64>.into())],
             )?;
         }
@@ -200,10 +230,12 @@ pub(crate) fn drop_order(ctx: &mut Ctx, id: i64, order_id: &str) -> Result<()> {
         actor.refresh_batch(db, id, "order dropped")?;
         Ok::<_, HubError>(())
     })?;
+    let names: Vec<String> = dropped.iter().map(|i| i.order.order_id.clone()).collect();
     ctx.out.result(
-        json!({"batch": id, "dropped": order_id}),
+        json!({"batch": id, "dropped": names}),
         &format!(
-            "order {order_id} dropped from batch {id} and back to pending; build the batch again"
+            "{} dropped from batch {id} and back to pending; build the batch again: `hub-cli batch build {id}`",
+            names.join(", ")
         ),
     );
     Ok(())
@@ -363,11 +395,32 @@ fn item_json(db: &mut crate::db::Db, i: &Item) -> Result<(Value, Vec<String>)> {
     Ok((data, row))
 }
 
-/// `batch show`.
-pub(crate) fn show(ctx: &mut Ctx, id: i64) -> Result<()> {
+/// `batch show [--state S]`.
+pub(crate) fn show(ctx: &mut Ctx, id: i64, state: Option<&str>) -> Result<()> {
     let batch = Batch::get(&mut ctx.db, id)?;
     let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
-    let items = Item::of_batch(&mut ctx.db, id)?;
+    let mut items = Item::of_batch(&mut ctx.db, id)?;
+    if let Some(s) = state {
+        let wanted: ItemState = s.parse().map_err(|_| {
+            HubError::Usage(format!(
+                "--state {s:?} is not an order-in-batch state; one of: {}",
+                ItemState::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        items.retain(|i| i.state == wanted);
+    }
+    let head = ctx.db.query_one(
+        "SELECT ledger_seq, ledger_mac FROM batches WHERE id = ?",
+        params![id],
+    )?;
+    let ledger_head = match (head.opt_int(0)?, head.opt_text(1)?) {
+        (Some(seq), Some(mac)) => Some(json!({"seq": seq, "mac": mac})),
+        _ => None,
+    };
     let mut t = Table::new(&[
         "ORDER", "STATE", "NONCE", "AMOUNT", "ASSET", "FROM", "TO", "TX", "MESSAGE",
     ]);
@@ -378,7 +431,7 @@ pub(crate) fn show(ctx: &mut Ctx, id: i64) -> Result<()> {
         data.push(j);
     }
     let human = format!(
-        "batch {id} on {}: {}{}\ncreated {}\n\n{}",
+        "batch {id} on {}: {}{}\ncreated {}{}\n\n{}",
         chain.name,
         batch.state,
         batch
@@ -388,39 +441,48 @@ pub(crate) fn show(ctx: &mut Ctx, id: i64) -> Result<()> {
             .map(|m| format!(" ({m})"))
             .unwrap_or_default(),
         batch.created_at,
+        ledger_head
+            .as_ref()
+            .map(|h| format!(
+                "\nsigner ledger head {} {}",
+                h["seq"],
+                h["mac"].as_str().unwrap_or_default()
+            ))
+            .unwrap_or_default(),
         Output::table(&t)
     );
     ctx.out.result(
         json!({"id": id, "chain": chain.name, "state": batch.state.as_str(), "message": batch.message,
             "created_at": batch.created_at, "file_created_at": batch.file_created_at,
-            "signed_accepted_at": batch.signed_accepted_at, "items": data}),
+            "signed_accepted_at": batch.signed_accepted_at, "ledger_head": ledger_head, "items": data}),
         &human,
     );
     Ok(())
 }
 
-/// `batch list`.
+/// `batch list`: one query for every batch with its chain and item count.
 pub(crate) fn list(ctx: &mut Ctx) -> Result<()> {
-    let batches = Batch::all(&mut ctx.db)?;
+    let rows = ctx.db.query(
+        "SELECT b.id, c.name, b.state, b.created_at, \
+         (SELECT COUNT(*) FROM batch_items i WHERE i.batch = b.id) \
+         FROM batches b JOIN chains c ON c.id = b.chain ORDER BY b.id DESC",
+        params![],
+    )?;
     let mut t = Table::new(&["ID", "CHAIN", "STATE", "ORDERS", "CREATED"]);
     let mut data = Vec::new();
-    for b in &batches {
-        let chain = Chain::by_id(&mut ctx.db, b.chain)?;
-        let n = ctx
-            .db
-            .query_one(
-                "SELECT COUNT(*) FROM batch_items WHERE batch = ?",
-                params![b.id],
-            )?
-            .int(0)?;
+    for r in &rows {
+        let (id, chain, state, created, n) =
+            (r.int(0)?, r.text(1)?, r.text(2)?, r.text(3)?, r.int(4)?);
         t.row(vec![
-            b.id.to_string(),
-            chain.name.clone(),
-            b.state.to_string(),
+            id.to_string(),
+            chain.clone(),
+            state.clone(),
             n.to_string(),
-            b.created_at.clone(),
+            created.clone(),
         ]);
-        data.push(json!({"id": b.id, "chain": chain.name, "state": b.state.as_str(), "orders": n, "created_at": b.created_at}));
+        data.push(
+            json!({"id": id, "chain": chain, "state": state, "orders": n, "created_at": created}),
+        );
     }
     ctx.out.result(json!(data), &Output::table(&t));
     Ok(())

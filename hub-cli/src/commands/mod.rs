@@ -50,10 +50,12 @@ pub(crate) fn connect_url(url: &str, chain: &Chain) -> Result<Rpc> {
     if id != chain.chain_id {
         return Err(HubError::Node(format!(
             "the node at {} reports chain id {id}, but chain {:?} is configured with chain id {}: \
-             refusing to work against the wrong chain; point the chain at the right node",
+             refusing to work against the wrong chain; give the chain the right node with \
+             `hub-cli chain update {} --rpc URL`",
             rpc.display_url(),
             chain.name,
-            chain.chain_id
+            chain.chain_id,
+            chain.name
         )));
     }
     Ok(rpc)
@@ -62,7 +64,9 @@ pub(crate) fn connect_url(url: &str, chain: &Chain) -> Result<Rpc> {
 /// Runs a command other than `migrate`.
 pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
     match command {
-        Command::Migrate => Err(HubError::Internal("migrate is run by main".to_owned())),
+        Command::Migrate | Command::Completions { .. } => {
+            Err(HubError::Internal("run by main".to_owned()))
+        }
         Command::Chain(c) => setup::chain(ctx, c),
         Command::Token(c) => setup::token(ctx, c),
         Command::Address(c) => setup::address(ctx, c),
@@ -75,17 +79,23 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
                 auto_build,
             } => batch::create(ctx, &chain, &orders, all_pending, auto_build),
             BatchCmd::Build { id, force } => build::build(ctx, id, force),
-            BatchCmd::Drop { id, order } => batch::drop_order(ctx, id, &order),
+            BatchCmd::Drop {
+                id,
+                orders,
+                build_errors,
+            } => batch::drop_orders(ctx, id, &orders, build_errors),
             BatchCmd::Export { id, out } => batch::export(ctx, id, &out),
             BatchCmd::Upload { id, file, no_send } => upload::upload(ctx, id, &file, no_send),
             BatchCmd::Send { id } => send::send(ctx, id, false),
             BatchCmd::Resend { id } => send::send(ctx, id, true),
             BatchCmd::Sync {
-                id,
+                id: Some(id),
                 wait,
                 timeout,
                 interval,
+                ..
             } => sync::sync(ctx, id, wait, timeout, interval),
+            BatchCmd::Sync { id: None, .. } => sync::sync_all(ctx),
             BatchCmd::Check { id } => sync::check(ctx, id),
             BatchCmd::Resolve {
                 id,
@@ -110,7 +120,7 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
                 sync::resolve(ctx, id, &order, how)
             }
             BatchCmd::Cancel { id } => batch::cancel(ctx, id),
-            BatchCmd::Show { id } => batch::show(ctx, id),
+            BatchCmd::Show { id, state } => batch::show(ctx, id, state.as_deref()),
             BatchCmd::List => batch::list(ctx),
         },
     }

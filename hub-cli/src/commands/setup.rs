@@ -2,7 +2,7 @@
 
 use super::{connect, Ctx};
 use crate::{
-    cli::{AddressCmd, ChainAdd, ChainCmd, TokenCmd},
+    cli::{AddressCmd, ChainAdd, ChainCmd, ChainUpdate, TokenCmd},
     clock::now_rfc3339,
     db::{params, DbError},
     error::{HubError, Result},
@@ -17,6 +17,8 @@ use serde_json::json;
 pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
     match cmd {
         ChainCmd::Add(a) => chain_add(ctx, a),
+        ChainCmd::Update(u) => chain_update(ctx, u),
+        ChainCmd::Remove { name } => chain_remove(ctx, &name),
         ChainCmd::List => {
             let chains = Chain::all(&mut ctx.db)?;
             let mut t = Table::new(&["NAME", "CHAIN ID", "CONFIRMATIONS", "NATIVE", "RPC"]);
@@ -56,6 +58,249 @@ fn wei(s: Option<String>, what: &str) -> Result<Option<String>> {
         })
     })
     .transpose()
+}
+
+/// The unfinished batches of a chain, as "N (STATE)" for messages.
+fn unfinished_batches(ctx: &mut Ctx, chain: i64) -> Result<Vec<String>> {
+    ctx.db
+        .query(
+            "SELECT id, state FROM batches WHERE chain = ? AND state NOT IN ('CLOSED', 'CANCELLED') ORDER BY id",
+            params![chain],
+        )?
+        .iter()
+        .map(|r| Ok(format!("{} ({})", r.int(0)?, r.text(1)?)))
+        .collect()
+}
+
+/// `chain update`.
+fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
+    let mut chain = Chain::by_name(&mut ctx.db, &u.name)?;
+    let cap = |v: Option<String>, what: &str, old: Option<U256>| -> Result<Option<U256>> {
+        match v.as_deref() {
+            None => Ok(old),
+            Some("none") => Ok(None),
+            Some(_) => Ok(wei(v, what)?.map(|w| U256::from_dec_str(&w).unwrap_or_default())),
+        }
+    };
+    let mut changed = Vec::new();
+    if let Some(rpc) = &u.rpc {
+        chain.rpc_url = rpc.clone();
+        connect(&chain)?;
+        changed.push(format!("node {}", redact(rpc)));
+    }
+    if let Some(w) = &u.witness_rpc {
+        super::connect_url(w, &chain)?;
+        chain.witness_rpc_url = Some(w.clone());
+        changed.push(format!("witness {}", redact(w)));
+    }
+    if u.no_witness {
+        chain.witness_rpc_url = None;
+        changed.push("no witness".to_owned());
+    }
+    if let Some(c) = u.confirmations {
+        chain.confirmations = c.max(1);
+        changed.push(format!("{} confirmations", chain.confirmations));
+    }
+    let f = &mut chain.fees;
+    if let Some(v) = u.base_fee_multiplier_pct {
+        f.base_fee_multiplier_pct = v;
+        changed.push(format!("base fee multiplier {v}%"));
+    }
+    if let Some(v) = u.priority_fee_multiplier_pct {
+        f.priority_fee_multiplier_pct = v;
+        changed.push(format!("priority fee multiplier {v}%"));
+    }
+    if u.max_fee_cap.is_some() {
+        f.max_fee_cap = cap(u.max_fee_cap, "--max-fee-cap", f.max_fee_cap)?;
+        changed.push("max fee cap".to_owned());
+    }
+    if u.priority_fee_cap.is_some() {
+        f.priority_fee_cap = cap(u.priority_fee_cap, "--priority-fee-cap", f.priority_fee_cap)?;
+        changed.push("priority fee cap".to_owned());
+    }
+    if let Some(v) = u.gas_margin_pct {
+        f.gas_margin_pct = v;
+        changed.push(format!("gas margin {v}%"));
+    }
+    if changed.is_empty() {
+        return Err(HubError::Usage(
+            "nothing to change: give at least one option (see `hub-cli chain update --help`)"
+                .to_owned(),
+        ));
+    }
+    ctx.db.execute(
+        "UPDATE chains SET rpc_url = ?, witness_rpc_url = ?, confirmations = ?, base_fee_multiplier_pct = ?, \
+         priority_fee_multiplier_pct = ?, max_fee_cap = ?, priority_fee_cap = ?, gas_margin_pct = ? WHERE id = ?",
+        params![
+            chain.rpc_url.as_str(),
+            chain.witness_rpc_url.as_deref(),
+            db_int(chain.confirmations)?,
+            db_int(chain.fees.base_fee_multiplier_pct)?,
+            db_int(chain.fees.priority_fee_multiplier_pct)?,
+            chain.fees.max_fee_cap.map(|v| v.to_string()),
+            chain.fees.priority_fee_cap.map(|v| v.to_string()),
+            db_int(chain.fees.gas_margin_pct)?,
+            chain.id
+        ],
+    )?;
+    let open = unfinished_batches(ctx, chain.id)?;
+    let note = if open.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nunfinished batch {}: transactions already built keep their fees; a rebuild uses the new settings",
+            open.join(", ")
+        )
+    };
+    ctx.out.result(
+        json!({"name": chain.name, "changed": changed}),
+        &format!("chain {} updated: {}{note}", chain.name, changed.join(", ")),
+    );
+    Ok(())
+}
+
+/// `chain remove`: only a chain nothing refers to.
+fn chain_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
+    let chain = Chain::by_name(&mut ctx.db, name)?;
+    for (table, what) in [
+        ("tokens", "token"),
+        ("addresses", "address"),
+        ("orders", "order"),
+        ("batches", "batch"),
+    ] {
+        let n = ctx
+            .db
+            .query_one(
+                &format!("SELECT COUNT(*) FROM {table} WHERE chain = ?"),
+                params![chain.id],
+            )?
+            .int(0)?;
+        if n > 0 {
+            return Err(HubError::Conflict(format!(
+                "chain {name} is used by {n} {what} row(s): it cannot be removed; correct it with `hub-cli chain update {name}`"
+            )));
+        }
+    }
+    ctx.db
+        .execute("DELETE FROM chains WHERE id = ?", params![chain.id])?;
+    ctx.out.result(
+        json!({"name": name, "removed": true}),
+        &format!("chain {name} removed"),
+    );
+    Ok(())
+}
+
+/// Calls a view function without arguments; the ABI-encoded answer.
+fn call_view(
+    rpc: &crate::rpc::Rpc,
+    contract: Address,
+    selector: [u8; 4],
+) -> Result<Option<Vec<u8>>> {
+    let call = json!([{"to": coldsign_core::hex_data::encode(contract.0), "data": coldsign_core::hex_data::encode(selector)}, "latest"]);
+    match rpc.call("eth_call", call) {
+        Ok(v) => Ok(v
+            .as_str()
+            .and_then(|h| coldsign_core::hex_data::decode(h).ok())
+            .filter(|b| !b.is_empty())),
+        Err(crate::rpc::RpcError::Node { .. }) => Ok(None), // reverted: not implemented
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `decimals()` of an ERC-20 contract, or why it cannot be read.
+fn token_decimals(
+    rpc: &crate::rpc::Rpc,
+    contract: Address,
+) -> Result<std::result::Result<u8, String>> {
+    let Some(word) = call_view(rpc, contract, [0x31, 0x3c, 0xe5, 0x67])? else {
+        return Ok(Err(format!("{contract} does not answer decimals()")));
+    };
+    if word.len() != 32 || word[..31].iter().any(|b| *b != 0) {
+        return Ok(Err(format!(
+            "{contract} answers decimals() with something that is not a uint8"
+        )));
+    }
+    Ok(Ok(word[31]))
+}
+
+/// `symbol()` of an ERC-20 contract, as an ABI string or a bytes32, if it
+/// answers one.
+fn token_symbol(rpc: &crate::rpc::Rpc, contract: Address) -> Result<Option<String>> {
+    let Some(data) = call_view(rpc, contract, [0x95, 0xd8, 0x9b, 0x41])? else {
+        return Ok(None);
+    };
+    let word = |i: usize| data.get(i * 32..(i + 1) * 32);
+    let as_usize = |w: &[u8]| {
+        (w[..24].iter().all(|b| *b == 0))
+            .then(|| u64::from_be_bytes(w[24..].try_into().unwrap_or_default()) as usize)
+    };
+    if data.len() == 32 {
+        let text: Vec<u8> = data.iter().copied().take_while(|b| *b != 0).collect();
+        return Ok(String::from_utf8(text).ok());
+    }
+    let text = (|| {
+        let offset = as_usize(word(0)?)?;
+        let len = as_usize(data.get(offset..offset + 32)?)?;
+        String::from_utf8(data.get(offset + 32..offset + 32 + len)?.to_vec()).ok()
+    })();
+    Ok(text)
+}
+
+/// Checks a token against its contract: it has code, and its `decimals()`
+/// is the one given (or gives it). Warns when `symbol()` differs.
+fn check_token(
+    ctx: &Ctx,
+    chain: &Chain,
+    symbol: &str,
+    contract: Address,
+    decimals: Option<u8>,
+) -> Result<u8> {
+    let rpc = connect(chain)?;
+    if rpc.code(contract)?.is_empty() {
+        return Err(HubError::Input(format!(
+            "{contract} has no contract code on {}: check the address",
+            chain.name
+        )));
+    }
+    let on_chain = token_decimals(&rpc, contract)?;
+    let decimals = match (decimals, on_chain) {
+        (Some(d), Ok(c)) if d != c => {
+            return Err(HubError::Input(format!(
+                "the contract {contract} says it has {c} decimals, not {d}: with {d}, every amount would be off \
+                 by a factor of 10^{}; give --decimals {c} (or leave it out)",
+                d.abs_diff(c)
+            )))
+        }
+        (_, Ok(c)) => c,
+        (Some(d), Err(why)) => {
+            ctx.out.note(&format!("warning: {why}; using --decimals {d} as given"));
+            d
+        }
+        (None, Err(why)) => {
+            return Err(HubError::Input(format!("{why}: give its decimals with --decimals N")))
+        }
+    };
+    if decimals > coldsign_core::amount::MAX_DECIMALS {
+        return Err(HubError::Input("decimals must be at most 77".to_owned()));
+    }
+    match token_symbol(&rpc, contract)? {
+        Some(s) if !s.eq_ignore_ascii_case(symbol) => ctx.out.note(&format!(
+            "warning: the contract {contract} calls itself {s:?}, not {symbol:?}: check that it is the right contract"
+        )),
+        _ => {}
+    }
+    Ok(decimals)
+}
+
+/// Unfinished orders of a token, for refusals.
+fn open_orders_of(ctx: &mut Ctx, token: i64) -> Result<i64> {
+    Ok(ctx
+        .db
+        .query_one(
+            "SELECT COUNT(*) FROM orders WHERE token = ? AND state IN ('PENDING', 'IN_BATCH')",
+            params![token],
+        )?
+        .int(0)?)
 }
 
 fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
@@ -142,16 +387,7 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
                     chain.name
                 )));
             }
-            if decimals > coldsign_core::amount::MAX_DECIMALS {
-                return Err(HubError::Input("decimals must be at most 77".to_owned()));
-            }
-            let rpc = connect(&chain)?;
-            if rpc.code(contract)?.is_empty() {
-                return Err(HubError::Input(format!(
-                    "{contract} has no contract code on {}: check the address",
-                    chain.name
-                )));
-            }
+            let decimals = check_token(ctx, &chain, &symbol, contract, decimals)?;
             let res = ctx.db.execute(
                 "INSERT INTO tokens (chain, symbol, contract, decimals, created_at) VALUES (?, ?, ?, ?, ?)",
                 params![chain.id, symbol.as_str(), contract.to_checksum(), i64::from(decimals), now_rfc3339()],
@@ -169,6 +405,92 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
             ctx.out.result(
                 json!({"chain": chain.name, "symbol": symbol, "contract": contract, "decimals": decimals}),
                 &format!("token {symbol} ({contract}, {decimals} decimals) added on {}", chain.name),
+            );
+            Ok(())
+        }
+        TokenCmd::Update {
+            chain,
+            symbol,
+            contract,
+            decimals,
+        } => {
+            let chain = Chain::by_name(&mut ctx.db, &chain)?;
+            let token = Token::by_symbol(&mut ctx.db, chain.id, &symbol)?.ok_or_else(|| {
+                HubError::NotFound(format!(
+                    "no token {symbol} on {}: see `hub-cli token list`",
+                    chain.name
+                ))
+            })?;
+            if contract.is_none() && decimals.is_none() {
+                return Err(HubError::Usage(
+                    "nothing to change: give --contract and/or --decimals".to_owned(),
+                ));
+            }
+            let open = open_orders_of(ctx, token.id)?;
+            if open > 0 {
+                return Err(HubError::Conflict(format!(
+                    "{open} unfinished order(s) use {symbol} on {}: their amounts were stored in base units with \
+                     {} decimals, so the token cannot change under them; finish or cancel them first \
+                     (`hub-cli order list --state PENDING`)",
+                    chain.name, token.decimals
+                )));
+            }
+            let contract = contract
+                .map(|c| parse_address(&c))
+                .transpose()?
+                .unwrap_or(token.contract);
+            let decimals = check_token(
+                ctx,
+                &chain,
+                &symbol,
+                contract,
+                decimals.or(Some(token.decimals)),
+            )?;
+            let res = ctx.db.execute(
+                "UPDATE tokens SET contract = ?, decimals = ? WHERE id = ?",
+                params![contract.to_checksum(), i64::from(decimals), token.id],
+            );
+            match res {
+                Err(DbError::Unique(_)) => {
+                    return Err(HubError::Conflict(format!(
+                        "{} already has another token with the contract {contract}",
+                        chain.name
+                    )))
+                }
+                other => other?,
+            };
+            ctx.out.result(
+                json!({"chain": chain.name, "symbol": symbol, "contract": contract, "decimals": decimals}),
+                &format!("token {symbol} on {} is now {contract} with {decimals} decimals", chain.name),
+            );
+            Ok(())
+        }
+        TokenCmd::Remove { chain, symbol } => {
+            let chain = Chain::by_name(&mut ctx.db, &chain)?;
+            let token = Token::by_symbol(&mut ctx.db, chain.id, &symbol)?.ok_or_else(|| {
+                HubError::NotFound(format!(
+                    "no token {symbol} on {}: see `hub-cli token list`",
+                    chain.name
+                ))
+            })?;
+            let used = ctx
+                .db
+                .query_one(
+                    "SELECT COUNT(*) FROM orders WHERE token = ?",
+                    params![token.id],
+                )?
+                .int(0)?;
+            if used > 0 {
+                return Err(HubError::Conflict(format!(
+                    "{used} order(s) refer to {symbol} on {}: it cannot be removed (the orders' history needs it)",
+                    chain.name
+                )));
+            }
+            ctx.db
+                .execute("DELETE FROM tokens WHERE id = ?", params![token.id])?;
+            ctx.out.result(
+                json!({"chain": chain.name, "symbol": symbol, "removed": true}),
+                &format!("token {symbol} removed from {}", chain.name),
             );
             Ok(())
         }

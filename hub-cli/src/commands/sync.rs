@@ -482,26 +482,90 @@ fn summary(
     ))
 }
 
-/// `batch sync [--wait]`.
+/// What a batch needs from an operator after a sync round, if anything.
+fn operator_needed(id: i64, state: BatchState, items: &[Item]) -> Option<String> {
+    let any = |s: ItemState| items.iter().any(|i| i.state == s);
+    if state == BatchState::ProcessException {
+        let mut what = Vec::new();
+        if any(ItemState::BroadcastError) {
+            what.push(format!(
+                "resolve the BROADCAST_ERROR orders (`hub-cli batch resolve {id} ORDER --on-chain|--resend|--rebuild`; \
+                 the node may have accepted them anyway: sync keeps checking for receipts)"
+            ));
+        }
+        if any(ItemState::Lingering) {
+            what.push(format!(
+                "check the LINGERING orders (`hub-cli batch check {id}`)"
+            ));
+        }
+        return Some(what.join(" and "));
+    }
+    if any(ItemState::ReadyToSend) || any(ItemState::Sending) {
+        return Some(format!(
+            "some transactions were never sent: run `hub-cli batch send {id}`"
+        ));
+    }
+    if any(ItemState::ReadyToResend) {
+        return Some(format!(
+            "orders are READY_TO_RESEND: run `hub-cli batch resend {id}`"
+        ));
+    }
+    None
+}
+
+/// One sync round that tolerates another process syncing the same batch:
+/// a compare-and-set that lost is read again, a few times.
+fn sync_round(ctx: &mut Ctx, id: i64) -> Result<(BatchState, Vec<Item>)> {
+    let mut tries = 0;
+    loop {
+        match sync_once(ctx, id) {
+            Err(HubError::Concurrent(why)) if tries < 5 => {
+                tries += 1;
+                ctx.out.note(&format!(
+                    "batch {id}: another process changed it meanwhile ({why}); reading it again"
+                ));
+                std::thread::sleep(Duration::from_millis(300 * tries));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `batch sync [--wait]`. With `--wait`, node faults are ridden out with
+/// back-off until the timeout, each wait announced on stderr.
 pub(crate) fn sync(ctx: &mut Ctx, id: i64, wait: bool, timeout: u64, interval: u64) -> Result<()> {
     let start = Instant::now();
+    let interval = Duration::from_secs(interval.max(1));
+    let mut backoff = interval;
     loop {
-        let (state, items) = sync_once(ctx, id)?;
-        let resend_due = items.iter().any(|i| i.state == ItemState::ReadyToResend);
-        let unsent = items
-            .iter()
-            .any(|i| matches!(i.state, ItemState::ReadyToSend | ItemState::Sending));
-        let needs_operator = state == BatchState::ProcessException || resend_due || unsent;
-        if !wait || state == BatchState::Closed || needs_operator {
+        let (state, items) = match sync_round(ctx, id) {
+            Ok(v) => {
+                backoff = interval;
+                v
+            }
+            Err(HubError::Node(why)) if wait => {
+                let left = Duration::from_secs(timeout).saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return Err(HubError::Timeout(format!(
+                        "batch {id}: the node still fails after {timeout}s ({why}); nothing was lost: \
+                         run `hub-cli batch sync {id} --wait` again once it answers"
+                    )));
+                }
+                let pause = backoff.min(left);
+                ctx.out.note(&format!(
+                    "batch {id}: node fault ({why}); trying again in {}s",
+                    pause.as_secs().max(1)
+                ));
+                std::thread::sleep(pause);
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let needs = operator_needed(id, state, &items);
+        if !wait || state == BatchState::Closed || needs.is_some() {
             let (data, human) = summary(ctx, id, state, &items)?;
-            if wait && needs_operator {
-                let what = if state == BatchState::ProcessException {
-                    format!("resolve the BROADCAST_ERROR orders (`hub-cli batch resolve {id} ORDER ...`) and check the LINGERING ones (`hub-cli batch check {id}`)")
-                } else if unsent {
-                    format!("some transactions were never sent: run `hub-cli batch send {id}`")
-                } else {
-                    format!("orders are READY_TO_RESEND: run `hub-cli batch resend {id}`")
-                };
+            if let (true, Some(what)) = (wait, needs) {
                 return ctx.out.finish(
                     data,
                     &human,
@@ -522,8 +586,73 @@ pub(crate) fn sync(ctx: &mut Ctx, id: i64, wait: bool, timeout: u64, interval: u
                 ))),
             );
         }
-        std::thread::sleep(Duration::from_secs(interval.max(1)));
+        let confirming = items
+            .iter()
+            .filter(|i| i.state == ItemState::Confirming)
+            .count();
+        let mined = items
+            .iter()
+            .filter(|i| i.state == ItemState::Confirming && i.block_number.is_some())
+            .count();
+        ctx.out.note(&format!(
+            "batch {id}: {state}, {confirming} order(s) confirming ({mined} mined, waiting for confirmations); \
+             next check in {}s",
+            interval.as_secs()
+        ));
+        std::thread::sleep(interval);
     }
+}
+
+/// `batch sync --all`: one round for every batch that was sent and is not
+/// CLOSED, so a cron line needs no batch id. A batch that fails is reported
+/// and the others still synced; the exit code is the worst outcome.
+pub(crate) fn sync_all(ctx: &mut Ctx) -> Result<()> {
+    let open: Vec<Batch> = Batch::all(&mut ctx.db)?
+        .into_iter()
+        .filter(|b| {
+            matches!(
+                b.state,
+                BatchState::SendingTx | BatchState::InProcess | BatchState::ProcessException
+            )
+        })
+        .collect();
+    let mut data = Vec::new();
+    let mut human = String::new();
+    let mut worst: Option<HubError> = None;
+    for b in open.iter().rev() {
+        match sync_round(ctx, b.id) {
+            Ok((state, items)) => {
+                let needs = operator_needed(b.id, state, &items);
+                human.push_str(&format!(
+                    "batch {}: {state}{}\n",
+                    b.id,
+                    needs
+                        .as_ref()
+                        .map(|n| format!(" (needs an operator: {n})"))
+                        .unwrap_or_default()
+                ));
+                data.push(json!({"batch": b.id, "state": state.as_str(), "needs_operator": needs}));
+                if let Some(n) = needs {
+                    if !matches!(worst, Some(HubError::Node(_))) {
+                        worst = Some(HubError::NeedsOperator(format!(
+                            "batch {} needs an operator: {n}",
+                            b.id
+                        )));
+                    }
+                }
+            }
+            Err(e) => {
+                human.push_str(&format!("batch {}: not synced: {e}\n", b.id));
+                data.push(json!({"batch": b.id, "error": e.to_string()}));
+                worst = Some(e);
+            }
+        }
+    }
+    if open.is_empty() {
+        human.push_str("no batch to sync: none is SENDING_TX, IN_PROCESS or PROCESS_EXCEPTION\n");
+    }
+    ctx.out
+        .finish(json!(data), &human, worst.map_or(Ok(()), Err))
 }
 
 /// `batch check`: re-examine LINGERING orders once.

@@ -181,7 +181,8 @@ impl fmt::Debug for Db {
     }
 }
 
-/// The URL with any password replaced by `***`, fit to print.
+/// The URL with its password (if it has one) replaced by `***` and its
+/// query (which may hold one) dropped, fit to print.
 pub(crate) fn redact_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
@@ -191,14 +192,71 @@ pub(crate) fn redact_url(url: &str) -> String {
             };
             let tail = tail.split('?').next().unwrap_or_default();
             match authority.rsplit_once('@') {
-                Some((user, host)) => {
-                    let user = user.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}{tail}")
-                }
+                Some((user, host)) => match user.split_once(':') {
+                    Some((name, _password)) => format!("{scheme}://{name}:***@{host}{tail}"),
+                    None => format!("{scheme}://{user}@{host}{tail}"),
+                },
                 None => format!("{scheme}://{authority}{tail}"),
             }
         }
         None => url.to_owned(),
+    }
+}
+
+/// The database name of a PostgreSQL URL, for the `createdb` advice.
+fn pg_database(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let path = rest.split_once('/')?.1;
+    let name = path.split('?').next().unwrap_or_default();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Why a PostgreSQL connection failed, named, with what to do.
+fn pg_open_error(url: &str, e: &postgres::Error) -> DbError {
+    use postgres::error::SqlState;
+    let shown = redact_url(url);
+    let message = if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::INVALID_CATALOG_NAME {
+            let name = pg_database(url).unwrap_or_else(|| "DATABASE".to_owned());
+            format!(
+                "the database does not exist ({}): create it first, e.g. `createdb -h HOST -U USER {name}`, \
+                 then run `hub-cli migrate`",
+                db.message()
+            )
+        } else if *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
+            format!(
+                "authentication failed ({}): check the user name and password in the URL, \
+                 and that the server's pg_hba.conf lets this user in",
+                db.message()
+            )
+        } else {
+            format!(
+                "the server refused the connection: {} ({})",
+                db.message(),
+                code.code()
+            )
+        }
+    } else {
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            detail = s.to_string();
+            source = s.source();
+        }
+        if detail.to_ascii_lowercase().contains("refused") {
+            format!(
+                "connection refused ({detail}): is PostgreSQL running and listening on that host and port?"
+            )
+        } else {
+            format!("cannot connect: {detail}")
+        }
+    };
+    DbError::Open {
+        url: shown,
+        message,
     }
 }
 
@@ -306,7 +364,7 @@ impl Db {
         };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let client = postgres::Client::connect(url, postgres::NoTls)
-                .map_err(|e| open_err(e.to_string()))?;
+                .map_err(|e| pg_open_error(url, &e))?;
             return Ok(Self::Postgres(Box::new(Pg {
                 client,
                 prepared: HashMap::new(),
@@ -318,6 +376,17 @@ impl Db {
                 "database {path} does not exist: create it with `hub-cli migrate` \
                  (or point --db / HUB_DATABASE_URL at the hub's database)"
             )));
+        }
+        if create && !std::path::Path::new(path).exists() {
+            // The hub's database holds who is paid what: readable by its
+            // owner only. SQLite gives its -wal and -shm files the same mode.
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| open_err(e.to_string()))?;
         }
         let conn = rusqlite::Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
@@ -474,5 +543,18 @@ mod tests {
             "postgres://hub:***@db.example:5432/hub"
         );
         assert_eq!(redact_url("hub.db"), "hub.db");
+        // Only what is there is redacted.
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+        assert_eq!(
+            redact_url("postgres://127.0.0.1/test"),
+            "postgres://127.0.0.1/test"
+        );
+        assert_eq!(
+            pg_database("postgres://u@h:1/hub?x=1").as_deref(),
+            Some("hub")
+        );
     }
 }

@@ -10,6 +10,7 @@
 mod exactly_once;
 mod flows;
 mod harness;
+mod operator;
 
 /// Generates one test per backend from a function taking the backend.
 macro_rules! both_backends {
@@ -35,6 +36,20 @@ both_backends!(
 );
 
 both_backends!(
+    operator => operator_sqlite, operator_postgres:
+    output_cut_short_by_a_pipe_is_not_a_panic,
+    token_decimals_are_checked_against_the_contract,
+    chains_can_be_corrected_and_removed,
+    state_changes_need_an_operator,
+    a_configuration_file_is_read_and_overridden,
+    a_silent_node_times_out_with_a_clear_message,
+    sync_rides_out_a_node_outage,
+    operator_small_things,
+    hostile_text_is_escaped_before_it_is_printed,
+    drop_every_build_error_and_filter_by_state,
+);
+
+both_backends!(
     flows => sqlite, postgres:
     happy_path_native_and_erc20,
     build_error_then_rebuild_after_funding,
@@ -50,3 +65,4 @@ both_backends!(
     nonce_taken_by_another_transaction_needs_an_operator,
     legacy_chain_builds_eip155_transactions,
 );
+
