@@ -6,6 +6,7 @@ use crate::error::{Result, SignerError};
 use crate::sign::CheckedBatch;
 use coldsign_core::{
     amount::{format_units, parse_units},
+    batch::ItemKind,
     Address, U256,
 };
 use serde::Deserialize;
@@ -278,6 +279,12 @@ impl Policy {
                 }
             }
             total_fee = total_fee.saturating_add(tx.max_fee().unwrap_or(U256::MAX));
+            if item.kind() == ItemKind::Void {
+                // A void pays nobody (core checked it is a 0-value native
+                // transfer to its own sender): recipient and asset rules do
+                // not apply; chain, account and fee rules did above.
+                continue;
+            }
             if let Some(list) = &self.recipient_allowlist {
                 if !list.contains(&summary.recipient) {
                     breach(
@@ -387,6 +394,7 @@ impl Policy {
 
 /// Payments that are valid but rarely intended: to one of the batch's own
 /// senders, or to a token contract (tokens sent there are usually lost).
+/// Voids (a sender's 0-value transfer to itself) are not payments.
 fn suspicious_recipients(batch: &coldsign_core::batch::UnsignedBatch) -> Vec<String> {
     use std::collections::BTreeSet;
     let senders: BTreeSet<Address> = batch.items().iter().map(|i| i.from()).collect();
@@ -397,6 +405,9 @@ fn suspicious_recipients(batch: &coldsign_core::batch::UnsignedBatch) -> Vec<Str
         .collect();
     let mut out = Vec::new();
     for (index, item) in batch.items().iter().enumerate() {
+        if item.kind() == ItemKind::Void {
+            continue;
+        }
         let r = item.summary().recipient;
         let what = if senders.contains(&r) {
             "one of this batch's own senders"
