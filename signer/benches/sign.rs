@@ -1,8 +1,10 @@
 //! Signing throughput: a 10,000-item batch (half native, half ERC-20, 1,000
 //! distinct senders, 10 nonces each) read from a file and signed through the
-//! same steps as `signer sign` (parse, checks, policy, review, derivation,
-//! sender matching, parallel signing, signed file written) minus the
-//! password's Argon2id key derivation. Two peers sign the same file in the
+//! same steps as `signer sign` (parse, checks, ledger read and checks,
+//! policy, review, derivation, sender matching, parallel signing, the
+//! ledger entry of every item MACed and fsynced, signed file written) minus
+//! the password's Argon2id key derivation. Each run starts from a fresh
+//! ledger (a new batch, not a re-sign). Two peers sign the same file in the
 //! same run, deriving the same keys from the same mnemonic:
 //! ethers.js v6 (`bench/sign/ethers-sign.js`) and eth-account
 //! (`bench/sign/eth_account_sign.py`); every raw transaction of both is
@@ -23,9 +25,12 @@ mod common;
 use coldsign_core::batch::{SignedBatch, UnsignedBatch};
 use coldsign_signer::{
     app,
+    audit::{AuditLog, Event, MacKey},
     fsutil::{self, Overwrite},
+    ledger::{self, Ledger},
     policy::Policy,
     review::Review,
+    secret::SeedMaterial,
     sign,
 };
 use common::{median, thousands};
@@ -49,20 +54,49 @@ fn sign_file(input: &Path, output: &Path) -> usize {
     let text = std::fs::read_to_string(input).unwrap();
     let batch = UnsignedBatch::parse(&text).unwrap();
     stage("parse");
+    // Unlocking: BIP39 seed (PBKDF2), master key and the ledger's MAC key,
+    // as after decryption.
+    let seed = SeedMaterial::from_phrase(common::DEV_MNEMONIC, Default::default())
+        .unwrap()
+        .to_seed()
+        .unwrap();
+    let root = coldsign_signer::hd::Root::from_seed(&seed).unwrap();
+    let key = MacKey::from_seed(&seed);
+    drop(seed);
+    stage("seed");
+    // A fresh ledger beside the output: read and verified, as at unlock.
+    let log = AuditLog::beside(output);
+    let _ = std::fs::remove_file(log.path());
+    let (book, scan) = Ledger::load(&log, Some(&key)).unwrap();
     let checked = sign::check_batch(&batch).unwrap();
     stage("check");
+    let report = book.check(&checked, &[], true);
+    assert_eq!(report.new, checked.batch().items().len());
+    stage("ledger");
     let policy = Policy::default();
     let evaluation = policy.evaluate(&checked);
-    let review = Review::new(&checked, &policy, &evaluation).unwrap();
+    let review = Review::new(&checked, &policy, &evaluation)
+        .unwrap()
+        .with_ledger(report);
     std::hint::black_box(review.render());
     stage("review");
-    // Unlocking: BIP39 seed (PBKDF2) and master key, as after decryption.
-    let root = common::dev_root();
-    stage("seed");
     let ring = sign::derive_and_match(&root, &checked).unwrap();
     stage("derive");
     let signed = sign::sign_all(&checked, &ring).unwrap();
     stage("sign");
+    let event = Event {
+        event: "sign".into(),
+        batch_id: Some(batch.batch_id()),
+        chain_id: Some(batch.chain_id()),
+        unsigned_digest: Some(batch.digest()),
+        items: Some(batch.items().len()),
+        result: "signed".into(),
+        ledger: Some(ledger::items_of(&checked, &signed).unwrap()),
+        ..Event::default()
+    };
+    let after = log.append(&scan, event, Some(&key)).unwrap();
+    let signed = signed.with_ledger_head(after.ledger_head.unwrap());
+    stage("record");
     // Streamed to the file, as `signer sign` writes it.
     fsutil::write_atomic_with(output, 0o644, Overwrite::Replace, "", |w| {
         app::write_signed(w, &signed)
@@ -200,7 +234,7 @@ fn main() {
         "signing benchmark: {ITEMS} items (50% native, 50% ERC-20), {SENDERS} senders, {file_mb:.1} MB file; {machine}; {threads} rayon threads"
     );
     println!(
-        "  coldsign signer : {:>9.1} ms {:>9.0} tx/s  (median of {runs}; parse, checks, review, derivation, signing, write; no Argon2id)",
+        "  coldsign signer : {:>9.1} ms {:>9.0} tx/s  (median of {runs}; parse, checks, ledger, review, derivation, signing, ledger entry, write; no Argon2id)",
         ours * 1e3,
         ours_rate
     );
@@ -237,7 +271,7 @@ fn main() {
         "## Signing: {items} transactions\n\n\
          {items} EIP-1559 items (half ETH, half ERC-20 `transfer`), {senders} senders \
          (`m/44'/60'/0'/0/0..{last}` of the public development mnemonic), one {file_mb:.1} MB \
-         file; derivation included on every side. coldsign: the steps of `signer sign` without \
+         file; derivation included on every side. coldsign: the steps of `signer sign` (ledger checks and entry included) without \
          the prompts and Argon2id, {threads} threads, median of {runs} (best {best:.0} ms). \
          Peers: their own timers, start-up excluded, single-threaded; eth-account signs with \
          {ea_backend} and runs {ea_runs_lc}. All {n} raw transactions of both peers are identical to ours, byte \

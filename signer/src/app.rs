@@ -2,15 +2,16 @@
 //! Results go to standard output; prompts and progress to standard error.
 
 use crate::{
-    audit::{AuditLog, Event, LoggedTotal},
+    audit::{AuditLog, Event, LoggedTotal, MacKey, Scan},
     cli::{
-        AddressesArgs, AuditCommand, ChangePasswordArgs, Cli, Command, InitArgs, InspectArgs,
-        SignArgs, VerifyArgs, XpubArgs,
+        AddressesArgs, AuditCommand, AuditVerifyArgs, ChangePasswordArgs, Cli, Command, InitArgs,
+        InspectArgs, SignArgs, VerifyArgs, XpubArgs,
     },
     error::{Result, SignerError},
     fsutil::{self, Overwrite},
     hd::{AccountXpub, Root},
     keystore::{KdfParams, Keystore},
+    ledger::{self, Ledger, LedgerReport, Recording},
     policy::Policy,
     prompt,
     review::Review,
@@ -18,7 +19,9 @@ use crate::{
     sign,
 };
 use coldsign_core::{
-    batch::{signed_file_name_for, BatchFileKind, BatchFileName, SignedBatch, UnsignedBatch},
+    batch::{
+        signed_file_name_for, BatchFileKind, BatchFileName, LedgerHead, SignedBatch, UnsignedBatch,
+    },
     keccak256, SignedTransaction,
 };
 use serde_json::json;
@@ -48,7 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ChangePassword(a) => change_password(&keystore, a),
         Command::Info(a) => info(&keystore, a.json),
         Command::Audit(AuditCommand::Show(a)) => audit_show(&keystore, a.json),
-        Command::Audit(AuditCommand::Verify(a)) => audit_verify(&keystore, &a.expect_head),
+        Command::Audit(AuditCommand::Verify(a)) => audit_verify(&keystore, &a),
     }
 }
 
@@ -137,26 +140,107 @@ fn init(path: &Path, a: InitArgs) -> Result<()> {
             }
         }
     };
+    let (root, mac_key) = open_seed(&seed)?;
+    let fingerprint = root.fingerprint();
+    drop(root);
+    // The ledger beside the keystore is kept, never restarted: re-creating
+    // the keystore from the same words continues it; another wallet's
+    // ledger must be moved away first.
+    let log = AuditLog::beside(path);
+    let (kept, scan) = adopt_existing_log(&log, &mac_key, &fingerprint)?;
     let password = prompt::new_password(a.password_file.as_deref())?;
     eprintln!(
         "deriving the encryption key (Argon2id, {} KiB, {} passes)...",
         kdf.memory_kib, kdf.iterations
     );
-    let ks = Keystore::create(path, &password, &seed, kdf, crate::audit::now_rfc3339())?;
-    let log = AuditLog::beside(path);
-    log.append(Event {
-        event: "init".into(),
-        result: "ok".into(),
-        detail: Some(format!("fingerprint {}", ks.public().fingerprint)),
-        ..Event::default()
-    })?;
+    let detail = match &kept {
+        None => format!("fingerprint {fingerprint}"),
+        Some(l) => format!(
+            "fingerprint {fingerprint}; keystore re-created, keeping the ledger of {} entr(ies), {} signed item(s)",
+            l.entries(),
+            l.recorded_items()
+        ),
+    };
+    // The entry first, so the keystore can record it as the ledger head.
+    if let Some(dir) = log.path().parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SignerError::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    let after = log.append(
+        &scan,
+        Event {
+            event: "init".into(),
+            result: "ok".into(),
+            detail: Some(detail),
+            ..Event::default()
+        },
+        Some(&mac_key),
+    )?;
+    let ks = Keystore::create(
+        path,
+        &password,
+        &seed,
+        kdf,
+        crate::audit::now_rfc3339(),
+        after.ledger_head,
+    )?;
     println!("keystore:      {}", path.display());
     println!("fingerprint:   {}", ks.public().fingerprint);
     println!(
         "first address: {} (m/44'/60'/0'/0/0)",
         ks.public().first_address
     );
+    if let Some(l) = kept {
+        println!(
+            "audit log:     {} kept: {} entr(ies), {} batch(es) and {} item(s) signed before; MACs verified with this seed",
+            log.path().display(),
+            l.entries(),
+            l.recorded_batches(),
+            l.recorded_items()
+        );
+    }
     Ok(())
+}
+
+/// The audit log `init` finds beside a new keystore, if any, verified under
+/// the new seed's key. A log of another wallet (other fingerprints in its
+/// `init` entries) or one whose MACs fail is refused: it must be moved away
+/// or restored, never silently restarted.
+fn adopt_existing_log(
+    log: &AuditLog,
+    key: &MacKey,
+    fingerprint: &str,
+) -> Result<(Option<Ledger>, Scan)> {
+    let mut wallets = std::collections::BTreeSet::new();
+    let plain = log.scan(None, |e| {
+        if let Some(fp) = e.init_fingerprint() {
+            wallets.insert(fp.to_owned());
+        }
+        Ok(())
+    })?;
+    if plain.entries == 0 {
+        return Ok((None, plain));
+    }
+    if !wallets.is_empty() && !wallets.contains(fingerprint) {
+        let names: Vec<String> = wallets.into_iter().collect();
+        return Err(SignerError::LedgerIntegrity {
+            path: log.path().to_owned(),
+            reason: format!(
+                "this audit log is the ledger of another wallet (fingerprint {}), and this mnemonic is wallet {fingerprint}: move it away (and keep it: it is that wallet's record of what it signed) before creating a keystore for another wallet here, or import that wallet's mnemonic",
+                names.join(", ")
+            ),
+        });
+    }
+    let (ledger, scan) = Ledger::load(log, Some(key)).map_err(|e| match e {
+        SignerError::LedgerIntegrity { path, reason } => SignerError::LedgerIntegrity {
+            path,
+            reason: format!(
+                "{reason}. It belongs to this wallet, so it was tampered with: restore it from the backup before re-creating the keystore (never start a new log: the ledger is what stops an order being paid twice)"
+            ),
+        },
+        other => other,
+    })?;
+    Ok((Some(ledger), scan))
 }
 
 fn show_and_confirm_backup(seed: &SeedMaterial) -> Result<()> {
@@ -353,6 +437,7 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
                 "keystore": path.display().to_string(),
                 "version": f.version,
                 "public": f.public,
+                "ledger_head": f.ledger_head,
                 "kdf": { "algorithm": f.kdf.algorithm, "memory_kib": f.kdf.memory_kib,
                          "iterations": f.kdf.iterations, "parallelism": f.kdf.parallelism },
             }))
@@ -369,6 +454,9 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
         );
         for a in &f.public.accounts {
             println!("account {}:     {} {}", a.account, a.path, a.xpub);
+        }
+        if let Some(h) = f.ledger_head {
+            println!("ledger head:   entry {} (mac {})", h.seq, h.mac);
         }
     }
     Ok(())
@@ -413,19 +501,6 @@ fn refused(file: &Path, e: sign::CheckError) -> SignerError {
     )
 }
 
-struct Prepared {
-    review: Review,
-    breaches: Vec<String>,
-}
-
-fn prepare(file: &Path, batch: &UnsignedBatch, policy: &Policy) -> Result<Prepared> {
-    let checked = sign::check_batch(batch).map_err(|e| refused(file, e))?;
-    let evaluation = policy.evaluate(&checked);
-    let review = Review::new(&checked, policy, &evaluation).map_err(|e| refused_plain(file, e))?;
-    let breaches = review.breaches.clone();
-    Ok(Prepared { review, breaches })
-}
-
 fn refused_plain(file: &Path, e: impl std::error::Error + Send + Sync + 'static) -> SignerError {
     SignerError::bad_input(
         format!("batch {} refused; nothing was signed", file.display()),
@@ -445,27 +520,112 @@ fn policy_error(breaches: &[String]) -> SignerError {
     SignerError::Policy(msg)
 }
 
+/// The signing root and the ledger's MAC key, from the seed.
+fn open_seed(seed: &SeedMaterial) -> Result<(Root, MacKey)> {
+    let bytes = seed
+        .to_seed()
+        .map_err(|e| SignerError::Unexpected(e.to_string()))?;
+    let root = Root::from_seed(&bytes).map_err(|e| SignerError::Unexpected(e.to_string()))?;
+    Ok((root, MacKey::from_seed(&bytes)))
+}
+
+/// The ledger must hold the head the keystore recorded: otherwise the log
+/// was deleted, truncated or replaced by an older copy.
+fn check_keystore_head(log: &AuditLog, ledger: &Ledger, head: Option<LedgerHead>) -> Result<()> {
+    let Some(head) = head else { return Ok(()) };
+    ledger
+        .holds(head)
+        .map_err(|why| SignerError::LedgerIntegrity {
+            path: log.path().to_owned(),
+            reason: format!(
+                "the keystore recorded ledger head entry {} (mac {}), but {why}. The audit log was deleted, truncated or replaced by an older copy: restore it from the backup (never start a new one: the ledger is what stops an order being paid twice)",
+                head.seq, head.mac
+            ),
+        })
+}
+
+/// The unsigned file's ledger head (the latest the hub has seen from this
+/// signer) must be in the ledger: the hub can make the signer refuse, never
+/// make it accept.
+fn check_hub_head(log: &AuditLog, ledger: &Ledger, batch: &UnsignedBatch) -> Result<()> {
+    let Some(head) = batch.ledger_head() else {
+        return Ok(());
+    };
+    ledger
+        .holds(head)
+        .map_err(|why| SignerError::LedgerIntegrity {
+            path: log.path().to_owned(),
+            reason: format!(
+                "batch {} carries ledger head entry {} (mac {}), the latest the hub has seen from this signer, but {why}. This ledger is behind the hub's: it was truncated or restored from an old backup, or this is another signer. Restore the ledger from a backup that holds entry {}",
+                batch.batch_id(),
+                head.seq,
+                head.mac,
+                head.seq
+            ),
+        })
+}
+
+/// What `inspect` can say from the ledger without the password: the hash
+/// chain is checked, the MACs are not.
+fn inspect_ledger(
+    keystore: &Path,
+    batch: &UnsignedBatch,
+    checked: &sign::CheckedBatch<'_>,
+    allow_reissue: &[String],
+) -> Result<Option<LedgerReport>> {
+    let Ok(ks) = Keystore::open(keystore) else {
+        return Ok(None);
+    };
+    let log = AuditLog::beside(keystore);
+    let (ledger, _) = Ledger::load(&log, None)?;
+    check_keystore_head(&log, &ledger, ks.ledger_head())?;
+    check_hub_head(&log, &ledger, batch)?;
+    Ok(Some(ledger.check(checked, allow_reissue, false)))
+}
+
 fn inspect(keystore: &Path, a: InspectArgs) -> Result<()> {
     let batch = read_unsigned(&a.file)?;
     let policy = resolve_policy(keystore, a.policy.as_deref())?;
-    let prepared = prepare(&a.file, &batch, &policy)?;
+    let checked = sign::check_batch(&batch).map_err(|e| refused(&a.file, e))?;
+    let evaluation = policy.evaluate(&checked);
+    let review =
+        Review::new(&checked, &policy, &evaluation).map_err(|e| refused_plain(&a.file, e))?;
+    let mut failure = None;
+    let review = match inspect_ledger(keystore, &batch, &checked, &a.allow_reissue) {
+        Ok(Some(report)) => {
+            if report.refusals.count > 0 {
+                failure = Some(SignerError::Ledger(report.refusal_message()));
+            }
+            review.with_ledger(report)
+        }
+        Ok(None) => review.without_ledger("no keystore here".into()),
+        Err(e) => {
+            let why = e.to_string();
+            failure = Some(e);
+            review.without_ledger(why)
+        }
+    };
     if a.json {
-        let v = serde_json::to_value(&prepared.review)
-            .map_err(|e| SignerError::Unexpected(e.to_string()))?;
+        let v =
+            serde_json::to_value(&review).map_err(|e| SignerError::Unexpected(e.to_string()))?;
         println!("{}", envelope(v));
     } else {
-        print!("{}", prepared.review.render());
+        print!("{}", review.render());
     }
-    if prepared.breaches.is_empty() {
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if review.breaches.is_empty() {
         Ok(())
     } else {
-        Err(policy_error(&prepared.breaches))
+        Err(policy_error(&review.breaches))
     }
 }
 
 fn batch_event(
     batch: &UnsignedBatch,
     review: Option<&Review>,
+    allow_reissue: &[String],
     result: &str,
     detail: String,
 ) -> Event {
@@ -487,6 +647,8 @@ fn batch_event(
         }),
         result: result.into(),
         detail: Some(detail),
+        allowed_reissues: (!allow_reissue.is_empty()).then(|| allow_reissue.to_vec()),
+        ledger: None,
     }
 }
 
@@ -502,11 +664,9 @@ fn default_output(input: &Path, batch: &UnsignedBatch) -> Result<PathBuf> {
 
 fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     let log = AuditLog::beside(keystore_path);
-    let keystore = Keystore::open(keystore_path)?;
-    log.read_verified()?;
+    let mut keystore = Keystore::open(keystore_path)?;
     // The password's Argon2id derivation (256 MiB by default) runs before the
-    // batch is loaded, so the two never occupy memory together; the derived
-    // key opens the seed only after the checks, the policy and the review.
+    // batch is loaded, so the two never occupy memory together.
     let password = prompt::password(a.password_file.as_deref(), "Password: ")?;
     let unlock_key = keystore.derive_unlock_key(&password)?;
     drop(password);
@@ -528,42 +688,86 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
         });
     }
     let policy = resolve_policy(keystore_path, a.policy.as_deref())?;
+    let allow = &a.allow_reissue;
+    // Unlock: the seed gives the ledger's MAC key as well as the signing keys.
+    let seed = match keystore.unlock_with(&unlock_key) {
+        Ok(s) => s,
+        Err(e) => {
+            // Without the seed there is no MAC key: this entry is logged
+            // without a MAC (the next MACed entry covers it).
+            let scan = log.scan(None, |_| Ok(()))?;
+            log.append(
+                &scan,
+                batch_event(&batch, None, allow, "refused", e.to_string()),
+                None,
+            )?;
+            return Err(e);
+        }
+    };
+    let (root, mac_key) = open_seed(&seed)?;
+    drop(seed);
+    // The whole ledger, authenticated, before anything else: every MAC, the
+    // head the keystore recorded, and the head the hub has seen.
+    let (ledger, scan) = Ledger::load(&log, Some(&mac_key))?;
+    check_keystore_head(&log, &ledger, keystore.ledger_head())?;
+    check_hub_head(&log, &ledger, &batch)?;
+    let mut state = scan;
+    let record = |state: &mut Scan, event: Event| -> Result<()> {
+        *state = log.append(state, event, Some(&mac_key))?;
+        Ok(())
+    };
     // Every check that needs no key, on the whole batch.
     let checked = match sign::check_batch(&batch) {
         Ok(c) => c,
         Err(e) => {
-            log.append(batch_event(&batch, None, "refused", e.to_string()))?;
+            record(
+                &mut state,
+                batch_event(&batch, None, allow, "refused", e.to_string()),
+            )?;
             return Err(refused(&a.file, e));
         }
     };
+    let report = ledger.check(&checked, allow, true);
     let evaluation = policy.evaluate(&checked);
-    let review =
-        Review::new(&checked, &policy, &evaluation).map_err(|e| refused_plain(&a.file, e))?;
+    let review = Review::new(&checked, &policy, &evaluation)
+        .map_err(|e| refused_plain(&a.file, e))?
+        .with_ledger(report);
     print!("{}", review.render());
+    if let Some(report) = review.ledger.as_ref().filter(|r| r.refusals.count > 0) {
+        let msg = report.refusal_message();
+        record(
+            &mut state,
+            batch_event(
+                &batch,
+                Some(&review),
+                allow,
+                "refused",
+                format!("ledger: {msg}"),
+            ),
+        )?;
+        return Err(SignerError::Ledger(msg));
+    }
     if !review.breaches.is_empty() {
-        log.append(batch_event(
-            &batch,
-            Some(&review),
-            "refused",
-            format!("policy: {}", review.breaches.join("; ")),
-        ))?;
+        record(
+            &mut state,
+            batch_event(
+                &batch,
+                Some(&review),
+                allow,
+                "refused",
+                format!("policy: {}", review.breaches.join("; ")),
+            ),
+        )?;
         return Err(policy_error(&review.breaches));
     }
-    // Unlock, derive each key once, and match every sender.
-    let seed = match keystore.unlock_with(&unlock_key) {
-        Ok(s) => s,
-        Err(e) => {
-            log.append(batch_event(&batch, Some(&review), "refused", e.to_string()))?;
-            return Err(e);
-        }
-    };
-    drop(unlock_key);
-    let root = root_of(&seed)?;
-    drop(seed);
+    // Derive each key once, and match every sender.
     let ring = match sign::derive_and_match(&root, &checked) {
         Ok(r) => r,
         Err(e) => {
-            log.append(batch_event(&batch, Some(&review), "refused", e.to_string()))?;
+            record(
+                &mut state,
+                batch_event(&batch, Some(&review), allow, "refused", e.to_string()),
+            )?;
             return Err(refused(&a.file, e));
         }
     };
@@ -581,44 +785,90 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
         ))?;
         let expected = batch.batch_id().to_string();
         if answer.as_deref().map(|s| s.as_str()) != Some(expected.as_str()) {
-            log.append(batch_event(
-                &batch,
-                Some(&review),
-                "declined",
-                "operator did not confirm".into(),
-            ))?;
+            record(
+                &mut state,
+                batch_event(
+                    &batch,
+                    Some(&review),
+                    allow,
+                    "declined",
+                    "operator did not confirm".into(),
+                ),
+            )?;
             return Err(SignerError::Declined);
         }
     }
     let signed = match sign::sign_all(&checked, &ring) {
         Ok(s) => s,
         Err(e) => {
-            log.append(batch_event(&batch, Some(&review), "failed", e.to_string()))?;
+            record(
+                &mut state,
+                batch_event(&batch, Some(&review), allow, "failed", e.to_string()),
+            )?;
             return Err(refused(&a.file, e));
         }
     };
     drop(ring);
-    // Only the signed batch is needed from here: free the unsigned one
-    // before writing, and stream the file rather than building its text.
-    let event = batch_event(
-        &batch,
-        Some(&review),
-        "signed",
-        format!("wrote {}", out.display()),
-    );
+    // Record what was signed before the signed file exists. A batch
+    // recorded before (same digest, so the same transactions) is not
+    // recorded twice: its file carries the head of that first recording, so
+    // signing the same file again gives the same bytes.
+    let head = match ledger.recording_of(&batch.digest()).map(Recording::head) {
+        Some(head) => {
+            record(
+                &mut state,
+                batch_event(
+                    &batch,
+                    Some(&review),
+                    allow,
+                    "signed",
+                    format!(
+                        "signed again, identical to the batch recorded in ledger entry {}; signed file {}",
+                        head.seq,
+                        out.display()
+                    ),
+                ),
+            )?;
+            head
+        }
+        None => {
+            let mut event = batch_event(
+                &batch,
+                Some(&review),
+                allow,
+                "signed",
+                format!("signed file {}", out.display()),
+            );
+            event.ledger = Some(ledger::items_of(&checked, &signed)?);
+            record(&mut state, event)?;
+            let head = state
+                .ledger_head
+                .ok_or_else(|| SignerError::Unexpected("the ledger entry has no MAC".into()))?;
+            keystore.record_ledger_head(&unlock_key, head)?;
+            head
+        }
+    };
+    drop(unlock_key);
+    // Only the signed batch is needed from here: free the rest before
+    // writing, and stream the file rather than building its text.
+    drop(ledger);
     drop(checked);
     drop(batch);
+    let signed = signed.with_ledger_head(head);
     fsutil::write_atomic_with(&out, 0o644, overwrite, OUT_HINT, |w| {
         write_signed(w, &signed)
     })?;
-    let head = log.append(event)?;
     println!();
     println!(
         "signed {} transaction(s): {}",
         signed.items.len(),
         out.display()
     );
-    println!("audit log entry {}: head {}", head.entries, head.head);
+    println!("audit log entry {}: head {}", state.entries, state.head);
+    println!(
+        "ledger head:   entry {} (mac {}), carried in the signed file",
+        head.seq, head.mac
+    );
     Ok(())
 }
 
@@ -715,28 +965,41 @@ fn verify(a: VerifyArgs) -> Result<()> {
 fn change_password(path: &Path, a: ChangePasswordArgs) -> Result<()> {
     let mut ks = Keystore::open(path)?;
     let log = AuditLog::beside(path);
-    log.read_verified()?;
     let old = prompt::password(a.password_file.as_deref(), "Current password: ")?;
     let new = prompt::new_password(a.new_password_file.as_deref())?;
-    ks.change_password(&old, &new)?;
-    log.append(Event {
-        event: "change-password".into(),
-        result: "ok".into(),
-        ..Event::default()
-    })?;
+    let seed = ks.unlock(&old)?;
+    let (_, mac_key) = open_seed(&seed)?;
+    // A log that fails verification is never extended.
+    let (ledger, scan) = Ledger::load(&log, Some(&mac_key))?;
+    check_keystore_head(&log, &ledger, ks.ledger_head())?;
+    drop(ledger);
+    ks.change_password_with(&seed, &new)?;
+    drop(seed);
+    log.append(
+        &scan,
+        Event {
+            event: "change-password".into(),
+            result: "ok".into(),
+            ..Event::default()
+        },
+        Some(&mac_key),
+    )?;
     println!("password changed: {}", path.display());
     Ok(())
 }
 
 fn audit_show(keystore: &Path, as_json: bool) -> Result<()> {
     let log = AuditLog::beside(keystore);
-    let (entries, verified) = log.read_verified()?;
+    let (entries, scan) = log.read_verified()?;
     if as_json {
         println!(
             "{}",
-            envelope(
-                json!({ "entries": entries, "head": verified.head, "count": verified.entries })
-            )
+            envelope(json!({
+                "entries": entries,
+                "head": scan.head,
+                "count": scan.entries,
+                "ledger_head": scan.ledger_head,
+            }))
         );
         return Ok(());
     }
@@ -757,43 +1020,121 @@ fn audit_show(keystore: &Path, as_json: bool) -> Result<()> {
                 format!(" totals [{}]", parts.join(", "))
             })
             .unwrap_or_default();
+        let recorded = e
+            .ledger
+            .as_ref()
+            .map(|l| format!(" ledger +{} item(s)", l.len()))
+            .unwrap_or_default();
+        let reissues = e
+            .allowed_reissues
+            .as_ref()
+            .map(|r| format!(" allow-reissue [{}]", r.join(", ")))
+            .unwrap_or_default();
+        let unmaced = if e.mac.is_none() { " (no MAC)" } else { "" };
         let detail = e
             .detail
             .as_deref()
             .map(|d| format!(" - {d}"))
             .unwrap_or_default();
         println!(
-            "{:>5} {} {}{batch}{items}{totals} {}{detail}",
+            "{:>5} {} {}{batch}{items}{totals}{recorded}{reissues} {}{unmaced}{detail}",
             e.seq, e.time, e.event, e.result
         );
     }
     println!(
-        "{} entr(ies), chain intact, head {}",
-        verified.entries, verified.head
+        "{} entr(ies), hash chain intact (MACs not checked: `signer audit verify --password-file F`), head {}",
+        scan.entries, scan.head
     );
     Ok(())
 }
 
-fn audit_verify(keystore: &Path, expect: &[String]) -> Result<()> {
+fn audit_verify(keystore: &Path, a: &AuditVerifyArgs) -> Result<()> {
     let log = AuditLog::beside(keystore);
-    let (entries, v) = log.read_verified()?;
-    for hash in expect {
-        let wanted = coldsign_core::B256::from_hex(hash)
-            .map_err(|e| SignerError::Usage(format!("--expect-head {hash}: {e}")))?;
-        if !entries.iter().any(|e| e.hash == wanted) {
-            return Err(SignerError::Audit {
-                path: log.path().to_owned(),
-                reason: format!(
-                    "no entry has the recorded head {wanted}: entries were removed from the end, or the log was replaced"
-                ),
-            });
+    let mut wanted = Vec::new();
+    for hash in &a.expect_head {
+        wanted.push(
+            coldsign_core::B256::from_hex(hash)
+                .map_err(|e| SignerError::Usage(format!("--expect-head {hash}: {e}")))?,
+        );
+    }
+    let opened = Keystore::open(keystore);
+    let key = if a.mac || a.password_file.is_some() {
+        let ks = opened.as_ref().map_err(|e| SignerError::Keystore {
+            path: keystore.to_owned(),
+            reason: format!("needed to check the MACs: {e}"),
+        })?;
+        let password = prompt::password(a.password_file.as_deref(), "Password: ")?;
+        let seed = ks.unlock(&password)?;
+        Some(open_seed(&seed)?.1)
+    } else {
+        None
+    };
+    let mut found = vec![false; wanted.len()];
+    let (ledger, scan) = Ledger::load_inspecting(&log, key.as_ref(), |e| {
+        for (w, f) in wanted.iter().zip(found.iter_mut()) {
+            *f |= e.hash == *w;
         }
+    })?;
+    if let Some(i) = found.iter().position(|f| !f) {
+        return Err(SignerError::Audit {
+            path: log.path().to_owned(),
+            reason: format!(
+                "no entry has the recorded head {}: entries were removed from the end, or the log was replaced",
+                wanted[i]
+            ),
+        });
+    }
+    match &opened {
+        Ok(ks) => {
+            check_keystore_head(&log, &ledger, ks.ledger_head())?;
+            if let Some(h) = ks.ledger_head() {
+                println!(
+                    "keystore: the ledger head it recorded (entry {}) is in the log{}",
+                    h.seq,
+                    if key.is_some() {
+                        ""
+                    } else {
+                        " (its value is authenticated only with the password)"
+                    }
+                );
+            }
+        }
+        Err(e) => println!("keystore: not read ({e}): its recorded ledger head was not compared"),
+    }
+    println!(
+        "ledger: {} batch(es) and {} distinct item(s) signed; head {}",
+        ledger.recorded_batches(),
+        ledger.recorded_items(),
+        scan.ledger_head.map_or("none".to_owned(), |h| format!(
+            "entry {} (mac {})",
+            h.seq, h.mac
+        ))
+    );
+    if key.is_some() {
+        let tail = if scan.unmaced_tail > 0 {
+            format!(
+                "; the {} entr(ies) after it were written without the seed (a wrong password) and no MAC covers them yet",
+                scan.unmaced_tail
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "MACs: OK, every entry{} authenticated with the seed's key{tail}",
+            scan.ledger_head
+                .map(|h| format!(" up to entry {}", h.seq))
+                .unwrap_or_default()
+        );
+    } else {
+        println!(
+            "MACs: NOT CHECKED (no password). Without them, a log rewritten with recomputed hashes (entries edited, removed or reordered) passes; give --password-file F or --mac to check them (`signer sign` always does)."
+        );
     }
     println!(
         "audit log {}: OK, {} entr(ies), head {}",
         log.path().display(),
-        v.entries,
-        v.head
+        scan.entries,
+        scan.head
     );
     Ok(())
 }

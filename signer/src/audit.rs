@@ -1,26 +1,86 @@
-//! The audit log: an append-only JSON-lines file beside the keystore
-//! (`audit.jsonl`). Each entry carries the hash of the previous one, so
-//! editing, removing or reordering any entry breaks the chain, which
-//! `signer audit verify` detects.
+//! The audit log and ledger: an append-only JSON-lines file beside the
+//! keystore (`audit.jsonl`). It records every command's outcome and, in each
+//! `sign` entry whose result is `signed`, every item that was signed (the
+//! ledger, see [`crate::ledger`]).
 //!
-//! The hash of an entry is keccak256 of its compact JSON without the `hash`
-//! field; the first entry's `prev` is 32 zero bytes. Removing entries from
-//! the *end* leaves a valid shorter chain: `signer sign` prints the new head
-//! hash, and the runbook has the operator write it down, so a truncated log
-//! shows up as a head that does not match the last recorded one.
+//! Two chains protect it:
+//!
+//! - The **hash chain**, checkable by anyone: `hash` is keccak256 of the
+//!   entry's compact JSON with its keys sorted and without `hash`; `prev` is
+//!   the previous entry's `hash` (32 zero bytes for the first). Editing,
+//!   removing or reordering an entry breaks it, unless whoever did it
+//!   recomputed the hashes.
+//! - The **MAC chain**, checkable only with the seed: `mac` is
+//!   HMAC-SHA256 under [`MacKey`] (derived from the BIP39 seed) of
+//!   `"coldsign/audit-entry/v1"`, the previous MAC (32 zero bytes for the
+//!   first) and the entry's compact sorted JSON without `hash` and `mac`
+//!   (so it covers `seq` and `prev`). Nobody without the seed can forge,
+//!   edit, remove or reorder a MACed entry, even recomputing the hashes.
+//!
+//! Every entry is MACed except those written when the seed could not be
+//! opened (a wrong password): they carry no `mac`, may not carry ledger
+//! items, and are covered by the next MACed entry through `prev`.
+//!
+//! Removing entries from the *end* leaves valid shorter chains: the
+//! keystore keeps the head of the last recorded batch (see
+//! [`crate::keystore::KeystoreFile::ledger_head`]), the hub sends back the
+//! latest head it has seen, and the runbook has the operator write the hash
+//! head in a paper logbook.
 
-use crate::error::{Result, SignerError};
-use coldsign_core::{keccak256, B256};
+use crate::{
+    error::{Result, SignerError},
+    ledger::LedgerItem,
+};
+use coldsign_core::{batch::LedgerHead, B256};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::{Sha256, Sha512};
 use std::{
     fs::OpenOptions,
-    io::Write,
+    io::{BufRead, Write},
     os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
 };
+use zeroize::{Zeroize, Zeroizing};
 
 /// The audit log's file name, in the keystore's directory.
 pub const FILE_NAME: &str = "audit.jsonl";
+/// The label of the MAC key's derivation from the BIP39 seed.
+pub const MAC_KEY_LABEL: &str = "coldsign/audit-mac/v1";
+/// The domain tag that starts every entry's MAC input.
+pub const ENTRY_MAC_DOMAIN: &str = "coldsign/audit-entry/v1";
+
+/// The key of the log's MACs: the first 32 bytes of
+/// HMAC-SHA512(key = `"coldsign/audit-mac/v1"`, message = the 64-byte BIP39
+/// seed). Only the seed gives it; zeroized on drop; never printed.
+pub struct MacKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MacKey(<redacted>)")
+    }
+}
+
+impl MacKey {
+    /// Derives the key from a 64-byte BIP39 seed.
+    pub fn from_seed(seed: &[u8; 64]) -> Self {
+        // HMAC takes keys of any length, so this cannot fail.
+        let mut h = <Hmac<Sha512> as Mac>::new_from_slice(MAC_KEY_LABEL.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        h.update(seed);
+        let mut full = h.finalize().into_bytes();
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(&full[..32]);
+        let bytes: &mut [u8] = &mut full;
+        bytes.zeroize();
+        Self(key)
+    }
+
+    fn hmac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+    }
+}
 
 /// One asset total, as logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +113,11 @@ pub struct Event {
     pub result: String,
     /// Why, or the output file.
     pub detail: Option<String>,
+    /// The orders the operator allowed to be signed again at another nonce
+    /// (`--allow-reissue`), for batch events.
+    pub allowed_reissues: Option<Vec<String>>,
+    /// Every signed item, for the entry that records a signed batch.
+    pub ledger: Option<Vec<LedgerItem>>,
 }
 
 /// An entry as stored.
@@ -79,21 +144,121 @@ pub struct Entry {
     pub result: String,
     /// Details.
     pub detail: Option<String>,
+    /// Orders allowed to be signed again at another nonce (`--allow-reissue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_reissues: Option<Vec<String>>,
+    /// The signed items (the ledger), in the batch's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<Vec<LedgerItem>>,
     /// The previous entry's hash (zero for the first).
     pub prev: B256,
+    /// The MAC under the seed's [`MacKey`]; absent only for entries written
+    /// without the seed (a wrong password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<B256>,
     /// This entry's hash.
     pub hash: B256,
 }
 
+/// The canonical form that is hashed and MACed: the entry's fields in sorted
+/// key order (what a `serde_json::Value` of the entry serialises to), without
+/// `hash`, and for the MAC without `mac`. Entries without the fields added
+/// for the ledger hash exactly as they did before them.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_reissues: Option<&'a [String]>,
+    batch_id: Option<u64>,
+    chain_id: Option<u64>,
+    detail: Option<&'a str>,
+    event: &'a str,
+    items: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger: Option<&'a [LedgerItem]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<B256>,
+    prev: B256,
+    result: &'a str,
+    seq: u64,
+    time: &'a str,
+    totals: Option<Vec<CanonicalTotal<'a>>>,
+    unsigned_digest: Option<B256>,
+}
+
+#[derive(Serialize)]
+struct CanonicalTotal<'a> {
+    amount: &'a str,
+    asset: &'a str,
+    token: Option<&'a str>,
+}
+
+/// Feeds serialised bytes into a hash or MAC without buffering them (a
+/// 100,000-item entry is tens of MB).
+struct Feed<F: FnMut(&[u8])>(F);
+
+impl<F: FnMut(&[u8])> Write for Feed<F> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (self.0)(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Entry {
-    fn compute_hash(&self) -> B256 {
-        let mut unhashed = self.clone();
-        unhashed.hash = B256::default();
-        let mut v = serde_json::to_value(&unhashed).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.remove("hash");
+    fn canonical(&self, with_mac: bool) -> Canonical<'_> {
+        Canonical {
+            allowed_reissues: self.allowed_reissues.as_deref(),
+            batch_id: self.batch_id,
+            chain_id: self.chain_id,
+            detail: self.detail.as_deref(),
+            event: &self.event,
+            items: self.items,
+            ledger: self.ledger.as_deref(),
+            mac: if with_mac { self.mac } else { None },
+            prev: self.prev,
+            result: &self.result,
+            seq: self.seq,
+            time: &self.time,
+            totals: self.totals.as_ref().map(|t| {
+                t.iter()
+                    .map(|t| CanonicalTotal {
+                        amount: &t.amount,
+                        asset: &t.asset,
+                        token: t.token.as_deref(),
+                    })
+                    .collect()
+            }),
+            unsigned_digest: self.unsigned_digest,
         }
-        keccak256(serde_json::to_vec(&v).unwrap_or_default())
+    }
+
+    /// keccak256 of the entry's compact JSON, keys sorted, without `hash`.
+    pub fn compute_hash(&self) -> B256 {
+        use sha3::Digest;
+        let mut k = sha3::Keccak256::new();
+        // Writing into a hash cannot fail, and these types always serialise.
+        let _ = serde_json::to_writer(Feed(|b: &[u8]| k.update(b)), &self.canonical(true));
+        B256(k.finalize().into())
+    }
+
+    /// The MAC of this entry under `key`, after the MAC `prev_mac`.
+    pub fn compute_mac(&self, key: &MacKey, prev_mac: &B256) -> B256 {
+        let mut m = key.hmac();
+        m.update(ENTRY_MAC_DOMAIN.as_bytes());
+        m.update(prev_mac.as_bytes());
+        let _ = serde_json::to_writer(Feed(|b: &[u8]| m.update(b)), &self.canonical(false));
+        B256(m.finalize().into_bytes().into())
+    }
+
+    /// The fingerprint an `init` entry names (`fingerprint 1a2b3c4d…`).
+    pub fn init_fingerprint(&self) -> Option<&str> {
+        if self.event != "init" {
+            return None;
+        }
+        let rest = self.detail.as_deref()?.strip_prefix("fingerprint ")?;
+        Some(rest.split([' ', ';', ',']).next().unwrap_or(rest))
     }
 }
 
@@ -103,13 +268,21 @@ pub struct AuditLog {
     path: PathBuf,
 }
 
-/// The result of verifying the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+/// The state of a verified log: where its chains end.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scan {
     /// Number of entries.
     pub entries: u64,
     /// The hash of the last entry (zero if empty).
     pub head: B256,
+    /// The last MACed entry: the ledger's head.
+    pub ledger_head: Option<LedgerHead>,
+    /// Entries after the last MACed one (written without the seed).
+    pub unmaced_tail: u64,
+    /// Whether the MACs were checked (a key was given).
+    pub macs_checked: bool,
+    /// The file's length when it was read: appends check it is unchanged.
+    len: u64,
 }
 
 /// The current UTC time to the second, RFC 3339 (`2026-11-21T09:30:00Z`).
@@ -148,11 +321,33 @@ impl AuditLog {
         }
     }
 
-    /// Reads every entry, checking the chain.
-    pub fn read_verified(&self) -> Result<(Vec<Entry>, Verified)> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    fn forged(&self, reason: impl Into<String>) -> SignerError {
+        SignerError::LedgerIntegrity {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Reads every entry in order, checking the hash chain and, with `key`,
+    /// the MAC chain, and hands each verified entry to `visit`. Reads line
+    /// by line, so only what `visit` keeps stays in memory.
+    ///
+    /// A broken hash chain is [`SignerError::Audit`]; a MAC that does not
+    /// verify, or a ledger entry without a MAC, is
+    /// [`SignerError::LedgerIntegrity`].
+    pub fn scan(
+        &self,
+        key: Option<&MacKey>,
+        mut visit: impl FnMut(Entry) -> Result<()>,
+    ) -> Result<Scan> {
+        let file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Scan {
+                    macs_checked: key.is_some(),
+                    ..Scan::default()
+                })
+            }
             Err(e) => {
                 return Err(SignerError::io(
                     format!("cannot read {}", self.path.display()),
@@ -160,23 +355,39 @@ impl AuditLog {
                 ))
             }
         };
-        if !text.is_empty() && !text.ends_with('\n') {
-            return Err(self.err("the last line is incomplete (truncated or edited)"));
-        }
-        let mut entries = Vec::new();
-        let mut prev = B256::default();
-        for (n, line) in text.lines().enumerate() {
-            let line_no = n + 1;
-            let entry: Entry = serde_json::from_str(line)
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut scan = Scan {
+            macs_checked: key.is_some(),
+            ..Scan::default()
+        };
+        let mut prev_mac = B256::default();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_line(&mut line)
+                .map_err(|e| SignerError::io(format!("cannot read {}", self.path.display()), e))?;
+            if n == 0 {
+                break;
+            }
+            scan.len += n as u64;
+            let line_no = scan.entries + 1;
+            if !line.ends_with('\n') {
+                return Err(self.err("the last line is incomplete (truncated or edited)"));
+            }
+            let entry: Entry = serde_json::from_str(&line)
                 .map_err(|e| self.err(format!("line {line_no} is not a valid entry: {e}")))?;
-            let seq = u64::try_from(n).unwrap_or(u64::MAX);
-            if entry.seq != seq {
+            if line.capacity() > 1 << 20 {
+                // A batch's entry can be tens of MB: free it at once.
+                line = String::new();
+            }
+            if entry.seq != scan.entries {
                 return Err(self.err(format!(
-                    "line {line_no} has seq {} where {seq} was expected (an entry was removed or reordered)",
-                    entry.seq
+                    "line {line_no} has seq {} where {} was expected (an entry was removed or reordered)",
+                    entry.seq, scan.entries
                 )));
             }
-            if entry.prev != prev {
+            if entry.prev != scan.head {
                 return Err(self.err(format!(
                     "line {line_no} does not follow the previous entry (an entry was removed, reordered or edited)"
                 )));
@@ -186,22 +397,77 @@ impl AuditLog {
                     "line {line_no} was edited (its hash does not match its content)"
                 )));
             }
-            prev = entry.hash;
-            entries.push(entry);
+            match entry.mac {
+                Some(mac) => {
+                    if let Some(key) = key {
+                        if entry.compute_mac(key, &prev_mac) != mac {
+                            return Err(self.forged(format!(
+                                "line {line_no} (entry {}) fails its MAC: the log was edited, entries were removed or reordered and the hashes recomputed, or it was written by another wallet's seed",
+                                entry.seq
+                            )));
+                        }
+                    }
+                    prev_mac = mac;
+                    scan.ledger_head = Some(LedgerHead {
+                        seq: entry.seq,
+                        mac,
+                    });
+                    scan.unmaced_tail = 0;
+                }
+                None => {
+                    if entry.ledger.is_some() || entry.event == "init" || entry.result == "signed" {
+                        return Err(self.forged(format!(
+                            "line {line_no} (entry {}) records a {} {} without a MAC: it was forged or its MAC removed",
+                            entry.seq, entry.event, entry.result
+                        )));
+                    }
+                    scan.unmaced_tail += 1;
+                }
+            }
+            scan.head = entry.hash;
+            scan.entries += 1;
+            visit(entry)?;
         }
-        let verified = Verified {
-            entries: u64::try_from(entries.len()).unwrap_or(u64::MAX),
-            head: prev,
-        };
-        Ok((entries, verified))
+        Ok(scan)
     }
 
-    /// Appends `event` after verifying the existing chain (a broken log is
-    /// never extended), fsyncing the file. Returns the new head.
-    pub fn append(&self, event: Event) -> Result<Verified> {
-        let (_, before) = self.read_verified()?;
+    /// Reads every entry, checking the hash chain only (no key needed).
+    pub fn read_verified(&self) -> Result<(Vec<Entry>, Scan)> {
+        let mut entries = Vec::new();
+        let scan = self.scan(None, |e| {
+            entries.push(e);
+            Ok(())
+        })?;
+        Ok((entries, scan))
+    }
+
+    /// Appends `event` to the log that `after` describes (from
+    /// [`AuditLog::scan`] in this process: a broken log is never extended,
+    /// and a log that changed since is refused), MACed under `key` when
+    /// given, and fsyncs the file. Returns the new state.
+    pub fn append(&self, after: &Scan, event: Event, key: Option<&MacKey>) -> Result<Scan> {
+        let now_len = match std::fs::metadata(&self.path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => {
+                return Err(SignerError::io(
+                    format!("cannot read {}", self.path.display()),
+                    e,
+                ))
+            }
+        };
+        if now_len != after.len {
+            return Err(self.err(
+                "the log changed while this command ran: not appending (run the command again)",
+            ));
+        }
+        if event.ledger.is_some() && key.is_none() {
+            return Err(SignerError::Unexpected(
+                "a ledger entry must be MACed".into(),
+            ));
+        }
         let mut entry = Entry {
-            seq: before.entries,
+            seq: after.entries,
             time: now_rfc3339(),
             event: event.event,
             batch_id: event.batch_id,
@@ -211,26 +477,147 @@ impl AuditLog {
             totals: event.totals,
             result: event.result,
             detail: event.detail,
-            prev: before.head,
+            allowed_reissues: event.allowed_reissues.filter(|a| !a.is_empty()),
+            ledger: event.ledger,
+            prev: after.head,
+            mac: None,
             hash: B256::default(),
         };
+        if let Some(key) = key {
+            let prev_mac = after.ledger_head.map(|h| h.mac).unwrap_or_default();
+            entry.mac = Some(entry.compute_mac(key, &prev_mac));
+        }
         entry.hash = entry.compute_hash();
-        let mut line =
-            serde_json::to_string(&entry).map_err(|e| SignerError::Unexpected(e.to_string()))?;
-        line.push('\n');
         let ctx = || format!("cannot append to {}", self.path.display());
-        let mut f = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&self.path)
             .map_err(|e| SignerError::io(ctx(), e))?;
-        f.write_all(line.as_bytes())
-            .and_then(|()| f.sync_all())
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &file);
+        serde_json::to_writer(&mut w, &entry)
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.write_all(b"\n"))
+            .and_then(|()| w.flush())
             .map_err(|e| SignerError::io(ctx(), e))?;
-        Ok(Verified {
-            entries: before.entries + 1,
+        drop(w);
+        file.sync_all().map_err(|e| SignerError::io(ctx(), e))?;
+        let len = std::fs::metadata(&self.path)
+            .map_err(|e| SignerError::io(ctx(), e))?
+            .len();
+        Ok(Scan {
+            entries: after.entries + 1,
             head: entry.hash,
+            ledger_head: match entry.mac {
+                Some(mac) => Some(LedgerHead {
+                    seq: entry.seq,
+                    mac,
+                }),
+                None => after.ledger_head,
+            },
+            unmaced_tail: if entry.mac.is_some() {
+                0
+            } else {
+                after.unmaced_tail + 1
+            },
+            macs_checked: after.macs_checked,
+            len,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(byte: u8) -> MacKey {
+        MacKey::from_seed(&[byte; 64])
+    }
+
+    fn entry(seq: u64) -> Entry {
+        Entry {
+            seq,
+            time: "2026-11-21T06:01:02Z".into(),
+            event: "sign".into(),
+            batch_id: Some(7),
+            chain_id: Some(1),
+            unsigned_digest: Some(B256([3; 32])),
+            items: Some(6),
+            totals: Some(vec![LoggedTotal {
+                asset: "ETH".into(),
+                token: None,
+                amount: "1.5".into(),
+            }]),
+            result: "signed".into(),
+            detail: Some("wrote x".into()),
+            allowed_reissues: None,
+            ledger: None,
+            prev: B256([1; 32]),
+            mac: None,
+            hash: B256::default(),
+        }
+    }
+
+    #[test]
+    fn the_hash_is_over_the_sorted_json_as_before_the_ledger() {
+        // The original definition: keccak256 of the serde_json::Value of the
+        // entry (a sorted map) without `hash`.
+        let e = entry(1);
+        let mut v = serde_json::to_value(&e).unwrap();
+        v.as_object_mut().unwrap().remove("hash");
+        let old = coldsign_core::keccak256(serde_json::to_vec(&v).unwrap());
+        assert_eq!(e.compute_hash(), old);
+
+        let mut with_mac = entry(1);
+        with_mac.mac = Some(B256([9; 32]));
+        with_mac.allowed_reissues = Some(vec!["o-1".into()]);
+        let mut v = serde_json::to_value(&with_mac).unwrap();
+        v.as_object_mut().unwrap().remove("hash");
+        let sorted = coldsign_core::keccak256(serde_json::to_vec(&v).unwrap());
+        assert_eq!(with_mac.compute_hash(), sorted);
+    }
+
+    #[test]
+    fn the_mac_depends_on_key_content_seq_and_previous_mac() {
+        let e = entry(1);
+        let zero = B256::default();
+        let m = e.compute_mac(&key(1), &zero);
+        assert_ne!(m, e.compute_mac(&key(2), &zero));
+        assert_ne!(m, e.compute_mac(&key(1), &B256([5; 32])));
+        assert_ne!(m, entry(2).compute_mac(&key(1), &zero));
+        let mut edited = entry(1);
+        edited.items = Some(5);
+        assert_ne!(m, edited.compute_mac(&key(1), &zero));
+        // The MAC does not cover itself or the hash.
+        let mut stamped = entry(1);
+        stamped.mac = Some(m);
+        stamped.hash = B256([7; 32]);
+        assert_eq!(m, stamped.compute_mac(&key(1), &zero));
+    }
+
+    #[test]
+    fn mac_key_derivation_is_pinned_and_hidden() {
+        // HMAC-SHA512(key = "coldsign/audit-mac/v1", msg = 64 zero bytes)[..32],
+        // computed independently with Python's hmac module.
+        let k = MacKey::from_seed(&[0u8; 64]);
+        assert_eq!(
+            hex::encode(k.0.as_ref()),
+            "159b0f4833e7e9c88dbaada4e46d76fb67e6b392ff1fedc29b4251f75956dbcd"
+        );
+        assert_eq!(format!("{k:?}"), "MacKey(<redacted>)");
+    }
+
+    #[test]
+    fn init_fingerprint_is_read_from_the_detail() {
+        let mut e = entry(0);
+        e.event = "init".into();
+        e.detail = Some("fingerprint 1a2b3c4d; keystore re-created".into());
+        assert_eq!(e.init_fingerprint(), Some("1a2b3c4d"));
+        e.detail = Some("fingerprint 1a2b3c4d".into());
+        assert_eq!(e.init_fingerprint(), Some("1a2b3c4d"));
+        e.event = "sign".into();
+        assert_eq!(e.init_fingerprint(), None);
     }
 }

@@ -13,12 +13,15 @@ Examples:
   signer sign batch_7_20261121_unsigned.json
   signer --sign batch_7_20261121_unsigned.json   # short form of `signer sign`
   signer verify batch_7_20261121_signed.json
+  signer sign batch_9_20261122_unsigned.json --allow-reissue W-1002   # only if W-1002's earlier nonce can never be mined
   signer audit verify
+  signer audit verify --password-file pw.txt   # also checks the MACs (keyed by the seed)
 
 The keystore is --keystore PATH, else $SIGNER_KEYSTORE, else
 $XDG_DATA_HOME/coldsign/keystore.json (~/.local/share/coldsign/keystore.json).
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 wrong password, 4 keystore missing/damaged/unsupported,
-5 bad or tampered input, 6 refused by policy, 7 not confirmed, 8 output exists, 9 audit log broken.";
+5 bad or tampered input, 6 refused by policy, 7 not confirmed, 8 output exists, 9 audit log broken,
+10 refused by the ledger (an order signed before), 11 ledger not authentic or behind (restore it from backup).";
 
 /// `signer`: the air-gapped signer of coldsign.
 ///
@@ -169,6 +172,9 @@ pub struct InspectArgs {
     /// Print a JSON envelope instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Show the review as `sign --allow-reissue ORDER` would (repeatable).
+    #[arg(long, value_name = "ORDER")]
+    pub allow_reissue: Vec<String>,
 }
 
 /// Options of `sign`.
@@ -191,6 +197,12 @@ pub struct SignArgs {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
+    /// Allow ORDER, signed before at another (chain, sender, nonce), to be
+    /// signed again at this batch's nonce (repeatable). Both versions can
+    /// then be mined: only for an order whose earlier nonce was consumed by
+    /// another transaction. Recorded in the audit log.
+    #[arg(long, value_name = "ORDER")]
+    pub allow_reissue: Vec<String>,
 }
 
 /// Options of `verify`.
@@ -219,9 +231,9 @@ pub struct ChangePasswordArgs {
 pub enum AuditCommand {
     /// Print the audit log's entries.
     Show(JsonArg),
-    /// Check the hash chain of the audit log.
+    /// Check the audit log: its hash chain, and with the password its MACs.
     #[command(
-        after_help = "Examples:\n  signer audit verify\n  signer audit verify --expect-head 0x5ff9…   # the head written in the paper logbook"
+        after_help = "Examples:\n  signer audit verify\n  signer audit verify --expect-head 0x5ff9…   # the head written in the paper logbook\n  signer audit verify --password-file pw.txt    # also the MACs, keyed by the seed\n  signer audit verify --mac                      # the same, asking for the password"
     )]
     Verify(AuditVerifyArgs),
 }
@@ -233,6 +245,12 @@ pub struct AuditVerifyArgs {
     /// still contain that entry, so entries removed from the end are detected.
     #[arg(long, value_name = "HASH")]
     pub expect_head: Vec<String>,
+    /// Ask for the password and check every entry's MAC as well.
+    #[arg(long)]
+    pub mac: bool,
+    /// Read the password from this file's first line and check every MAC.
+    #[arg(long, value_name = "F")]
+    pub password_file: Option<PathBuf>,
 }
 
 /// Rewrites the short form `signer [global options] --sign FILE [options]`

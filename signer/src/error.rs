@@ -27,8 +27,15 @@ pub mod exit {
     pub const DECLINED: u8 = 7;
     /// The output file (or keystore) already exists.
     pub const OUTPUT_EXISTS: u8 = 8;
-    /// The audit log failed verification.
+    /// The audit log failed verification of its hash chain.
     pub const AUDIT: u8 = 9;
+    /// The ledger refuses the batch: an order signed before at another
+    /// (chain, sender, nonce), or at the same one with other content.
+    pub const LEDGER_REFUSES: u8 = 10;
+    /// The ledger is not authentic (a MAC fails, it belongs to another
+    /// wallet) or is behind (deleted, truncated, restored from an old
+    /// backup, or behind the head the hub has seen).
+    pub const LEDGER_INTEGRITY: u8 = 11;
 }
 
 /// Any failure of a signer command.
@@ -80,6 +87,18 @@ pub enum SignerError {
         /// What is wrong.
         reason: String,
     },
+    /// The ledger refuses the batch (a reissue or a conflicting version of
+    /// an order signed before).
+    #[error("refused by the ledger; nothing was signed: {0}")]
+    Ledger(String),
+    /// The ledger is not authentic, or behind what was recorded elsewhere.
+    #[error("ledger {}: {reason}", path.display())]
+    LedgerIntegrity {
+        /// The audit log that holds the ledger.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// An I/O failure.
     #[error("{context}")]
     Io {
@@ -106,6 +125,8 @@ impl SignerError {
             Self::Declined => exit::DECLINED,
             Self::OutputExists { .. } => exit::OUTPUT_EXISTS,
             Self::Audit { .. } => exit::AUDIT,
+            Self::Ledger(_) => exit::LEDGER_REFUSES,
+            Self::LedgerIntegrity { .. } => exit::LEDGER_INTEGRITY,
             Self::Io { .. } | Self::Unexpected(_) => exit::UNEXPECTED,
         }
     }
@@ -162,6 +183,11 @@ mod tests {
                 hint: "",
             },
             SignerError::Audit {
+                path: PathBuf::new(),
+                reason: String::new(),
+            },
+            SignerError::Ledger(String::new()),
+            SignerError::LedgerIntegrity {
                 path: PathBuf::new(),
                 reason: String::new(),
             },

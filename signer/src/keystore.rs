@@ -11,14 +11,19 @@
 //!   "cipher": { "algorithm": "aes-256-gcm", "nonce": "…12 hex bytes…" },
 //!   "public": { "fingerprint": "…", "first_address": "0x…", "created_at": "…",
 //!               "accounts": [ { "account": 0, "path": "m/44'/60'/0'", "xpub": "xpub…" } ] },
+//!   "ledger_head": { "seq": 12, "mac": "0x…" },
 //!   "ciphertext": "…",
 //!   "checksum": "0x…"
 //! }
 //! ```
 //!
 //! Everything but `ciphertext` and `checksum` (format, version, KDF
-//! parameters and salt, nonce, public data) is the AES-GCM associated data,
-//! so editing any of it makes decryption fail. `checksum` is keccak256 of the
+//! parameters and salt, nonce, public data, ledger head) is the AES-GCM
+//! associated data, so editing any of it makes decryption fail.
+//! `ledger_head` is the head of the audit log (the signer's ledger) once the
+//! last batch was recorded: a log that no longer holds it was deleted,
+//! truncated or replaced, and `sign` refuses it. It is rewritten, with a
+//! fresh nonce, each time a batch is recorded. `checksum` is keccak256 of the
 //! associated data and ciphertext: it is not a security measure (anyone can
 //! recompute it) but lets the signer tell a damaged file from a wrong password.
 
@@ -29,7 +34,7 @@ use crate::{
     secret::{Password, SeedMaterial},
 };
 use aes_gcm::{aead::Aead, Aes256Gcm, KeyInit, Nonce};
-use coldsign_core::{keccak256, Address, B256};
+use coldsign_core::{batch::LedgerHead, keccak256, Address, B256};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -231,6 +236,10 @@ pub struct KeystoreFile {
     pub cipher: CipherParams,
     /// Public data.
     pub public: PublicInfo,
+    /// The head of the audit log once the last batch was recorded in it
+    /// (absent in keystores written before the ledger existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_head: Option<LedgerHead>,
     /// The encrypted seed material with its GCM tag, hex.
     pub ciphertext: String,
     /// keccak256 of the associated data and ciphertext (damage detection).
@@ -244,6 +253,8 @@ struct Associated<'a> {
     kdf: &'a KdfParams,
     cipher: &'a CipherParams,
     public: &'a PublicInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger_head: Option<LedgerHead>,
 }
 
 impl KeystoreFile {
@@ -254,6 +265,7 @@ impl KeystoreFile {
             kdf: &self.kdf,
             cipher: &self.cipher,
             public: &self.public,
+            ledger_head: self.ledger_head,
         })
         .unwrap_or_default()
     }
@@ -305,11 +317,26 @@ fn encrypt(
     path: &Path,
     kdf: KdfParams,
     public: PublicInfo,
+    ledger_head: Option<LedgerHead>,
     password: &Password,
     seed: &SeedMaterial,
 ) -> Result<KeystoreFile> {
-    use rand_core::RngCore;
     kdf.check().map_err(|r| damaged(path, r))?;
+    let key = kdf
+        .derive_key(password)
+        .map_err(|e| SignerError::Unexpected(format!("key derivation failed: {e}")))?;
+    encrypt_with(kdf, public, ledger_head, &key, seed)
+}
+
+/// Encrypts `seed` under an already derived `key` with a fresh nonce.
+fn encrypt_with(
+    kdf: KdfParams,
+    public: PublicInfo,
+    ledger_head: Option<LedgerHead>,
+    key: &[u8; 32],
+    seed: &SeedMaterial,
+) -> Result<KeystoreFile> {
+    use rand_core::RngCore;
     let mut nonce = [0u8; 12];
     rand_core::OsRng.fill_bytes(&mut nonce);
     let mut file = KeystoreFile {
@@ -321,15 +348,12 @@ fn encrypt(
             nonce: hex::encode(nonce),
         },
         public,
+        ledger_head,
         ciphertext: String::new(),
         checksum: B256::default(),
     };
-    let key = file
-        .kdf
-        .derive_key(password)
-        .map_err(|e| SignerError::Unexpected(format!("key derivation failed: {e}")))?;
-    let cipher = Aes256Gcm::new_from_slice(key.as_ref())
-        .map_err(|e| SignerError::Unexpected(e.to_string()))?;
+    let cipher =
+        Aes256Gcm::new_from_slice(key).map_err(|e| SignerError::Unexpected(e.to_string()))?;
     let aad = file.associated_data();
     let plaintext = seed.to_plaintext();
     let ct = cipher
@@ -377,13 +401,15 @@ pub fn public_info(seed: &SeedMaterial, created_at: String) -> Result<PublicInfo
 }
 
 impl Keystore {
-    /// Creates a new keystore at `path` (mode 0600); refuses if one exists.
+    /// Creates a new keystore at `path` (mode 0600) recording the audit
+    /// log's `ledger_head`; refuses if one exists.
     pub fn create(
         path: &Path,
         password: &Password,
         seed: &SeedMaterial,
         kdf: KdfParams,
         created_at: String,
+        ledger_head: Option<LedgerHead>,
     ) -> Result<Self> {
         if path.symlink_metadata().is_ok() {
             return Err(SignerError::OutputExists {
@@ -392,7 +418,7 @@ impl Keystore {
             });
         }
         let public = public_info(seed, created_at)?;
-        let file = encrypt(path, kdf, public, password, seed)?;
+        let file = encrypt(path, kdf, public, ledger_head, password, seed)?;
         let ks = Self {
             path: path.to_owned(),
             file,
@@ -480,6 +506,35 @@ impl Keystore {
         &self.file.public
     }
 
+    /// The audit log's head once the last batch was recorded, as the
+    /// keystore remembers it. Authenticated only once the keystore is
+    /// unlocked (it is part of the associated data).
+    pub fn ledger_head(&self) -> Option<LedgerHead> {
+        self.file.ledger_head
+    }
+
+    /// Records a new ledger head: re-encrypts the seed under the same
+    /// password key (`key`, already derived) with a fresh nonce and
+    /// replaces the file atomically.
+    pub fn record_ledger_head(&mut self, key: &UnlockKey, head: LedgerHead) -> Result<()> {
+        let seed = self.unlock_with(key)?;
+        let file = encrypt_with(
+            self.file.kdf.clone(),
+            self.file.public.clone(),
+            Some(head),
+            &key.0,
+            &seed,
+        )?;
+        self.file = file;
+        fsutil::write_atomic(
+            &self.path,
+            self.to_json().as_bytes(),
+            0o600,
+            Overwrite::Replace,
+            "",
+        )
+    }
+
     /// The stored xpub of `account`, parsed.
     pub fn stored_xpub(&self, account: u32) -> Result<Option<AccountXpub>> {
         self.file
@@ -551,12 +606,24 @@ impl Keystore {
     /// file atomically.
     pub fn change_password(&mut self, old: &Password, new: &Password) -> Result<()> {
         let seed = self.unlock(old)?;
+        self.change_password_with(&seed, new)
+    }
+
+    /// [`Keystore::change_password`] with the seed already unlocked.
+    pub fn change_password_with(&mut self, seed: &SeedMaterial, new: &Password) -> Result<()> {
         let mut kdf = KdfParams::for_new_keystore();
         if !insecure_kdf_for_tests() {
             kdf.memory_kib = kdf.memory_kib.max(self.file.kdf.memory_kib);
             kdf.iterations = kdf.iterations.max(self.file.kdf.iterations);
         }
-        let file = encrypt(&self.path, kdf, self.file.public.clone(), new, &seed)?;
+        let file = encrypt(
+            &self.path,
+            kdf,
+            self.file.public.clone(),
+            self.file.ledger_head,
+            new,
+            seed,
+        )?;
         self.file = file;
         fsutil::write_atomic(
             &self.path,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fsutil;
 pub mod hd;
 pub mod keystore;
+pub mod ledger;
 pub mod policy;
 pub mod prompt;
 pub mod review;

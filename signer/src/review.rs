@@ -1,12 +1,14 @@
 //! The review of a batch: what the operator reads before confirming.
 //!
 //! Batch id, chain, item count, totals per asset, recipients (how many, and
-//! the largest payments), the worst-case fee exposure, policy warnings and
-//! breaches. `signer inspect` prints the same review.
+//! the largest payments), cancellations (voids), the worst-case fee
+//! exposure, policy warnings and breaches, and what the ledger says about
+//! each item signed before. `signer inspect` prints the same review.
 
+use crate::ledger::{LedgerReport, Notes};
 use crate::policy::{Evaluation, Policy, NATIVE_DECIMALS};
 use crate::sign::CheckedBatch;
-use coldsign_core::{amount::format_units, Address, B256, U256};
+use coldsign_core::{amount::format_units, batch::ItemKind, Address, B256, U256};
 use serde::Serialize;
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -48,6 +50,22 @@ pub struct AssetTotal {
     pub largest: Vec<Payment>,
 }
 
+/// A void item: the cancellation of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancellation {
+    /// Position in the batch.
+    pub index: usize,
+    /// The order it cancels.
+    pub order_id: String,
+    /// The sender whose nonce it consumes.
+    pub from: Address,
+    /// The nonce it consumes.
+    pub nonce: u64,
+}
+
+/// How many lines of each kind of ledger note the text review shows.
+pub const LEDGER_LINES_SHOWN: usize = 20;
+
 /// The worst-case fees of the batch in the chain's native coin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeeExposure {
@@ -72,12 +90,16 @@ pub struct Review {
     pub digest: B256,
     /// Number of items.
     pub items: usize,
+    /// Items that pay (not voids).
+    pub payments: usize,
     /// Distinct senders.
     pub senders: usize,
     /// Distinct recipients over all assets.
     pub recipients: usize,
-    /// Totals per asset.
+    /// Totals per asset (payments only).
     pub assets: Vec<AssetTotal>,
+    /// The void items: each cancels its order by consuming its nonce.
+    pub cancellations: Vec<Cancellation>,
     /// Worst-case fees.
     pub fees: FeeExposure,
     /// The policy applied (its file), or `None`.
@@ -86,6 +108,10 @@ pub struct Review {
     pub warnings: Vec<String>,
     /// Policy breaches: any one refuses the batch.
     pub breaches: Vec<String>,
+    /// What the ledger says about the items, once it was consulted.
+    pub ledger: Option<LedgerReport>,
+    /// Why the ledger was not consulted, if it was not.
+    pub ledger_unavailable: Option<String>,
 }
 
 /// Why a review could not be computed.
@@ -114,10 +140,25 @@ impl Review {
         let mut fee = U256::zero();
         let mut highest = U256::zero();
         let mut native_symbol = policy.native_symbol.clone();
+        let mut cancellations = Vec::new();
         for (index, item) in batch.items().iter().enumerate() {
             let s = item.summary();
             let tx = item.transaction();
             senders.insert(item.from());
+            let max_fee = tx.max_fee().ok_or_else(|| TotalsOverflow("fees".into()))?;
+            fee = fee
+                .checked_add(max_fee)
+                .ok_or_else(|| TotalsOverflow("fees".into()))?;
+            highest = highest.max(tx.max_fee_per_gas());
+            if item.kind() == ItemKind::Void {
+                cancellations.push(Cancellation {
+                    index,
+                    order_id: item.order_id().to_owned(),
+                    from: item.from(),
+                    nonce: tx.nonce(),
+                });
+                continue;
+            }
             recipients.insert(s.recipient);
             if s.token.is_none() && native_symbol.is_none() {
                 native_symbol = Some(s.asset.clone());
@@ -138,11 +179,6 @@ impl Review {
                 .ok_or_else(|| TotalsOverflow(s.asset.clone()))?;
             acc.recipients.insert(s.recipient);
             acc.payments.push((units, index));
-            let max_fee = tx.max_fee().ok_or_else(|| TotalsOverflow("fees".into()))?;
-            fee = fee
-                .checked_add(max_fee)
-                .ok_or_else(|| TotalsOverflow("fees".into()))?;
-            highest = highest.max(tx.max_fee_per_gas());
         }
         let assets = assets
             .into_iter()
@@ -181,9 +217,11 @@ impl Review {
             created_at: batch.created_at().to_owned(),
             digest: batch.digest(),
             items: batch.items().len(),
+            payments: batch.items().len() - cancellations.len(),
             senders: senders.len(),
             recipients: recipients.len(),
             assets,
+            cancellations,
             fees: FeeExposure {
                 asset: native_symbol.unwrap_or_else(|| "native coin".into()),
                 total: format_units(fee, NATIVE_DECIMALS).unwrap_or_default(),
@@ -196,7 +234,23 @@ impl Review {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            ledger: None,
+            ledger_unavailable: None,
         })
+    }
+
+    /// The review with what the ledger says about the batch.
+    pub fn with_ledger(mut self, report: LedgerReport) -> Self {
+        self.ledger = Some(report);
+        self.ledger_unavailable = None;
+        self
+    }
+
+    /// The review, noting why the ledger was not consulted.
+    pub fn without_ledger(mut self, why: String) -> Self {
+        self.ledger = None;
+        self.ledger_unavailable = Some(why);
+        self
     }
 
     /// The review as text for the terminal.
@@ -207,7 +261,17 @@ impl Review {
         let _ = writeln!(o, "chain id:     {}", self.chain_id);
         let _ = writeln!(o, "created at:   {}", self.created_at);
         let _ = writeln!(o, "digest:       {}", self.digest);
-        let _ = writeln!(o, "items:        {}", self.items);
+        if self.cancellations.is_empty() {
+            let _ = writeln!(o, "items:        {}", self.items);
+        } else {
+            let _ = writeln!(
+                o,
+                "items:        {} ({} payment(s), {} cancellation(s))",
+                self.items,
+                self.payments,
+                self.cancellations.len()
+            );
+        }
         let _ = writeln!(o, "senders:      {}", self.senders);
         let _ = writeln!(o, "recipients:   {} distinct", self.recipients);
         let _ = writeln!(o);
@@ -231,6 +295,33 @@ impl Review {
                 );
             }
         }
+        if !self.cancellations.is_empty() {
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "Cancellations (voids: a 0-value transfer from the sender to itself at the order's nonce, so that no other version of the order can be mined):"
+            );
+            for c in self.cancellations.iter().take(LEDGER_LINES_SHOWN) {
+                let _ = writeln!(
+                    o,
+                    "  item {} (order {:?}): cancels order {:?}, consuming nonce {} of {}",
+                    c.index, c.order_id, c.order_id, c.nonce, c.from
+                );
+            }
+            if self.cancellations.len() > LEDGER_LINES_SHOWN {
+                let _ = writeln!(
+                    o,
+                    "  ... and {} more",
+                    self.cancellations.len() - LEDGER_LINES_SHOWN
+                );
+            }
+        }
+        let _ = writeln!(o);
+        render_ledger(
+            &mut o,
+            self.ledger.as_ref(),
+            self.ledger_unavailable.as_deref(),
+        );
         let _ = writeln!(o);
         let _ = writeln!(
             o,
@@ -245,5 +336,73 @@ impl Review {
             let _ = writeln!(o, "  BREACH: {b}");
         }
         o
+    }
+}
+
+fn render_notes(o: &mut String, tag: &str, notes: &Notes) {
+    for n in notes.first.iter().take(LEDGER_LINES_SHOWN) {
+        let _ = writeln!(
+            o,
+            "  {tag}: item {} (order {:?}): {}",
+            n.index, n.order_id, n.text
+        );
+    }
+    if notes.count > LEDGER_LINES_SHOWN {
+        let _ = writeln!(
+            o,
+            "  {tag}: ... and {} more",
+            notes.count - LEDGER_LINES_SHOWN
+        );
+    }
+}
+
+fn render_ledger(o: &mut String, ledger: Option<&LedgerReport>, unavailable: Option<&str>) {
+    let Some(l) = ledger else {
+        let _ = writeln!(
+            o,
+            "Ledger: not consulted ({})",
+            unavailable.unwrap_or("no ledger")
+        );
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "Ledger: {} batch(es), {} item(s) signed before ({})",
+        l.recorded_batches,
+        l.recorded_items,
+        if l.authenticated {
+            "MACs verified with the seed's key"
+        } else {
+            "hash chain only: NOT authenticated without the password; `sign` verifies the MACs"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "  new: {}; identical re-signs: {}; fee-only replacements: {}; cancellations: {}; reissues allowed: {}; nonces signed before for another order: {}; refused: {}",
+        l.new,
+        l.identical,
+        l.replacements.count,
+        l.cancellations.count,
+        l.reissues.count,
+        l.nonce_reuses.count,
+        l.refusals.count
+    );
+    if let Some(h) = l.recorded_as {
+        let _ = writeln!(
+            o,
+            "  this exact batch was recorded in ledger entry {}: signing it again records nothing new and gives the same signed file",
+            h.seq
+        );
+    }
+    render_notes(o, "REFUSED", &l.refusals);
+    render_notes(o, "REISSUE", &l.reissues);
+    render_notes(o, "REPLACES", &l.replacements);
+    render_notes(o, "CANCELS", &l.cancellations);
+    render_notes(o, "NONCE", &l.nonce_reuses);
+    for order in &l.unused_allowances {
+        let _ = writeln!(
+            o,
+            "  note: --allow-reissue {order}: not needed (that order is not signed at another nonce in this batch)"
+        );
     }
 }

@@ -121,9 +121,42 @@ fn truncation_is_detected_against_a_recorded_head() {
     let head = last["hash"].as_str().unwrap().to_owned();
     assert_ok(&env.run(&["audit", "verify", "--expect-head", &head]));
     write_lines(&env, &l[..4]);
-    // The shorter chain is still valid on its own...
+    // The shorter chain is valid on its own, but not against the head the
+    // operator wrote down...
+    let out = env.run(&["audit", "verify", "--expect-head", &head]);
+    assert_exit(&out, 9, "removed from the end");
+    // ...nor against the ledger head the keystore recorded for the last
+    // signed batch (entry 4), even without the logbook.
+    let out = env.run(&["audit", "verify"]);
+    assert_exit(&out, 11, "there is no entry 4");
+    assert!(stderr(&out).contains("restore it from the backup"));
+    let out = env.sign(&env.write_batch(&mixed_batch(55)), &[]);
+    assert_exit(&out, 11, "there is no entry 4");
+    assert!(!env.path("batch_55_20261121_signed.json").exists());
+}
+
+#[test]
+fn a_removed_tail_that_records_no_batch_is_caught_by_the_logbook_head() {
+    let env = env_with_history();
+    // A declined session after the last signed batch: not a ledger record.
+    let file = env.path("batch_52_20261121_unsigned.json");
+    let pw = env.password_file();
+    let args = [
+        "sign",
+        file.to_str().unwrap(),
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--force",
+    ];
+    assert_exit(&env.run_with_stdin(&args, "no\n"), 7, "not confirmed");
+    let l = lines(&env);
+    assert_eq!(l.len(), 6);
+    let last: serde_json::Value = serde_json::from_str(&l[5]).unwrap();
+    let head = last["hash"].as_str().unwrap().to_owned();
+    write_lines(&env, &l[..5]);
+    // The keystore's head (the last signed batch) is still there...
     assert_ok(&env.run(&["audit", "verify"]));
-    // ...but not against the head the operator wrote down.
+    // ...the logbook's head is not.
     let out = env.run(&["audit", "verify", "--expect-head", &head]);
     assert_exit(&out, 9, "removed from the end");
 }
