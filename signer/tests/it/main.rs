@@ -8,6 +8,7 @@ mod util;
 mod audit;
 mod cross_check;
 mod keystore;
+mod ledger;
 mod no_network;
 mod policy;
 mod sign;
