@@ -283,11 +283,15 @@ The file: {\"addresses\":[{\"index\":0,\"path\":\"m/44'/60'/0'/0/0\",\"address\"
     /// List addresses.
     #[command(after_help = "Examples:
   hub-cli address list
-  hub-cli address list --chain mainnet --json")]
+  hub-cli address list --chain mainnet --json
+  hub-cli address list --chain mainnet --balances   # what each cold address holds")]
     List {
         /// Only this chain.
         #[arg(long)]
         chain: Option<String>,
+        /// Ask the chain's node for each address's native and token balances.
+        #[arg(long, requires = "chain")]
+        balances: bool,
     },
 }
 

@@ -636,31 +636,125 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
             );
             Ok(())
         }
-        AddressCmd::List { chain } => {
-            let chain_id = match chain {
-                Some(name) => Some(Chain::by_name(&mut ctx.db, &name)?.id),
+        AddressCmd::List { chain, balances } => {
+            let chain_id = match &chain {
+                Some(name) => Some(Chain::by_name(&mut ctx.db, name)?.id),
                 None => None,
             };
+            if balances && chain_id.is_none() {
+                return Err(HubError::Usage(
+                    "--balances needs --chain NAME: balances come from that chain's node"
+                        .to_owned(),
+                ));
+            }
             let rows = AddressRow::all(&mut ctx.db, chain_id)?;
-            let mut t = Table::new(&["CHAIN", "ADDRESS", "ROLE", "PATH"]);
+            let chains: std::collections::HashMap<i64, Chain> = Chain::all(&mut ctx.db)?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect();
+            let mut headers = vec!["CHAIN", "ADDRESS", "ROLE", "PATH"];
+            let held = match (balances, chain_id) {
+                (true, Some(id)) => {
+                    let chain = chains
+                        .get(&id)
+                        .ok_or_else(|| HubError::Internal("chain vanished".to_owned()))?;
+                    let tokens: Vec<Token> = Token::all(&mut ctx.db)?
+                        .into_iter()
+                        .filter(|t| t.chain == id)
+                        .collect();
+                    let held = balances_of(chain, &tokens, &rows)?;
+                    headers.push("BALANCES");
+                    Some(held)
+                }
+                _ => None,
+            };
+            let mut t = Table::new(&headers);
             let mut data = Vec::new();
-            for a in &rows {
-                let chain = Chain::by_id(&mut ctx.db, a.chain)?;
-                t.row(vec![
-                    chain.name.clone(),
+            for (n, a) in rows.iter().enumerate() {
+                let name = chains
+                    .get(&a.chain)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default();
+                let mut row = vec![
+                    name.clone(),
                     a.address.to_string(),
                     a.role.clone(),
                     a.derivation_path.clone().unwrap_or_default(),
-                ]);
-                data.push(
-                    json!({"chain": chain.name, "address": a.address, "role": a.role,
-                    "path": a.derivation_path, "public_key": a.public_key}),
-                );
+                ];
+                let mut entry = json!({"chain": name, "address": a.address, "role": a.role,
+                    "path": a.derivation_path, "public_key": a.public_key});
+                if let Some(held) = &held {
+                    let list = &held[n];
+                    row.push(
+                        list.iter()
+                            .map(|(sym, human, _)| format!("{human} {sym}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    );
+                    entry["balances"] = json!(list
+                        .iter()
+                        .map(|(sym, human, units)| json!({"asset": sym, "amount": human, "amount_base_units": units}))
+                        .collect::<Vec<_>>());
+                }
+                t.row(row);
+                data.push(entry);
             }
             ctx.out.result(json!(data), &Output::table(&t));
             Ok(())
         }
     }
+}
+
+/// Native and token balances of `rows` on `chain`, asked in JSON-RPC batch
+/// requests: per address, (symbol, amount in the asset's units, base units).
+fn balances_of(
+    chain: &Chain,
+    tokens: &[Token],
+    rows: &[AddressRow],
+) -> Result<Vec<Vec<(String, String, String)>>> {
+    let rpc = connect(chain)?;
+    let hex = |a: Address| coldsign_core::hex_data::encode(a.0);
+    let mut calls: Vec<crate::rpc::Call> = Vec::new();
+    for a in rows {
+        calls.push(("eth_getBalance", json!([hex(a.address), "latest"])));
+        for t in tokens {
+            let mut data = vec![0x70, 0xa0, 0x82, 0x31];
+            data.extend_from_slice(&[0u8; 12]);
+            data.extend_from_slice(&a.address.0);
+            calls.push(("eth_call", json!([{"to": hex(t.contract), "data": coldsign_core::hex_data::encode(data)}, "latest"])));
+        }
+    }
+    let mut answers = rpc.batch(&calls)?.into_iter();
+    let mut out = Vec::with_capacity(rows.len());
+    for _ in rows {
+        let mut list = Vec::with_capacity(1 + tokens.len());
+        let wei = crate::rpc::quantity(
+            "eth_getBalance",
+            &answers.next().unwrap_or(Ok(json!(null)))?,
+        )?;
+        let native = coldsign_core::amount::format_units(wei, chain.native_decimals)
+            .unwrap_or_else(|_| wei.to_string());
+        list.push((chain.native_symbol.clone(), native, wei.to_string()));
+        for t in tokens {
+            let v = answers.next().unwrap_or(Ok(json!(null)))?;
+            let bytes =
+                coldsign_core::hex_data::decode(v.as_str().unwrap_or_default()).unwrap_or_default();
+            if bytes.len() != 32 {
+                return Err(HubError::Node(format!(
+                    "balanceOf on {} answered {} bytes: is it an ERC-20 contract on {}?",
+                    t.contract,
+                    bytes.len(),
+                    chain.name
+                )));
+            }
+            let units = U256::from_big_endian(&bytes);
+            let human = coldsign_core::amount::format_units(units, t.decimals)
+                .unwrap_or_else(|_| units.to_string());
+            list.push((t.symbol.clone(), human, units.to_string()));
+        }
+        out.push(list);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

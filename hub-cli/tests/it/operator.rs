@@ -79,6 +79,17 @@ pub fn token_decimals_are_checked_against_the_contract(backend: Backend) {
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
     w.import_orders(&[("T", "TUSD", a1, recipient(1), "5")]);
+    // What each cold address holds, from the node.
+    w.anvil.mint(token, a1, 7_500_000);
+    let held = w.json(&["address", "list", "--chain", "local", "--balances"]);
+    let balances = held[0]["balances"].as_array().unwrap();
+    assert_eq!(balances[0]["asset"], "ETH");
+    assert_eq!(
+        balances[0]["amount_base_units"],
+        w.anvil.balance(a1).to_string()
+    );
+    assert_eq!(balances[1]["asset"], "TUSD");
+    assert_eq!(balances[1]["amount"], "7.5");
     let r = w.fails(
         &[
             "token",

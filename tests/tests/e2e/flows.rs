@@ -50,6 +50,12 @@ pub fn happy_path(backend: Backend) {
         w.anvil.set_balance(*a, 10 * ETH);
         w.anvil.mint(w.token(), *a, 5_000 * USDT);
     }
+    let held = w.run("hub-cli address list --chain eth --balances");
+    assert!(
+        held.stdout.contains("10 ETH, 5000 USDT"),
+        "the funding shows: {}",
+        held.stdout
+    );
     let (r1, r2, r3) = (recipient(1), recipient(2), recipient(3));
     w.import_orders(&[
         ("W-1001", "ETH", cold[0], r1, "1.5"),
