@@ -302,7 +302,10 @@ pub(crate) enum OrderCmd {
     #[command(after_help = "Examples:
   hub-cli order import orders.csv
 
-The amount is a decimal string in the asset's units (1.5 ETH, 20.25 USDT).")]
+The file is UTF-8 CSV (a byte order mark is fine; cells may be quoted and are
+trimmed). The amount is a plain decimal in the asset's units (1.5 ETH, 20.25
+USDT; no thousands separators). All lines or none: every bad line is reported
+with its number, the header being line 1.")]
     Import {
         /// The CSV file, with a header line.
         file: PathBuf,
@@ -331,12 +334,17 @@ The amount is a decimal string in the asset's units (1.5 ETH, 20.25 USDT).")]
         amount: String,
     },
     /// List orders.
+    #[command(after_help = "Examples:
+  hub-cli order list
+  hub-cli order list --state PENDING")]
     List {
         /// Only orders in this state (PENDING, IN_BATCH, COMPLETED, FAILED).
         #[arg(long)]
         state: Option<String>,
     },
     /// Show an order with its history.
+    #[command(after_help = "Examples:
+  hub-cli order show w-1")]
     Show {
         /// Order id.
         id: String,

@@ -44,6 +44,12 @@ fn check_order(
     let asset = Asset::resolve(db, &chain, asset)?;
     let from = parse_address(from)?;
     let to = parse_address(to)?;
+    if amount.contains(',') {
+        return Err(HubError::Input(format!(
+            "amount {amount:?} has a comma: write it as a plain decimal with a '.' and no \
+             thousands separators (1000.5, not 1,000.5 or 1000,5)"
+        )));
+    }
     let amount = parse_units(amount, asset.decimals).map_err(|e| HubError::Input(e.to_string()))?;
     if amount.is_zero() {
         return Err(HubError::Input("amount must be above zero".to_owned()));
@@ -210,57 +216,249 @@ fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn import(ctx: &mut Ctx, file: &std::path::Path) -> Result<()> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let header = lines
-        .next()
-        .map(|(_, h)| h.trim().trim_start_matches('\u{feff}').to_owned())
-        .unwrap_or_default();
-    if header != "order_id,chain,asset,from,to,amount" {
+/// The columns of an order file, in their order: its first line.
+const CSV_HEADER: [&str; 6] = ["order_id", "chain", "asset", "from", "to", "amount"];
+
+/// One line of an order file, its cells trimmed and unquoted.
+#[derive(Debug, serde::Deserialize)]
+struct CsvOrder {
+    /// The order's unique id.
+    order_id: String,
+    /// Chain name.
+    chain: String,
+    /// The chain's native symbol or a registered token.
+    asset: String,
+    /// Sending address.
+    from: String,
+    /// Recipient.
+    to: String,
+    /// Amount in the asset's units.
+    amount: String,
+}
+
+/// The header as one line, for messages.
+fn header_line() -> String {
+    CSV_HEADER.join(",")
+}
+
+/// A cell as trimmed by the reader, unquoted once more if it was quoted
+/// after a space (`a, "b"`): a quote counts as one only at the very start
+/// of a cell, so the reader keeps those quotes.
+fn unquote(cell: &str) -> String {
+    match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+        Some(inner) if cell.len() >= 2 => inner.replace("\"\"", "\"").trim().to_owned(),
+        _ => cell.to_owned(),
+    }
+}
+
+/// The file's text, refused with what to do when it is not UTF-8 (naming
+/// the lines with a bad byte) or is JSON given by mistake. A UTF-8 byte
+/// order mark is dropped.
+fn order_file_text(file: &std::path::Path, bytes: &[u8]) -> Result<String> {
+    let name = file.display();
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(HubError::Input(format!(
-            "{}: the first line must be the header `order_id,chain,asset,from,to,amount`, found {header:?}",
-            file.display()
+            "{name} is UTF-16 text: save it as UTF-8 (in a spreadsheet: \"CSV UTF-8\") and import it again"
         )));
     }
-    let mut orders = Vec::new();
-    let mut errors = Vec::new();
-    for (n, line) in lines {
-        let cells: Vec<&str> = line
-            .trim_end_matches('\r')
-            .split(',')
-            .map(str::trim)
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.valid_up_to();
+            let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+            let bad: Vec<usize> = bytes
+                .split(|&b| b == b'\n')
+                .enumerate()
+                .filter(|(_, l)| std::str::from_utf8(l).is_err())
+                .map(|(n, _)| n + 1)
+                .collect();
+            let others = match bad.len() {
+                0 | 1 => String::new(),
+                n if n <= 10 => format!(
+                    " (lines {} have such bytes)",
+                    bad.iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                n => format!(" ({n} lines have such bytes, the first on line {line})"),
+            };
+            return Err(HubError::Input(format!(
+                "{name}: line {line} has the byte 0x{:02X}, which is not UTF-8{others}: the file \
+                 was saved in another encoding (Latin-1 or Windows-1252, perhaps); save it as \
+                 UTF-8 (in a spreadsheet: \"CSV UTF-8\") and import it again",
+                bytes.get(at).copied().unwrap_or_default()
+            )));
+        }
+    };
+    if text.trim_start().starts_with(['{', '[']) {
+        return Err(HubError::Input(format!(
+            "{name}: this looks like JSON, not CSV: `hub-cli order import` reads CSV whose first \
+             line is the header `{}` (a JSON list of addresses goes to `hub-cli address import`)",
+            header_line()
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// The line numbers of a text, from byte offsets: the reader's own line
+/// count leaves out the empty lines it skips.
+struct LineNumbers<'a> {
+    /// The text.
+    text: &'a [u8],
+    /// Where each of its line feeds is.
+    feeds: Vec<usize>,
+}
+
+impl<'a> LineNumbers<'a> {
+    /// The line numbers of `text`.
+    fn new(text: &'a str) -> Self {
+        let text = text.as_bytes();
+        let feeds = text
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .map(|(i, _)| i)
             .collect();
-        if cells.len() != 6 {
-            errors.push(format!(
-                "line {}: expected 6 columns, found {}",
-                n + 1,
-                cells.len()
+        Self { text, feeds }
+    }
+
+    /// The line (from 1) of the first byte at or after `byte` that is not a
+    /// line break: a record the reader found at `byte`, after the empty
+    /// lines it skipped.
+    fn at(&self, byte: u64) -> u64 {
+        let mut b = usize::try_from(byte).unwrap_or(usize::MAX);
+        while matches!(self.text.get(b), Some(b'\r' | b'\n')) {
+            b += 1;
+        }
+        let before = self.feeds.partition_point(|&f| f < b);
+        u64::try_from(before).map_or(u64::MAX, |n| n + 1)
+    }
+}
+
+/// An order file as read: lines are numbered from 1 as in a text editor,
+/// the header being line 1.
+struct OrderFile {
+    /// The good lines, each with its number.
+    rows: Vec<(u64, CsvOrder)>,
+    /// The bad lines: number and message.
+    errors: Vec<(u64, String)>,
+}
+
+/// Reads an order file: every line with its order, or why it is bad.
+fn read_order_file(file: &std::path::Path) -> Result<OrderFile> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
+    let text = order_file_text(file, &bytes)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let line_of = LineNumbers::new(&text);
+    let header = csv::StringRecord::from(CSV_HEADER.to_vec());
+    let mut seen_header = false;
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut first_line: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| line_of.at(p.byte()));
+                errors.push((line, format!("line {line}: {e}")));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| line_of.at(p.byte()));
+        let cells: Vec<String> = record.iter().map(unquote).collect();
+        if cells.iter().all(String::is_empty) {
+            continue;
+        }
+        if !seen_header {
+            seen_header = true;
+            if cells != CSV_HEADER {
+                let mut found = cells.join(",");
+                if found.chars().count() > 80 {
+                    found = found.chars().take(80).chain("…".chars()).collect();
+                }
+                return Err(HubError::Input(format!(
+                    "{}: line {line} must be the header `{}`, found `{found}`",
+                    file.display(),
+                    header_line()
+                )));
+            }
+            continue;
+        }
+        if cells.len() != CSV_HEADER.len() {
+            errors.push((line, format!(
+                "line {line}: expected {} columns, found {}{}",
+                CSV_HEADER.len(),
+                cells.len(),
+                if cells.len() > CSV_HEADER.len() {
+                    " (a cell with a comma must be quoted; amounts take no thousands separators)"
+                } else {
+                    ""
+                }
+            )));
+            continue;
+        }
+        let row: CsvOrder = match csv::StringRecord::from(cells).deserialize(Some(&header)) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push((line, format!("line {line}: {e}")));
+                continue;
+            }
+        };
+        if let Some(first) = first_line.get(&row.order_id) {
+            errors.push((
+                line,
+                format!(
+                    "line {line}: order id {:?} is also on line {first}: order ids must be unique \
+                 (one line per payment)",
+                    row.order_id
+                ),
             ));
             continue;
         }
+        first_line.insert(row.order_id.clone(), line);
+        rows.push((line, row));
+    }
+    if !seen_header {
+        return Err(HubError::Input(format!(
+            "{} has no lines: its first line must be the header `{}`",
+            file.display(),
+            header_line()
+        )));
+    }
+    Ok(OrderFile { rows, errors })
+}
+
+fn import(ctx: &mut Ctx, file: &std::path::Path) -> Result<()> {
+    let OrderFile { rows, mut errors } = read_order_file(file)?;
+    let mut orders = Vec::new();
+    for (line, r) in &rows {
         match check_order(
             &mut ctx.db,
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
-            cells[5],
+            &r.order_id,
+            &r.chain,
+            &r.asset,
+            &r.from,
+            &r.to,
+            &r.amount,
         ) {
             Ok(o) => orders.push(o),
-            Err(e) => errors.push(format!("line {}: {e}", n + 1)),
+            Err(e) => errors.push((*line, format!("line {line}: {e}"))),
         }
     }
     if !errors.is_empty() {
+        errors.sort_by_key(|(line, _)| *line);
+        let lines: Vec<String> = errors.into_iter().map(|(_, e)| e).collect();
         return Err(HubError::Input(format!(
             "{} line(s) refused, nothing imported:\n  {}",
-            errors.len(),
-            errors.join("\n  ")
+            lines.len(),
+            lines.join("\n  ")
         )));
     }
     let actor = ctx.actor.clone();

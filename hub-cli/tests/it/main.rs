@@ -11,6 +11,7 @@ mod exactly_once;
 mod flows;
 mod harness;
 mod operator;
+mod orders_cli;
 
 /// Generates one test per backend from a function taking the backend.
 macro_rules! both_backends {
@@ -66,3 +67,12 @@ both_backends!(
     legacy_chain_builds_eip155_transactions,
 );
 
+both_backends!(
+    orders_cli => orders_cli_sqlite, orders_cli_postgres:
+    quoted_fields_bom_and_spaces_are_read,
+    a_thousands_separator_is_refused_with_its_line,
+    a_duplicate_order_id_names_both_lines,
+    a_json_file_is_named_json_and_not_echoed,
+    a_latin1_file_names_the_line_to_fix,
+    every_bad_line_is_reported_and_nothing_imported,
+);

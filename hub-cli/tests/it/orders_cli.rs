@@ -1,0 +1,159 @@
+//! The operator's order commands: CSV import (quoting, BOM, duplicates, JSON
+//! or Latin-1 given by mistake). Each scenario runs once per backend.
+
+use crate::harness::{dev, recipient, Backend, World};
+use coldsign_core::Address;
+
+/// Exit codes (docs/hub.md).
+const INPUT: i32 = 3;
+
+/// The header every order file starts with.
+const HEADER: &str = "order_id,chain,asset,from,to,amount";
+
+/// Writes `bytes` as `name` in the world's directory; returns the path.
+fn write(w: &World, name: &str, bytes: &[u8]) -> String {
+    let path = w.dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write");
+    path.to_str().expect("path").to_owned()
+}
+
+/// Imports `text` as an order file that must be refused with exit 3; returns
+/// stderr.
+fn refused(w: &World, text: &[u8]) -> String {
+    let path = write(w, "refused.csv", text);
+    w.fails(&["order", "import", &path], INPUT).stderr
+}
+
+/// The order ids `order list` shows with these extra arguments.
+fn listed(w: &World, args: &[&str]) -> Vec<String> {
+    let mut a = vec!["order", "list"];
+    a.extend_from_slice(args);
+    w.json(&a)
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|o| o["order_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// A world with dev accounts 1 and 2 registered as cold addresses.
+fn world(backend: Backend) -> (World, Address, Address) {
+    let w = World::new(backend, 1);
+    let (k1, a1) = dev(1);
+    let (k2, a2) = dev(2);
+    w.import_keys(&[&k1, &k2]);
+    (w, a1, a2)
+}
+
+pub fn quoted_fields_bom_and_spaces_are_read(backend: Backend) {
+    let (w, a1, _) = world(backend);
+    let r = recipient(1);
+    // What a spreadsheet writes: a BOM, every field quoted, CRLF, and a
+    // blank line at the end; then a hand-edited line with spaces around the
+    // cells, one of them quoted after the space.
+    let text = format!(
+        "\u{feff}\"order_id\",\"chain\",\"asset\",\"from\",\"to\",\"amount\"\r\n\
+         \"q-1\",\"local\",\"ETH\",\"{a1}\",\"{r}\",\"1.5\"\r\n\
+         \x20q-2 , \"local\" ,ETH, {a1} ,{r}, 0.25 \r\n\r\n"
+    );
+    let path = write(&w, "quoted.csv", text.as_bytes());
+    let out = w.ok(&["order", "import", &path]);
+    assert!(out.contains("2 order(s) imported"), "{out}");
+    let list = w.json(&["order", "list"]);
+    assert_eq!(list[0]["order_id"], "q-1");
+    assert_eq!(list[0]["chain"], "local");
+    assert_eq!(list[0]["amount_base_units"], "1500000000000000000");
+    assert_eq!(list[1]["order_id"], "q-2");
+    assert_eq!(list[1]["amount"], "0.25");
+}
+
+pub fn a_thousands_separator_is_refused_with_its_line(backend: Backend) {
+    let (w, a1, _) = world(backend);
+    let r = recipient(1);
+    let text = format!(
+        "{HEADER}\nt-1,local,ETH,{a1},{r},1\n\"t-2\",\"local\",\"ETH\",\"{a1}\",\"{r}\",\"1,000\"\n"
+    );
+    let err = refused(&w, text.as_bytes());
+    assert!(err.contains("line 3:"), "{err}");
+    assert!(err.contains("\"1,000\""), "{err}");
+    assert!(err.contains("thousands"), "{err}");
+    assert!(!err.contains("line 2:"), "{err}");
+    assert!(listed(&w, &[]).is_empty(), "nothing may be imported");
+}
+
+pub fn a_duplicate_order_id_names_both_lines(backend: Backend) {
+    let (w, a1, a2) = world(backend);
+    let r = recipient(1);
+    // Even the very same line twice: a file with one payment written twice
+    // is a mistake of whoever made it.
+    let text = format!(
+        "{HEADER}\nd-1,local,ETH,{a1},{r},1\nd-2,local,ETH,{a2},{r},2\nd-1,local,ETH,{a1},{r},1\n"
+    );
+    let err = refused(&w, text.as_bytes());
+    assert!(
+        err.contains("line 4: order id \"d-1\" is also on line 2"),
+        "{err}"
+    );
+    assert!(listed(&w, &[]).is_empty(), "nothing may be imported");
+}
+
+pub fn a_json_file_is_named_json_and_not_echoed(backend: Backend) {
+    let (w, _, _) = world(backend);
+    for text in [
+        "{\"orders\":[{\"order_id\":\"SECRET-CONTENT\"}]}\n",
+        "\u{feff}  [ {\"order_id\": \"SECRET-CONTENT\"} ]",
+    ] {
+        let err = refused(&w, text.as_bytes());
+        assert!(err.contains("this looks like JSON, not CSV"), "{err}");
+        assert!(err.contains(HEADER), "it says what is expected: {err}");
+        assert!(!err.contains("SECRET-CONTENT"), "the file is echoed: {err}");
+    }
+    assert!(listed(&w, &[]).is_empty());
+}
+
+pub fn a_latin1_file_names_the_line_to_fix(backend: Backend) {
+    let (w, a1, _) = world(backend);
+    let r = recipient(1);
+    let mut bytes = format!("{HEADER}\nl-1,local,ETH,{a1},{r},1\n").into_bytes();
+    // "Café" in Latin-1 (0xE9), as an old spreadsheet saves it.
+    bytes.extend_from_slice(b"l-caf\xe9,local,ETH,");
+    bytes.extend_from_slice(format!("{a1},{r},1\n").as_bytes());
+    let err = refused(&w, &bytes);
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("0xE9"), "{err}");
+    assert!(err.contains("save it as UTF-8"), "{err}");
+    assert!(!err.contains("line 2"), "{err}");
+    assert!(listed(&w, &[]).is_empty());
+}
+
+pub fn every_bad_line_is_reported_and_nothing_imported(backend: Backend) {
+    let (w, a1, _) = world(backend);
+    let r = recipient(1);
+    // An empty line counts, as in a text editor.
+    let text = format!(
+        "{HEADER}\n\
+         b-1,local,ETH,{a1},{r},1\n\
+         b-2,local,ETH,{a1},{r}\n\
+         \r\n\
+         b-3,nowhere,ETH,{a1},{r},1\n\
+         b-4,local,ETH,{a1},{r},1.5.0\n\
+         b-5,local,ETH,{a1},{r},2\n"
+    );
+    let err = refused(&w, text.as_bytes());
+    assert!(err.contains("3 line(s) refused, nothing imported"), "{err}");
+    assert!(err.contains("line 3: expected 6 columns, found 5"), "{err}");
+    assert!(err.contains("line 5: no chain named \"nowhere\""), "{err}");
+    assert!(err.contains("line 6: amount \"1.5.0\""), "{err}");
+    assert!(
+        !err.contains("line 2:") && !err.contains("line 7:"),
+        "{err}"
+    );
+    // A wrong header is named as such, with what it should be.
+    let err = refused(
+        &w,
+        format!("id,chain,asset,from,to,amount\nb-1,local,ETH,{a1},{r},1\n").as_bytes(),
+    );
+    assert!(err.contains("line 1"), "{err}");
+    assert!(err.contains(HEADER), "{err}");
+    assert!(listed(&w, &[]).is_empty());
+}
