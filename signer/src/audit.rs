@@ -19,7 +19,9 @@
 //!
 //! Every entry is MACed except those written when the seed could not be
 //! opened (a wrong password): they carry no `mac`, may not carry ledger
-//! items, and are covered by the next MACed entry through `prev`.
+//! items, and are covered by the next MACed entry through `prev`. A log
+//! begun before the ledger existed starts with entries that have no MAC
+//! (and no items): they are accepted before the first MACed entry only.
 //!
 //! Removing entries from the *end* leaves valid shorter chains: the
 //! keystore keeps the head of the last recorded batch (see
@@ -415,7 +417,11 @@ impl AuditLog {
                     scan.unmaced_tail = 0;
                 }
                 None => {
-                    if entry.ledger.is_some() || entry.event == "init" || entry.result == "signed" {
+                    // Before the first MAC: a log begun before the ledger.
+                    let needs_mac = entry.ledger.is_some()
+                        || (scan.ledger_head.is_some()
+                            && (entry.event == "init" || entry.result == "signed"));
+                    if needs_mac {
                         return Err(self.forged(format!(
                             "line {line_no} (entry {}) records a {} {} without a MAC: it was forged or its MAC removed",
                             entry.seq, entry.event, entry.result
@@ -607,6 +613,48 @@ mod tests {
             "159b0f4833e7e9c88dbaada4e46d76fb67e6b392ff1fedc29b4251f75956dbcd"
         );
         assert_eq!(format!("{k:?}"), "MacKey(<redacted>)");
+    }
+
+    fn event(name: &str, result: &str) -> Event {
+        Event {
+            event: name.into(),
+            result: result.into(),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn a_log_begun_before_the_ledger_is_accepted_until_its_first_mac() {
+        let dir = std::env::temp_dir().join(format!("coldsign-audit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = AuditLog::beside(&dir.join("keystore.json"));
+        let _ = std::fs::remove_file(log.path());
+        let k = key(1);
+        // What the signer wrote before the ledger existed: no MACs.
+        let s = log.scan(None, |_| Ok(())).unwrap();
+        let s = log.append(&s, event("init", "ok"), None).unwrap();
+        log.append(&s, event("sign", "signed"), None).unwrap();
+        let s = log.scan(Some(&k), |_| Ok(())).unwrap();
+        assert_eq!((s.entries, s.ledger_head), (2, None));
+        // The first MACed entry starts the ledger...
+        let s = log.append(&s, event("sign", "signed"), Some(&k)).unwrap();
+        assert_eq!(s.ledger_head.map(|h| h.seq), Some(2));
+        let s = log.scan(Some(&k), |_| Ok(())).unwrap();
+        assert_eq!(s.ledger_head.map(|h| h.seq), Some(2));
+        // ...a wrong password's entry may follow without a MAC...
+        let s = log.append(&s, event("sign", "refused"), None).unwrap();
+        assert_eq!(log.scan(Some(&k), |_| Ok(())).unwrap().unmaced_tail, 1);
+        // ...but no signed batch may follow without one.
+        log.append(&s, event("sign", "signed"), None).unwrap();
+        let err = log.scan(None, |_| Ok(())).unwrap_err();
+        assert!(matches!(err, SignerError::LedgerIntegrity { .. }), "{err}");
+        assert!(err.to_string().contains("without a MAC"), "{err}");
+        // A ledger entry is never written without a key.
+        let s = AuditLog::beside(&dir.join("other/keystore.json"));
+        let mut with_items = event("sign", "signed");
+        with_items.ledger = Some(Vec::new());
+        assert!(s.append(&Scan::default(), with_items, None).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
