@@ -568,19 +568,16 @@ fn check_hub_head(log: &AuditLog, ledger: &Ledger, batch: &UnsignedBatch) -> Res
 /// What `inspect` can say from the ledger without the password: the hash
 /// chain is checked, the MACs are not.
 fn inspect_ledger(
-    keystore: &Path,
+    ks: &Keystore,
     batch: &UnsignedBatch,
     checked: &sign::CheckedBatch<'_>,
     allow_reissue: &[String],
-) -> Result<Option<LedgerReport>> {
-    let Ok(ks) = Keystore::open(keystore) else {
-        return Ok(None);
-    };
-    let log = AuditLog::beside(keystore);
+) -> Result<LedgerReport> {
+    let log = AuditLog::beside(ks.path());
     let (ledger, _) = Ledger::load(&log, None)?;
     check_keystore_head(&log, &ledger, ks.ledger_head())?;
     check_hub_head(&log, &ledger, batch)?;
-    Ok(Some(ledger.check(checked, allow_reissue, false)))
+    Ok(ledger.check(checked, allow_reissue, false))
 }
 
 fn inspect(keystore: &Path, a: InspectArgs) -> Result<()> {
@@ -591,14 +588,17 @@ fn inspect(keystore: &Path, a: InspectArgs) -> Result<()> {
     let review =
         Review::new(&checked, &policy, &evaluation).map_err(|e| refused_plain(&a.file, e))?;
     let mut failure = None;
-    let review = match inspect_ledger(keystore, &batch, &checked, &a.allow_reissue) {
-        Ok(Some(report)) => {
+    // Without a keystore this is not a signer machine: there is no ledger.
+    let review = match Keystore::open(keystore)
+        .and_then(|ks| inspect_ledger(&ks, &batch, &checked, &a.allow_reissue))
+    {
+        Ok(report) => {
             if report.refusals.count > 0 {
                 failure = Some(SignerError::Ledger(report.refusal_message()));
             }
             review.with_ledger(report)
         }
-        Ok(None) => review.without_ledger("no keystore here".into()),
+        Err(e @ SignerError::Keystore { .. }) => review.without_ledger(e.to_string()),
         Err(e) => {
             let why = e.to_string();
             failure = Some(e);
@@ -1059,10 +1059,8 @@ fn audit_verify(keystore: &Path, a: &AuditVerifyArgs) -> Result<()> {
     }
     let opened = Keystore::open(keystore);
     let key = if a.mac || a.password_file.is_some() {
-        let ks = opened.as_ref().map_err(|e| SignerError::Keystore {
-            path: keystore.to_owned(),
-            reason: format!("needed to check the MACs: {e}"),
-        })?;
+        // The MACs need the seed, so the keystore.
+        let ks = Keystore::open(keystore)?;
         let password = prompt::password(a.password_file.as_deref(), "Password: ")?;
         let seed = ks.unlock(&password)?;
         Some(open_seed(&seed)?.1)
