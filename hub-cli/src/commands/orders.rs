@@ -6,32 +6,124 @@ use crate::{
     clock::now_rfc3339,
     db::{params, Db},
     error::{HubError, Result},
-    model::{parse_address, Asset, Chain, Item, Order, Token, ORDER_COLS},
+    model::{parse_address, AddressRow, Asset, Chain, Item, Order, Token, ORDER_COLS},
     output::{Output, Table},
     state::OrderState,
 };
-use coldsign_core::{amount::parse_units, U256};
+use coldsign_core::{amount::parse_units, Address, U256};
 use serde_json::json;
+use std::collections::HashMap;
 
 /// An order checked and ready to insert.
 struct NewOrder {
     order_id: String,
     chain: Chain,
     asset: Asset,
-    from: coldsign_core::Address,
-    to: coldsign_core::Address,
+    from: Address,
+    to: Address,
     amount: U256,
 }
 
-fn check_order(
-    db: &mut Db,
-    order_id: &str,
-    chain: &str,
-    asset: &str,
-    from: &str,
-    to: &str,
-    amount: &str,
-) -> Result<NewOrder> {
+/// What the checks of new orders look up, read once per command, so that
+/// an import of thousands of lines costs a few queries rather than several
+/// per line.
+struct Known {
+    /// Chains by name.
+    chains: HashMap<String, Chain>,
+    /// Assets by chain and symbol, as resolved so far.
+    assets: HashMap<(i64, String), Asset>,
+    /// Every registered address by chain and address: its role.
+    addresses: HashMap<(i64, Address), String>,
+    /// The chains on which each cold address of the hub is registered.
+    cold: HashMap<Address, Vec<String>>,
+    /// Every registered token by chain and contract: its symbol.
+    contracts: HashMap<(i64, Address), String>,
+}
+
+impl Known {
+    /// Reads the chains, addresses and tokens.
+    fn load(db: &mut Db) -> Result<Self> {
+        let chains = Chain::all(db)?;
+        let addresses = AddressRow::all(db, None)?;
+        let mut cold: HashMap<Address, Vec<String>> = HashMap::new();
+        for a in addresses.iter().filter(|a| a.role == "cold") {
+            if let Some(c) = chains.iter().find(|c| c.id == a.chain) {
+                cold.entry(a.address).or_default().push(c.name.clone());
+            }
+        }
+        Ok(Self {
+            chains: chains.into_iter().map(|c| (c.name.clone(), c)).collect(),
+            assets: HashMap::new(),
+            addresses: addresses
+                .into_iter()
+                .map(|a| ((a.chain, a.address), a.role))
+                .collect(),
+            cold,
+            contracts: Token::all(db)?
+                .into_iter()
+                .map(|t| ((t.chain, t.contract), t.symbol))
+                .collect(),
+        })
+    }
+
+    /// The chain named `name` (the lookup's own error if there is none).
+    fn chain(&self, db: &mut Db, name: &str) -> Result<Chain> {
+        match self.chains.get(name) {
+            Some(c) => Ok(c.clone()),
+            None => Chain::by_name(db, name),
+        }
+    }
+
+    /// The asset `symbol` on `chain`.
+    fn asset(&mut self, db: &mut Db, chain: &Chain, symbol: &str) -> Result<Asset> {
+        let key = (chain.id, symbol.to_owned());
+        if let Some(a) = self.assets.get(&key) {
+            return Ok(a.clone());
+        }
+        let asset = Asset::resolve(db, chain, symbol)?;
+        self.assets.insert(key, asset.clone());
+        Ok(asset)
+    }
+
+    /// Why `to` is no recipient for a payment from `from` on `chain`, if it
+    /// obviously is not: the zero address, the sender itself, a token's
+    /// contract, or one of the hub's own cold addresses (on any chain: the
+    /// same key holds it everywhere).
+    fn refuse_recipient(&self, chain: &Chain, from: Address, to: Address) -> Option<String> {
+        if to == Address([0; 20]) {
+            return Some(
+                "the recipient is the zero address: what is sent there is lost for good; \
+                 check the recipient"
+                    .to_owned(),
+            );
+        }
+        if to == from {
+            return Some(format!(
+                "the recipient is the sender itself ({from}): such a payment pays nobody; \
+                 check the recipient"
+            ));
+        }
+        if let Some(symbol) = self.contracts.get(&(chain.id, to)) {
+            return Some(format!(
+                "the recipient {to} is the contract of token {symbol} on {}: what is sent to \
+                 it is lost for good; the recipient is the holder's own address",
+                chain.name
+            ));
+        }
+        if let Some(chains) = self.cold.get(&to) {
+            return Some(format!(
+                "the recipient {to} is a cold address of this hub (registered on {}): a payout \
+                 goes to a customer, not back to the hub's own wallets; check the recipient",
+                chains.join(", ")
+            ));
+        }
+        None
+    }
+}
+
+/// Checks one order as given (a file's line or `order add`'s options).
+fn check_order(db: &mut Db, known: &mut Known, o: &CsvOrder) -> Result<NewOrder> {
+    let order_id = o.order_id.as_str();
     let ok_id = !order_id.is_empty()
         && order_id.len() <= 128
         && order_id.bytes().all(|b| b.is_ascii_graphic());
@@ -40,10 +132,14 @@ fn check_order(
             "order id {order_id:?} must be 1-128 printable ASCII characters without spaces"
         )));
     }
-    let chain = Chain::by_name(db, chain)?;
-    let asset = Asset::resolve(db, &chain, asset)?;
-    let from = parse_address(from)?;
-    let to = parse_address(to)?;
+    let chain = known.chain(db, &o.chain)?;
+    let asset = known.asset(db, &chain, &o.asset)?;
+    let from = parse_address(&o.from)?;
+    let to = parse_address(&o.to)?;
+    if let Some(why) = known.refuse_recipient(&chain, from, to) {
+        return Err(HubError::Input(why));
+    }
+    let amount = o.amount.as_str();
     if amount.contains(',') {
         return Err(HubError::Input(format!(
             "amount {amount:?} has a comma: write it as a plain decimal with a '.' and no \
@@ -54,7 +150,7 @@ fn check_order(
     if amount.is_zero() {
         return Err(HubError::Input("amount must be above zero".to_owned()));
     }
-    if crate::model::AddressRow::find(db, chain.id, from)?.is_none() {
+    if !known.addresses.contains_key(&(chain.id, from)) {
         return Err(HubError::Input(format!(
             "sending address {from} is not registered on {}: import it with `hub-cli address import`",
             chain.name
@@ -137,7 +233,16 @@ pub(crate) fn run(ctx: &mut Ctx, cmd: OrderCmd) -> Result<()> {
             to,
             amount,
         } => {
-            let o = check_order(&mut ctx.db, &id, &chain, &asset, &from, &to, &amount)?;
+            let mut known = Known::load(&mut ctx.db)?;
+            let given = CsvOrder {
+                order_id: id.clone(),
+                chain,
+                asset,
+                from,
+                to,
+                amount,
+            };
+            let o = check_order(&mut ctx.db, &mut known, &given)?;
             let actor = ctx.actor.clone();
             let added = ctx.db.transaction(|db| insert(db, &actor, &o))?;
             ctx.out.result(
@@ -219,7 +324,8 @@ fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
 /// The columns of an order file, in their order: its first line.
 const CSV_HEADER: [&str; 6] = ["order_id", "chain", "asset", "from", "to", "amount"];
 
-/// One line of an order file, its cells trimmed and unquoted.
+/// One order as given: a line of an order file (its cells trimmed and
+/// unquoted), or the options of `order add`.
 #[derive(Debug, serde::Deserialize)]
 struct CsvOrder {
     /// The order's unique id.
@@ -437,17 +543,10 @@ fn read_order_file(file: &std::path::Path) -> Result<OrderFile> {
 
 fn import(ctx: &mut Ctx, file: &std::path::Path) -> Result<()> {
     let OrderFile { rows, mut errors } = read_order_file(file)?;
+    let mut known = Known::load(&mut ctx.db)?;
     let mut orders = Vec::new();
     for (line, r) in &rows {
-        match check_order(
-            &mut ctx.db,
-            &r.order_id,
-            &r.chain,
-            &r.asset,
-            &r.from,
-            &r.to,
-            &r.amount,
-        ) {
+        match check_order(&mut ctx.db, &mut known, r) {
             Ok(o) => orders.push(o),
             Err(e) => errors.push((*line, format!("line {line}: {e}"))),
         }

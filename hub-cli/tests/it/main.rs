@@ -75,4 +75,5 @@ both_backends!(
     a_json_file_is_named_json_and_not_echoed,
     a_latin1_file_names_the_line_to_fix,
     every_bad_line_is_reported_and_nothing_imported,
+    obviously_wrong_recipients_are_refused,
 );

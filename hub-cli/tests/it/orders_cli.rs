@@ -1,5 +1,6 @@
 //! The operator's order commands: CSV import (quoting, BOM, duplicates, JSON
-//! or Latin-1 given by mistake). Each scenario runs once per backend.
+//! or Latin-1 given by mistake) and refused recipients. Each scenario runs
+//! once per backend.
 
 use crate::harness::{dev, recipient, Backend, World};
 use coldsign_core::Address;
@@ -156,4 +157,87 @@ pub fn every_bad_line_is_reported_and_nothing_imported(backend: Backend) {
     assert!(err.contains("line 1"), "{err}");
     assert!(err.contains(HEADER), "{err}");
     assert!(listed(&w, &[]).is_empty());
+}
+
+pub fn obviously_wrong_recipients_are_refused(backend: Backend) {
+    let (w, a1, a2) = world(backend);
+    let token = w.anvil.deploy_token();
+    w.add_token(token);
+    let zero = Address([0; 20]);
+    let good = recipient(9);
+    let text = format!(
+        "{HEADER}\n\
+         r-1,local,ETH,{a1},{zero},1\n\
+         r-2,local,TUSD,{a1},{token},1\n\
+         r-3,local,ETH,{a1},{token},1\n\
+         r-4,local,ETH,{a1},{a2},1\n\
+         r-5,local,ETH,{a1},{a1},1\n\
+         r-6,local,ETH,{a1},{good},1\n"
+    );
+    let err = refused(&w, text.as_bytes());
+    assert!(err.contains("5 line(s) refused"), "{err}");
+    assert!(
+        err.contains("line 2: the recipient is the zero address"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "line 3: the recipient {token} is the contract of token TUSD"
+        )),
+        "{err}"
+    );
+    // Any token's contract on the chain, whatever the order pays.
+    assert!(
+        err.contains(&format!(
+            "line 4: the recipient {token} is the contract of token TUSD"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "line 5: the recipient {a2} is a cold address of this hub"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 6: the recipient is the sender itself"),
+        "{err}"
+    );
+    assert!(!err.contains("line 7"), "{err}");
+    assert!(listed(&w, &[]).is_empty());
+
+    // `order add` refuses the same, and adds nothing.
+    let (from, token_s) = (a1.to_string(), token.to_string());
+    for (to, why) in [
+        (zero.to_string(), "zero address"),
+        (token_s, "contract of token TUSD"),
+        (a2.to_string(), "cold address of this hub"),
+        (from.clone(), "sender itself"),
+    ] {
+        let args = [
+            "order", "add", "--id", "r-x", "--chain", "local", "--asset", "ETH", "--from", &from,
+            "--to", &to, "--amount", "1",
+        ];
+        let err = w.fails(&args, INPUT).stderr;
+        assert!(err.contains(why), "{to}: {err}");
+    }
+    assert!(listed(&w, &[]).is_empty());
+    let args = [
+        "order",
+        "add",
+        "--id",
+        "r-x",
+        "--chain",
+        "local",
+        "--asset",
+        "ETH",
+        "--from",
+        &from,
+        "--to",
+        &good.to_string(),
+        "--amount",
+        "1",
+    ];
+    w.ok(&args);
+    assert_eq!(listed(&w, &[]), ["r-x"]);
 }
