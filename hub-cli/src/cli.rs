@@ -333,12 +333,14 @@ with its number, the header being line 1.")]
         #[arg(long)]
         amount: String,
     },
-    /// List orders.
+    /// List orders (held ones show as `PENDING (held)`).
     #[command(after_help = "Examples:
   hub-cli order list
-  hub-cli order list --state PENDING")]
+  hub-cli order list --state PENDING
+  hub-cli order list --state HELD")]
     List {
-        /// Only orders in this state (PENDING, IN_BATCH, COMPLETED, FAILED).
+        /// Only orders in this state: PENDING, HELD (the PENDING orders on
+        /// hold), IN_BATCH, COMPLETED, FAILED.
         #[arg(long)]
         state: Option<String>,
     },
@@ -346,6 +348,26 @@ with its number, the header being line 1.")]
     #[command(after_help = "Examples:
   hub-cli order show w-1")]
     Show {
+        /// Order id.
+        id: String,
+    },
+    /// Keep a PENDING order out of new batches until it is released: `batch
+    /// create --all-pending` leaves it out and `--orders` refuses it.
+    #[command(after_help = "Examples:
+  hub-cli order hold w-1 --reason \"customer asked to wait\"
+  hub-cli order release w-1")]
+    Hold {
+        /// Order id.
+        id: String,
+        /// Why, recorded in the order's history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Let a held order go in batches again.
+    #[command(after_help = "Examples:
+  hub-cli order release w-1
+  hub-cli batch create --chain mainnet --all-pending --auto-build   # takes w-1 again")]
+    Release {
         /// Order id.
         id: String,
     },

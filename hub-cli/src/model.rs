@@ -265,11 +265,14 @@ pub(crate) struct Order {
     /// Set by `order cancel` on an order bound to a nonce: its next batch
     /// carries its void.
     pub(crate) cancel_requested_at: Option<String>,
+    /// Set by `order hold`: the order stays out of new batches until
+    /// `order release`.
+    pub(crate) held_at: Option<String>,
 }
 
 pub(crate) const ORDER_COLS: &str =
     "o.id, o.order_id, o.chain, o.asset, o.token, o.from_address, o.to_address, o.amount, o.state, o.created_at, \
-     o.cancel_requested_at";
+     o.cancel_requested_at, o.held_at";
 
 impl Order {
     pub(crate) fn from_row(r: &Row) -> Result<Self> {
@@ -285,6 +288,7 @@ impl Order {
             state: r.text(8)?.parse()?,
             created_at: r.text(9)?,
             cancel_requested_at: r.opt_text(10)?,
+            held_at: r.opt_text(11)?,
         })
     }
 

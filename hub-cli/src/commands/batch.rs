@@ -23,7 +23,7 @@ pub(crate) fn create(
 ) -> Result<()> {
     let chain = Chain::by_name(&mut ctx.db, chain)?;
     let cold_pending = format!(
-        "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND o.state = 'PENDING' AND EXISTS \
+        "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND o.state = 'PENDING' AND o.held_at IS NULL AND EXISTS \
          (SELECT 1 FROM addresses a WHERE a.chain = o.chain AND a.address = o.from_address AND a.role = 'cold') \
          ORDER BY o.id"
     );
@@ -47,6 +47,12 @@ pub(crate) fn create(
                 return Err(HubError::Conflict(format!(
                     "order {id} is {}, only PENDING orders can go in a batch",
                     o.state
+                )));
+            }
+            if let Some(since) = &o.held_at {
+                return Err(HubError::Conflict(format!(
+                    "order {id} is held (since {since}): it goes in no batch until released; \
+                     release it with `hub-cli order release {id}`, or leave it out of --orders"
                 )));
             }
             let cold = crate::model::AddressRow::find(&mut ctx.db, chain.id, o.from)?

@@ -1,4 +1,4 @@
-//! `order import`, `add`, `list`, `show`.
+//! `order import`, `add`, `list`, `show`, `hold`, `release`, `cancel`.
 
 use super::Ctx;
 use crate::{
@@ -257,7 +257,129 @@ pub(crate) fn run(ctx: &mut Ctx, cmd: OrderCmd) -> Result<()> {
         }
         OrderCmd::List { state } => list(ctx, state.as_deref()),
         OrderCmd::Show { id } => show(ctx, &id),
+        OrderCmd::Hold { id, reason } => hold(ctx, &id, reason.as_deref()),
+        OrderCmd::Release { id } => release(ctx, &id),
         OrderCmd::Cancel { id } => cancel(ctx, &id),
+    }
+}
+
+/// The event subject of an order.
+fn order_subject(order_ref: i64) -> crate::model::Subject {
+    crate::model::Subject {
+        kind: "order",
+        batch: None,
+        item: None,
+        order_ref: Some(order_ref),
+    }
+}
+
+/// `order hold`: a PENDING order stays out of new batches until released.
+fn hold(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<()> {
+    let o = Order::by_order_id(&mut ctx.db, id)?;
+    if o.state != OrderState::Pending {
+        return Err(HubError::Conflict(format!(
+            "order {id} is {}: only a PENDING order can be held{}",
+            o.state,
+            match o.state {
+                OrderState::InBatch => format!(
+                    " (it is in a batch already: take it out with `hub-cli batch drop BATCH {id}`, \
+                     or cancel the batch with `hub-cli batch cancel BATCH` before a signed file \
+                     was accepted; `hub-cli order show {id}` names the batch)"
+                ),
+                OrderState::Completed => " (it is paid: there is nothing left to hold)".to_owned(),
+                _ => " (it is final: it will not be paid, there is nothing to hold)".to_owned(),
+            }
+        )));
+    }
+    if o.cancel_requested_at.is_some() {
+        return Err(HubError::Conflict(format!(
+            "order {id} is cancelled and its void goes in the next batch: there is nothing to \
+             hold (the void pays nobody, it only retires the order's nonce)"
+        )));
+    }
+    if let Some(since) = &o.held_at {
+        ctx.out.result(
+            json!({"order_id": id, "held": true, "held_at": since, "changed": false}),
+            &format!("order {id} is already held (since {since})"),
+        );
+        return Ok(());
+    }
+    let actor = ctx.actor.clone();
+    let now = now_rfc3339();
+    let message = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("held by the operator");
+    ctx.db.transaction(|db| {
+        let n = db.execute(
+            "UPDATE orders SET held_at = ?, updated_at = ? WHERE id = ? AND state = 'PENDING' \
+             AND held_at IS NULL AND cancel_requested_at IS NULL",
+            params![now.as_str(), now.as_str(), o.id],
+        )?;
+        if n != 1 {
+            return Err(HubError::Concurrent(format!(
+                "order {id} changed while this command ran (another process?): run it again"
+            )));
+        }
+        let state = OrderState::Pending.as_str();
+        actor.event(db, order_subject(o.id), Some(state), state, "held", message)
+    })?;
+    ctx.out.result(
+        json!({"order_id": id, "held": true, "held_at": now, "changed": true}),
+        &format!(
+            "order {id} held: `batch create` leaves it out until `hub-cli order release {id}`"
+        ),
+    );
+    Ok(())
+}
+
+/// `order release`: a held order may go in batches again.
+fn release(ctx: &mut Ctx, id: &str) -> Result<()> {
+    let o = Order::by_order_id(&mut ctx.db, id)?;
+    let Some(since) = o.held_at else {
+        ctx.out.result(
+            json!({"order_id": id, "held": false, "changed": false}),
+            &format!("order {id} is not held (unchanged)"),
+        );
+        return Ok(());
+    };
+    let actor = ctx.actor.clone();
+    ctx.db.transaction(|db| {
+        let n = db.execute(
+            "UPDATE orders SET held_at = NULL, updated_at = ? WHERE id = ? AND held_at = ?",
+            params![now_rfc3339(), o.id, since.as_str()],
+        )?;
+        if n != 1 {
+            return Err(HubError::Concurrent(format!(
+                "order {id} changed while this command ran (another process?): run it again"
+            )));
+        }
+        let state = o.state.as_str();
+        actor.event(
+            db,
+            order_subject(o.id),
+            Some(state),
+            state,
+            "released",
+            &format!("held since {since}"),
+        )
+    })?;
+    ctx.out.result(
+        json!({"order_id": id, "held": false, "changed": true}),
+        &if o.state == OrderState::Pending {
+            format!("order {id} released: the next `batch create` takes it")
+        } else {
+            format!("order {id} released")
+        },
+    );
+    Ok(())
+}
+
+/// An order's state for people: `PENDING (held)` for a held one.
+fn state_label(o: &Order) -> String {
+    match o.held_at {
+        Some(_) => format!("{} (held)", o.state),
+        None => o.state.to_string(),
     }
 }
 
@@ -285,7 +407,19 @@ fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
     }
     let actor = ctx.actor.clone();
     let binding = crate::bindings::of_order(&mut ctx.db, o.id)?;
-    let human = ctx.db.transaction(|db| match binding {
+    let human = ctx.db.transaction(|db| {
+        // A cancel wins over a hold: the order is abandoned, and the void
+        // of a bound one must go out with the next batch.
+        if let Some(since) = &o.held_at {
+            db.execute(
+                "UPDATE orders SET held_at = NULL WHERE id = ?",
+                params![o.id],
+            )?;
+            let state = o.state.as_str();
+            actor.event(db, order_subject(o.id), Some(state), state, "released",
+                &format!("held since {since}; the hold ends with the cancel"))?;
+        }
+        match binding {
         None => {
             actor.move_order(db, o.id, None, OrderState::Pending, OrderState::Failed, "cancelled",
                 "cancelled by the operator before any transaction of it left the hub")?;
@@ -310,6 +444,7 @@ fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
                 "order {id}: {message}; create the batch (`hub-cli batch create --chain CHAIN --all-pending --auto-build`), \
                  export, sign and send it: once the void is mined the order is FAILED"
             ))
+        }
         }
     })?;
     let void = binding.is_some();
@@ -601,10 +736,17 @@ pub(crate) fn asset_of(db: &mut Db, o: &Order) -> Result<Asset> {
 
 fn list(ctx: &mut Ctx, state: Option<&str>) -> Result<()> {
     let rows = match state {
+        Some(s) if s.eq_ignore_ascii_case("HELD") => ctx.db.query(
+            &format!(
+                "SELECT {ORDER_COLS} FROM orders o WHERE o.state = 'PENDING' \
+                 AND o.held_at IS NOT NULL ORDER BY o.id"
+            ),
+            params![],
+        )?,
         Some(s) => {
-            let s: OrderState = s.parse().map_err(|_| {
+            let s: OrderState = s.to_ascii_uppercase().parse().map_err(|_| {
                 HubError::Usage(format!(
-                    "unknown order state {s:?} (PENDING, IN_BATCH, COMPLETED, FAILED)"
+                    "unknown order state {s:?}: use one of PENDING, HELD, IN_BATCH, COMPLETED, FAILED"
                 ))
             })?;
             ctx.db.query(
@@ -626,7 +768,7 @@ fn list(ctx: &mut Ctx, state: Option<&str>) -> Result<()> {
         t.row(vec![
             o.order_id.clone(),
             chain.name.clone(),
-            o.state.to_string(),
+            state_label(&o),
             asset.human(o.amount),
             o.asset.clone(),
             o.from.to_string(),
@@ -634,7 +776,8 @@ fn list(ctx: &mut Ctx, state: Option<&str>) -> Result<()> {
         ]);
         data.push(json!({"order_id": o.order_id, "chain": chain.name, "state": o.state.as_str(),
             "asset": o.asset, "amount": asset.human(o.amount), "amount_base_units": o.amount.to_string(),
-            "from": o.from, "to": o.to, "created_at": o.created_at}));
+            "from": o.from, "to": o.to, "created_at": o.created_at,
+            "held": o.held_at.is_some(), "held_at": o.held_at}));
     }
     ctx.out.result(json!(data), &Output::table(&t));
     Ok(())
@@ -650,9 +793,16 @@ fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
          WHERE order_ref = ? ORDER BY id",
         params![o.id],
     )?;
+    let state = match &o.held_at {
+        Some(since) => format!(
+            "{} (held since {since}: `hub-cli order release {}` lets it go in a batch)",
+            o.state, o.order_id
+        ),
+        None => o.state.to_string(),
+    };
     let mut human = format!(
         "order {}\n  chain   {}\n  state   {}\n  pays    {} {} ({} base units)\n  from    {}\n  to      {}\n",
-        o.order_id, chain.name, o.state, asset.human(o.amount), o.asset, o.amount, o.from, o.to
+        o.order_id, chain.name, state, asset.human(o.amount), o.asset, o.amount, o.from, o.to
     );
     let mut items_json = Vec::new();
     for i in &items {
@@ -694,7 +844,8 @@ fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
     human.push_str("\nhistory\n");
     human.push_str(&Output::table(&t));
     ctx.out.result(
-        json!({"order_id": o.order_id, "chain": chain.name, "state": o.state.as_str(), "asset": o.asset,
+        json!({"order_id": o.order_id, "chain": chain.name, "state": o.state.as_str(),
+            "held": o.held_at.is_some(), "held_at": o.held_at, "asset": o.asset,
             "amount": asset.human(o.amount), "amount_base_units": o.amount.to_string(),
             "from": o.from, "to": o.to, "items": items_json, "events": ev_json}),
         &human,

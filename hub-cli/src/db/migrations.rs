@@ -25,10 +25,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "exactly once",
         sql: include_str!("migrations/0003_exactly_once.sql"),
     },
+    Migration {
+        version: 4,
+        name: "order hold",
+        sql: include_str!("migrations/0004_order_hold.sql"),
+    },
 ];
 
 /// The schema version this program reads and writes.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 fn render(sql: &str, backend: Backend) -> String {
     let (id, int) = match backend {
@@ -137,7 +142,7 @@ mod tests {
         let path = dir.path().join("hub.db");
         let mut db = Db::open(path.to_str().unwrap(), true).unwrap();
         assert!(check_version(&mut db).is_err());
-        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3]);
+        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4]);
         assert_eq!(migrate(&mut db).unwrap(), Vec::<i64>::new());
         check_version(&mut db).unwrap();
         db.execute(

@@ -76,4 +76,6 @@ both_backends!(
     a_latin1_file_names_the_line_to_fix,
     every_bad_line_is_reported_and_nothing_imported,
     obviously_wrong_recipients_are_refused,
+    a_held_order_stays_out_of_batches_until_released,
+    a_cancelled_order_cannot_be_held,
 );

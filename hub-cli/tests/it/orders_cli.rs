@@ -1,12 +1,15 @@
 //! The operator's order commands: CSV import (quoting, BOM, duplicates, JSON
-//! or Latin-1 given by mistake) and refused recipients. Each scenario runs
-//! once per backend.
+//! or Latin-1 given by mistake), refused recipients and holding orders. Each
+//! scenario runs once per backend.
 
 use crate::harness::{dev, recipient, Backend, World};
 use coldsign_core::Address;
+use serde_json::Value;
 
 /// Exit codes (docs/hub.md).
 const INPUT: i32 = 3;
+const NOT_FOUND: i32 = 4;
+const CONFLICT: i32 = 5;
 
 /// The header every order file starts with.
 const HEADER: &str = "order_id,chain,asset,from,to,amount";
@@ -240,4 +243,125 @@ pub fn obviously_wrong_recipients_are_refused(backend: Backend) {
     ];
     w.ok(&args);
     assert_eq!(listed(&w, &[]), ["r-x"]);
+}
+
+/// The JSON of `order show ID`.
+fn show(w: &World, id: &str) -> Value {
+    w.json(&["order", "show", id])
+}
+
+pub fn a_held_order_stays_out_of_batches_until_released(backend: Backend) {
+    let (w, a1, a2) = world(backend);
+    w.import_orders(&[
+        ("h-1", "ETH", a1, recipient(1), "1"),
+        ("h-2", "ETH", a2, recipient(2), "2"),
+        ("h-3", "ETH", a2, recipient(3), "3"),
+    ]);
+    let out = w.ok(&["order", "hold", "h-2", "--reason", "customer asked to wait"]);
+    assert!(out.contains("order h-2 held"), "{out}");
+    // Holding twice is harmless.
+    let out = w.ok(&["order", "hold", "h-2"]);
+    assert!(out.contains("already held"), "{out}");
+
+    // Shown as held, by list (table and JSON) and by show.
+    let table = w.ok(&["order", "list"]);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("h-2"))
+        .expect("h-2 listed");
+    assert!(line.contains("PENDING (held)"), "{table}");
+    assert!(!table
+        .lines()
+        .any(|l| l.starts_with("h-1") && l.contains("held")));
+    let list = w.json(&["order", "list"]);
+    assert_eq!(list[1]["held"], true);
+    assert!(list[1]["held_at"].is_string(), "{list}");
+    assert_eq!(list[0]["held"], false);
+    assert_eq!(listed(&w, &["--state", "HELD"]), ["h-2"]);
+    assert_eq!(listed(&w, &["--state", "PENDING"]), ["h-1", "h-2", "h-3"]);
+    let human = w.ok(&["order", "show", "h-2"]);
+    assert!(human.contains("PENDING (held since"), "{human}");
+    let s = show(&w, "h-2");
+    assert_eq!(s["state"], "PENDING");
+    assert_eq!(s["held"], true);
+    let events = s["events"].as_array().expect("events");
+    let held = events
+        .iter()
+        .find(|e| e["reason"] == "held")
+        .expect("held event");
+    assert_eq!(held["message"], "customer asked to wait");
+    assert_eq!(held["operator"], "test");
+
+    // Named explicitly, it is refused, saying how to release it; nothing is
+    // created.
+    let r = w.fails(
+        &["batch", "create", "--chain", "local", "--orders", "h-1,h-2"],
+        CONFLICT,
+    );
+    assert!(r.stderr.contains("order h-2 is held"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hub-cli order release h-2"),
+        "{}",
+        r.stderr
+    );
+    assert!(w
+        .json(&["batch", "list"])
+        .as_array()
+        .expect("list")
+        .is_empty());
+
+    // --all-pending leaves it out.
+    let id = w
+        .ok(&["batch", "create", "--chain", "local", "--all-pending"])
+        .trim()
+        .to_owned();
+    let items: Vec<String> = w.json(&["batch", "show", &id])["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["order_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(items, ["h-1", "h-3"]);
+    assert_eq!(w.order_state("h-2"), "PENDING");
+
+    // Only a PENDING order can be held.
+    let r = w.fails(&["order", "hold", "h-1"], CONFLICT);
+    assert!(r.stderr.contains("order h-1 is IN_BATCH"), "{}", r.stderr);
+    assert!(r.stderr.contains("only a PENDING order"), "{}", r.stderr);
+    w.fails(&["order", "hold", "nope"], NOT_FOUND);
+
+    // Released, it goes in the next batch like any other.
+    let out = w.ok(&["order", "release", "h-2"]);
+    assert!(out.contains("order h-2 released"), "{out}");
+    let out = w.ok(&["order", "release", "h-2"]);
+    assert!(out.contains("not held"), "{out}");
+    let s = show(&w, "h-2");
+    assert_eq!(s["held"], false);
+    assert!(s["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["reason"] == "released"));
+    assert!(listed(&w, &["--state", "HELD"]).is_empty());
+    w.ok(&["batch", "cancel", &id]);
+    let id = w
+        .ok(&["batch", "create", "--chain", "local", "--orders", "h-2"])
+        .trim()
+        .to_owned();
+    assert_eq!(w.item_state(&id, "h-2"), "SELECTED");
+}
+
+pub fn a_cancelled_order_cannot_be_held(backend: Backend) {
+    let (w, a1, _) = world(backend);
+    w.import_orders(&[
+        ("c-1", "ETH", a1, recipient(1), "1"),
+        ("c-2", "ETH", a1, recipient(2), "1"),
+    ]);
+    // Cancelling a held order lifts the hold: the cancel wins.
+    w.ok(&["order", "hold", "c-2"]);
+    w.ok(&["order", "cancel", "c-2"]);
+    assert_eq!(show(&w, "c-2")["held"], false);
+    w.ok(&["order", "cancel", "c-1"]);
+    let r = w.fails(&["order", "hold", "c-1"], CONFLICT);
+    assert!(r.stderr.contains("order c-1 is FAILED"), "{}", r.stderr);
 }
