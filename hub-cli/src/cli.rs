@@ -333,16 +333,30 @@ with its number, the header being line 1.")]
         #[arg(long)]
         amount: String,
     },
-    /// List orders (held ones show as `PENDING (held)`).
+    /// List orders (held ones show as `PENDING (held)`); the filters
+    /// combine.
     #[command(after_help = "Examples:
   hub-cli order list
-  hub-cli order list --state PENDING
-  hub-cli order list --state HELD")]
+  hub-cli order list --state PENDING --chain mainnet
+  hub-cli order list --state HELD
+  hub-cli order list --since 2026-01-31T00:00:00Z
+  hub-cli order list --batch 7 --state FAILED")]
     List {
         /// Only orders in this state: PENDING, HELD (the PENDING orders on
         /// hold), IN_BATCH, COMPLETED, FAILED.
         #[arg(long)]
         state: Option<String>,
+        /// Only orders on this chain.
+        #[arg(long, value_name = "NAME")]
+        chain: Option<String>,
+        /// Only orders created at or after this time: RFC 3339
+        /// (2026-01-31T09:00:00Z, 2026-01-31T10:00:00+01:00) or a date
+        /// (2026-01-31, midnight UTC).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only orders that have an item in this batch.
+        #[arg(long, value_name = "ID")]
+        batch: Option<i64>,
     },
     /// Show an order with its history.
     #[command(after_help = "Examples:

@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::{
     cli::OrderCmd,
     clock::now_rfc3339,
-    db::{params, Db},
+    db::{params, Db, Row, Value},
     error::{HubError, Result},
     model::{parse_address, AddressRow, Asset, Chain, Item, Order, Token, ORDER_COLS},
     output::{Output, Table},
@@ -13,6 +13,9 @@ use crate::{
 use coldsign_core::{amount::parse_units, Address, U256};
 use serde_json::json;
 use std::collections::HashMap;
+use time::{
+    format_description::well_known::Rfc3339, macros::format_description, Date, OffsetDateTime,
+};
 
 /// An order checked and ready to insert.
 struct NewOrder {
@@ -255,7 +258,20 @@ pub(crate) fn run(ctx: &mut Ctx, cmd: OrderCmd) -> Result<()> {
             );
             Ok(())
         }
-        OrderCmd::List { state } => list(ctx, state.as_deref()),
+        OrderCmd::List {
+            state,
+            chain,
+            since,
+            batch,
+        } => list(
+            ctx,
+            &ListFilter {
+                state,
+                chain,
+                since,
+                batch,
+            },
+        ),
         OrderCmd::Show { id } => show(ctx, &id),
         OrderCmd::Hold { id, reason } => hold(ctx, &id, reason.as_deref()),
         OrderCmd::Release { id } => release(ctx, &id),
@@ -734,47 +750,142 @@ pub(crate) fn asset_of(db: &mut Db, o: &Order) -> Result<Asset> {
     }
 }
 
-fn list(ctx: &mut Ctx, state: Option<&str>) -> Result<()> {
-    let rows = match state {
-        Some(s) if s.eq_ignore_ascii_case("HELD") => ctx.db.query(
-            &format!(
-                "SELECT {ORDER_COLS} FROM orders o WHERE o.state = 'PENDING' \
-                 AND o.held_at IS NOT NULL ORDER BY o.id"
-            ),
-            params![],
-        )?,
-        Some(s) => {
-            let s: OrderState = s.to_ascii_uppercase().parse().map_err(|_| {
+/// The filters of `order list`, as given.
+struct ListFilter {
+    /// A state name, or HELD.
+    state: Option<String>,
+    /// A chain name.
+    chain: Option<String>,
+    /// An RFC 3339 time or a date.
+    since: Option<String>,
+    /// A batch id.
+    batch: Option<i64>,
+}
+
+/// The state names `order list --state` takes.
+const LIST_STATES: &str = "PENDING, HELD, IN_BATCH, COMPLETED, FAILED";
+
+/// `--since`: an RFC 3339 time, or a date meaning its midnight UTC.
+fn parse_since(s: &str) -> Result<OffsetDateTime> {
+    let t = s.trim();
+    OffsetDateTime::parse(t, &Rfc3339)
+        .or_else(|_| {
+            Date::parse(t, format_description!("[year]-[month]-[day]"))
+                .map(|d| d.midnight().assume_utc())
+        })
+        .map_err(|_| {
+            HubError::Usage(format!(
+                "--since {s:?} is not an RFC 3339 time: write it like 2026-01-31T00:00:00Z or \
+                 2026-01-31T09:30:00+02:00 (a zone is needed), or a date like 2026-01-31 \
+                 (midnight UTC)"
+            ))
+        })
+}
+
+/// `order list`: one query whatever the filters, each row with its chain's
+/// name and its asset's decimals (nothing is looked up per row). Naming a
+/// chain or a batch that does not exist is an error, not an empty list.
+fn list(ctx: &mut Ctx, filter: &ListFilter) -> Result<()> {
+    let mut conditions: Vec<&str> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(s) = &filter.state {
+        if s.trim().eq_ignore_ascii_case("HELD") {
+            conditions.push("o.state = 'PENDING' AND o.held_at IS NOT NULL");
+        } else {
+            let state: OrderState = s.trim().to_ascii_uppercase().parse().map_err(|_| {
                 HubError::Usage(format!(
-                    "unknown order state {s:?}: use one of PENDING, HELD, IN_BATCH, COMPLETED, FAILED"
+                    "unknown order state {s:?}: use one of {LIST_STATES}"
                 ))
             })?;
-            ctx.db.query(
-                &format!("SELECT {ORDER_COLS} FROM orders o WHERE o.state = ? ORDER BY o.id"),
-                params![s.as_str()],
-            )?
+            conditions.push("o.state = ?");
+            values.push(state.as_str().into());
         }
-        None => ctx.db.query(
-            &format!("SELECT {ORDER_COLS} FROM orders o ORDER BY o.id"),
-            params![],
-        )?,
+    }
+    if let Some(name) = &filter.chain {
+        conditions.push("o.chain = ?");
+        values.push(Chain::by_name(&mut ctx.db, name)?.id.into());
+    }
+    let since = filter.since.as_deref().map(parse_since).transpose()?;
+    if let Some(t) = since {
+        // Stored times are UTC RFC 3339 with as many fraction digits as
+        // needed, which do not sort as text within one second: the
+        // database compares whole seconds, the exact instant is checked
+        // below.
+        let t = t.to_offset(time::UtcOffset::UTC);
+        conditions.push("substr(o.created_at, 1, 19) >= ?");
+        values.push(
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+            .into(),
+        );
+    }
+    if let Some(b) = filter.batch {
+        if ctx
+            .db
+            .query_opt("SELECT id FROM batches WHERE id = ?", params![b])?
+            .is_none()
+        {
+            return Err(HubError::NotFound(format!(
+                "no batch {b}: see `hub-cli batch list`"
+            )));
+        }
+        conditions
+            .push("EXISTS (SELECT 1 FROM batch_items i WHERE i.order_ref = o.id AND i.batch = ?)");
+        values.push(b.into());
+    }
+    let filter_sql = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
     };
+    let rows = ctx.db.query(
+        &format!(
+            "SELECT c.name, COALESCE(t.decimals, c.native_decimals), {ORDER_COLS} FROM orders o \
+             JOIN chains c ON c.id = o.chain LEFT JOIN tokens t ON t.id = o.token{filter_sql} \
+             ORDER BY o.id"
+        ),
+        &values,
+    )?;
     let mut t = Table::new(&["ORDER", "CHAIN", "STATE", "AMOUNT", "ASSET", "FROM", "TO"]);
     let mut data = Vec::new();
     for r in &rows {
-        let o = Order::from_row(r)?;
-        let asset = asset_of(&mut ctx.db, &o)?;
-        let chain = Chain::by_id(&mut ctx.db, o.chain)?;
+        let o = Order::from_row(&Row::slice(r, 2))?;
+        if let Some(t) = since {
+            let created = OffsetDateTime::parse(&o.created_at, &Rfc3339).map_err(|e| {
+                HubError::Internal(format!(
+                    "order {}: stored time {:?}: {e}",
+                    o.order_id, o.created_at
+                ))
+            })?;
+            if created < t {
+                continue;
+            }
+        }
+        let chain_name = r.text(0)?;
+        let asset = Asset {
+            symbol: o.asset.clone(),
+            decimals: u8::try_from(r.int(1)?).map_err(|_| {
+                HubError::Internal(format!("order {}: decimals out of range", o.order_id))
+            })?,
+            token: None,
+        };
         t.row(vec![
             o.order_id.clone(),
-            chain.name.clone(),
+            chain_name.clone(),
             state_label(&o),
             asset.human(o.amount),
             o.asset.clone(),
             o.from.to_string(),
             o.to.to_string(),
         ]);
-        data.push(json!({"order_id": o.order_id, "chain": chain.name, "state": o.state.as_str(),
+        data.push(json!({"order_id": o.order_id, "chain": chain_name, "state": o.state.as_str(),
             "asset": o.asset, "amount": asset.human(o.amount), "amount_base_units": o.amount.to_string(),
             "from": o.from, "to": o.to, "created_at": o.created_at,
             "held": o.held_at.is_some(), "held_at": o.held_at}));

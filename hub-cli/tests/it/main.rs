@@ -78,4 +78,5 @@ both_backends!(
     obviously_wrong_recipients_are_refused,
     a_held_order_stays_out_of_batches_until_released,
     a_cancelled_order_cannot_be_held,
+    list_filters_combine,
 );

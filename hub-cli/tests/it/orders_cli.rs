@@ -1,12 +1,13 @@
 //! The operator's order commands: CSV import (quoting, BOM, duplicates, JSON
-//! or Latin-1 given by mistake), refused recipients and holding orders. Each
-//! scenario runs once per backend.
+//! or Latin-1 given by mistake), refused recipients, holding orders, and the
+//! filters of `order list`. Each scenario runs once per backend.
 
-use crate::harness::{dev, recipient, Backend, World};
+use crate::harness::{dev, recipient, Anvil, Backend, World};
 use coldsign_core::Address;
 use serde_json::Value;
 
 /// Exit codes (docs/hub.md).
+const USAGE: i32 = 2;
 const INPUT: i32 = 3;
 const NOT_FOUND: i32 = 4;
 const CONFLICT: i32 = 5;
@@ -364,4 +365,141 @@ pub fn a_cancelled_order_cannot_be_held(backend: Backend) {
     w.ok(&["order", "cancel", "c-1"]);
     let r = w.fails(&["order", "hold", "c-1"], CONFLICT);
     assert!(r.stderr.contains("order c-1 is FAILED"), "{}", r.stderr);
+}
+
+pub fn list_filters_combine(backend: Backend) {
+    let (w, a1, a2) = world(backend);
+    // A second chain on a second node.
+    let other = Anvil::start_with(&["--chain-id", "1337"]);
+    w.ok(&[
+        "chain",
+        "add",
+        "other",
+        "--chain-id",
+        "1337",
+        "--rpc",
+        &other.url,
+    ]);
+    let addresses = w.dir.path().join("addresses.json");
+    w.ok(&[
+        "address",
+        "import",
+        addresses.to_str().expect("path"),
+        "--chain",
+        "other",
+    ]);
+    w.import_orders(&[
+        ("f-1", "ETH", a1, recipient(1), "1"),
+        ("f-2", "ETH", a2, recipient(2), "2"),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let text = format!(
+        "{HEADER}\nf-3,other,ETH,{a1},{},3\nf-4,local,ETH,{a1},{},4\n",
+        recipient(3),
+        recipient(4)
+    );
+    let path = write(&w, "later.csv", text.as_bytes());
+    w.ok(&["order", "import", &path]);
+    let id = w
+        .ok(&["batch", "create", "--chain", "local", "--orders", "f-2"])
+        .trim()
+        .to_owned();
+
+    assert_eq!(listed(&w, &[]), ["f-1", "f-2", "f-3", "f-4"]);
+    assert_eq!(listed(&w, &["--chain", "other"]), ["f-3"]);
+    assert_eq!(listed(&w, &["--chain", "local"]), ["f-1", "f-2", "f-4"]);
+    assert_eq!(listed(&w, &["--state", "IN_BATCH"]), ["f-2"]);
+    assert_eq!(listed(&w, &["--state", "pending"]), ["f-1", "f-3", "f-4"]);
+    assert_eq!(listed(&w, &["--batch", &id]), ["f-2"]);
+    assert_eq!(
+        listed(&w, &["--state", "PENDING", "--chain", "local"]),
+        ["f-1", "f-4"]
+    );
+    assert!(listed(&w, &["--state", "PENDING", "--batch", &id]).is_empty());
+
+    // --since: exact to the sub-second, whatever way the time is written.
+    let list = w.json(&["order", "list"]);
+    let created = |n: usize| {
+        list[n]["created_at"]
+            .as_str()
+            .expect("created_at")
+            .to_owned()
+    };
+    let third = created(2);
+    assert_eq!(listed(&w, &["--since", &third]), ["f-3", "f-4"]);
+    assert_eq!(listed(&w, &["--since", &created(0)]).len(), 4);
+    // The same second without its fraction: still after it.
+    let whole_second = format!("{}Z", &third[..19]);
+    assert_eq!(listed(&w, &["--since", &whole_second]), ["f-3", "f-4"]);
+    // The same instant written in another zone, two hours off UTC (on the
+    // same date, whatever the hour).
+    let hour: u32 = third[11..13].parse().expect("hour");
+    let (local, zone) = if hour >= 2 {
+        (hour - 2, "-02:00")
+    } else {
+        (hour + 2, "+02:00")
+    };
+    let shifted = format!(
+        "{}{local:02}{}{zone}",
+        &third[..11],
+        &third[13..third.len() - 1]
+    );
+    assert_eq!(listed(&w, &["--since", &shifted]), ["f-3", "f-4"]);
+    // A date alone is its midnight UTC.
+    assert_eq!(listed(&w, &["--since", &third[..10]]).len(), 4);
+    assert_eq!(listed(&w, &["--since", "2000-01-01T00:00:00Z"]).len(), 4);
+    assert!(listed(&w, &["--since", "2999-01-01T00:00:00Z"]).is_empty());
+    assert_eq!(
+        listed(
+            &w,
+            &["--since", &third, "--chain", "local", "--state", "PENDING"]
+        ),
+        ["f-4"]
+    );
+
+    // Bad filters are named, with what would be right.
+    let r = w.fails(&["order", "list", "--state", "DONE"], USAGE);
+    assert!(
+        r.stderr
+            .contains("PENDING, HELD, IN_BATCH, COMPLETED, FAILED"),
+        "{}",
+        r.stderr
+    );
+    let r = w.fails(&["order", "list", "--since", "yesterday"], USAGE);
+    assert!(r.stderr.contains("RFC 3339"), "{}", r.stderr);
+    assert!(r.stderr.contains("2026-01-31T00:00:00Z"), "{}", r.stderr);
+    w.fails(&["order", "list", "--since", "2026-02-30T00:00:00Z"], USAGE);
+    w.fails(&["order", "list", "--chain", "nowhere"], NOT_FOUND);
+    w.fails(&["order", "list", "--batch", "999"], NOT_FOUND);
+
+    // Each row shows its own chain and its asset's decimals.
+    let token = w.anvil.deploy_token();
+    w.add_token(token);
+    w.ok(&[
+        "order",
+        "add",
+        "--id",
+        "f-5",
+        "--chain",
+        "local",
+        "--asset",
+        "TUSD",
+        "--from",
+        &a1.to_string(),
+        "--to",
+        &recipient(5).to_string(),
+        "--amount",
+        "2.5",
+    ]);
+    let list = w.json(&["order", "list"]);
+    assert_eq!(list[2]["chain"], "other");
+    assert_eq!(list[4]["amount"], "2.5");
+    assert_eq!(list[4]["amount_base_units"], "2500000");
+    let table = w.ok(&["order", "list", "--chain", "local"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("f-5") && l.contains("2.5")),
+        "{table}"
+    );
 }
