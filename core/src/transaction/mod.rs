@@ -161,6 +161,6 @@ impl Transaction {
         key: &k256::ecdsa::SigningKey,
     ) -> Result<SignedTransaction, crate::signature::SignatureError> {
         let signature = Signature::sign_hash(key, &self.signing_hash())?;
-        Ok(SignedTransaction::new(self, signature))
+        Ok(SignedTransaction::new_unchecked(self, signature))
     }
 }

@@ -76,9 +76,15 @@ pub struct SignedTransaction {
 impl SignedTransaction {
     /// Joins a transaction and its signature, computing the raw bytes and hash.
     ///
-    /// This does not check that the signature is over this transaction: use
-    /// [`SignedTransaction::recover_sender`] and compare.
-    pub fn new(tx: Transaction, signature: Signature) -> Self {
+    /// # Warning
+    ///
+    /// Nothing is verified: the signature may be over another transaction,
+    /// or by another key than the sender expected, and the result is still
+    /// a `SignedTransaction`. Use it only for a signature just made over
+    /// this transaction's signing hash, and check it with
+    /// [`SignedTransaction::recover_sender`] before trusting it. Bytes from
+    /// outside go through [`SignedTransaction::decode_for_chain`] instead.
+    pub fn new_unchecked(tx: Transaction, signature: Signature) -> Self {
         let raw = tx.encode_signed(&signature);
         let hash = keccak256(&raw);
         Self {
@@ -110,7 +116,7 @@ impl SignedTransaction {
             }
             other => return Err(TxDecodeError::UnsupportedType(other)),
         };
-        let decoded = Self::new(tx, signature);
+        let decoded = Self::new_unchecked(tx, signature);
         if decoded.raw != raw {
             return Err(TxDecodeError::NonCanonical);
         }
