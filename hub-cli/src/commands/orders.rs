@@ -340,10 +340,21 @@ fn hold(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<()> {
         let state = OrderState::Pending.as_str();
         actor.event(db, order_subject(o.id), Some(state), state, "held", message)
     })?;
+    // A bound order left out of batches keeps its nonce: the sender's later
+    // payments cannot be built until it is released (or cancelled).
+    let binding = crate::bindings::of_order(&mut ctx.db, o.id)?;
+    let note = binding.as_ref().map_or(String::new(), |b| {
+        format!(
+            "; it is bound to nonce {} of {}, so the later payments of {} fail to build \
+             until it is released or cancelled (`hub-cli order cancel {id}`)",
+            b.nonce, b.sender, b.sender
+        )
+    });
     ctx.out.result(
-        json!({"order_id": id, "held": true, "held_at": now, "changed": true}),
+        json!({"order_id": id, "held": true, "held_at": now, "changed": true,
+            "bound_nonce": binding.map(|b| b.nonce)}),
         &format!(
-            "order {id} held: `batch create` leaves it out until `hub-cli order release {id}`"
+            "order {id} held: `batch create` leaves it out until `hub-cli order release {id}`{note}"
         ),
     );
     Ok(())

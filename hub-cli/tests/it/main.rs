@@ -79,4 +79,5 @@ both_backends!(
     a_held_order_stays_out_of_batches_until_released,
     a_cancelled_order_cannot_be_held,
     list_filters_combine,
+    holding_a_bound_order_says_which_nonces_it_blocks,
 );

@@ -367,6 +367,25 @@ pub fn a_cancelled_order_cannot_be_held(backend: Backend) {
     assert!(r.stderr.contains("order c-1 is FAILED"), "{}", r.stderr);
 }
 
+pub fn holding_a_bound_order_says_which_nonces_it_blocks(backend: Backend) {
+    let (w, a1, _) = world(backend);
+    w.import_orders(&[("n-1", "ETH", a1, recipient(1), "1")]);
+    let id = w.create_batch();
+    w.export(&id);
+    // The file left the hub: cancelling the batch leaves n-1 bound to its
+    // nonce, and holding it then blocks a1's later nonces.
+    w.ok(&["batch", "cancel", &id]);
+    let out = w.ok(&["order", "hold", "n-1"]);
+    assert!(out.contains(&format!("bound to nonce 0 of {a1}")), "{out}");
+    assert!(out.contains("hub-cli order cancel n-1"), "{out}");
+    let data = w.json(&["order", "release", "n-1"]);
+    assert_eq!(data["changed"], true);
+    // An order that never left the hub is held without such a note.
+    w.import_orders(&[("n-2", "ETH", a1, recipient(2), "1")]);
+    let out = w.ok(&["order", "hold", "n-2"]);
+    assert!(!out.contains("bound"), "{out}");
+}
+
 pub fn list_filters_combine(backend: Backend) {
     let (w, a1, a2) = world(backend);
     // A second chain on a second node.
