@@ -9,6 +9,7 @@
 //! air-gapped signer and on the online hub.
 
 pub mod address;
+pub mod address_proof;
 pub mod amount;
 pub mod batch;
 pub mod erc20;
