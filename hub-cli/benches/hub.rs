@@ -374,7 +374,7 @@ fn one_run(keys: &[SigningKey], verify_runs: usize, backend: Backend) -> RunResu
     let mut csv = String::from("order_id,chain,asset,from,to,amount\n");
     for i in 0..ITEMS {
         let from = senders[i % SENDERS];
-        let (asset, amount) = if (i / SENDERS) % 2 == 0 {
+        let (asset, amount) = if (i / SENDERS).is_multiple_of(2) {
             let wei = U256::from(i as u64 + 1) * U256::from(1_000_000_000u64);
             ("ETH", format_units(wei, 18).unwrap())
         } else {
@@ -509,7 +509,7 @@ fn group(x: f64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

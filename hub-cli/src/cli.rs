@@ -74,6 +74,21 @@ pub(crate) enum Command {
     /// Batches of cold-signed payments.
     #[command(subcommand)]
     Batch(BatchCmd),
+    /// Run the hub as a service: the API for the front system, the batch
+    /// supervisor and the callback dispatcher.
+    #[command(after_help = "Examples:
+  hub-cli serve
+  hub-cli serve --listen 0.0.0.0:8080 --supervisor-interval 5
+  HUB_DATABASE_URL=postgres://hub@db/hub hub-cli serve   # one of several processes
+
+SIGTERM stops taking requests, finishes the current ones and exits.")]
+    Serve(Serve),
+    /// API keys for the front system.
+    #[command(subcommand)]
+    Apikey(ApikeyCmd),
+    /// Callbacks to the front system.
+    #[command(subcommand)]
+    Callback(CallbackCmd),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   hub-cli completions bash > /etc/bash_completion.d/hub-cli
@@ -90,6 +105,7 @@ impl Command {
     pub(crate) fn is_read_only(&self) -> bool {
         match self {
             Self::Migrate | Self::Completions { .. } => true,
+            Self::Serve(_) | Self::Apikey(_) | Self::Callback(_) => false,
             Self::Chain(c) => matches!(c, ChainCmd::List),
             Self::Token(c) => matches!(c, TokenCmd::List),
             Self::Address(c) => matches!(c, AddressCmd::List { .. }),
@@ -97,6 +113,78 @@ impl Command {
             Self::Batch(c) => matches!(c, BatchCmd::Show { .. } | BatchCmd::List),
         }
     }
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub(crate) struct Serve {
+    /// Address and port to listen on [default: 127.0.0.1:8080, or `listen`
+    /// of the configuration file].
+    #[arg(long, env = "HUB_LISTEN")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// Seconds between the supervisor's rounds over the open batches.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) supervisor_interval: u64,
+    /// Attempts before a callback event is given up on (dead).
+    #[arg(long, default_value_t = 12)]
+    pub(crate) callback_attempts: u32,
+    /// The largest request body, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_body_mib: usize,
+}
+
+/// `apikey` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApikeyCmd {
+    /// Create an API key for a tenant; it is shown once.
+    #[command(after_help = "Examples:
+  hub-cli apikey create --tenant acme --scope orders:write,orders:read
+  hub-cli apikey create --tenant acme --scope orders:read,batches:operate --key-operator acme-ops --json
+
+Scopes: orders:write, orders:read, batches:operate, addresses:write.")]
+    Create {
+        /// The tenant (front system) the key acts for.
+        #[arg(long)]
+        tenant: String,
+        /// Comma-separated scopes.
+        #[arg(long)]
+        scope: String,
+        /// Operator name recorded with the key's changes [default: api:TENANT].
+        #[arg(long)]
+        key_operator: Option<String>,
+    },
+}
+
+/// `callback` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CallbackCmd {
+    /// Set where a tenant's callbacks go and the secret that signs them.
+    #[command(after_help = "Examples:
+  openssl rand -hex 32 > acme.secret
+  hub-cli callback set --tenant acme --url https://acme.example/coldsign --secret-file acme.secret")]
+    Set {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The receiver's URL.
+        #[arg(long)]
+        url: String,
+        /// A file holding the secret (at least 16 bytes; never on the command line).
+        #[arg(long)]
+        secret_file: PathBuf,
+    },
+    /// Send a tenant's dead callback events again (or every event from one on).
+    #[command(after_help = "Examples:
+  hub-cli callback replay --tenant acme
+  hub-cli callback replay --tenant acme --since-event 1200")]
+    Replay {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Every event from this event id on, delivered or not.
+        #[arg(long)]
+        since_event: Option<i64>,
+    },
 }
 
 /// `chain` subcommands.

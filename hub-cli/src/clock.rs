@@ -22,3 +22,19 @@ pub(crate) fn now_batch_timestamp() -> String {
         t.second()
     )
 }
+
+/// `now + after` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`: one fixed width, so
+/// that such times compare as text (the outbox's schedule and leases).
+pub(crate) fn fixed_after(after: std::time::Duration) -> String {
+    let t = OffsetDateTime::now_utc() + after;
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}

@@ -20,6 +20,8 @@ pub(crate) struct Config {
     pub(crate) operator: Option<String>,
     /// Like `--rpc-timeout`, in seconds.
     pub(crate) rpc_timeout: Option<u64>,
+    /// Like `serve --listen`.
+    pub(crate) listen: Option<std::net::SocketAddr>,
 }
 
 /// The default file, if one exists.
@@ -70,6 +72,7 @@ mod tests {
                 database_url: Some("postgres://h/db".into()),
                 operator: Some("alice".into()),
                 rpc_timeout: Some(5),
+                listen: None,
             })
         );
         assert_eq!(parse(""), Ok(Config::default()));

@@ -154,5 +154,25 @@ impl HubError {
     }
 }
 
+impl HubError {
+    /// The same error, its message followed by `hint` (what to do next).
+    pub(crate) fn with_hint(self, hint: &str) -> Self {
+        let add = |m: String| format!("{m}; {hint}");
+        match self {
+            Self::Usage(m) => Self::Usage(add(m)),
+            Self::Input(m) => Self::Input(add(m)),
+            Self::NotFound(m) => Self::NotFound(add(m)),
+            Self::Conflict(m) => Self::Conflict(add(m)),
+            Self::Concurrent(m) => Self::Concurrent(add(m)),
+            Self::Node(m) => Self::Node(add(m)),
+            Self::Signature(m) => Self::Signature(add(m)),
+            Self::NeedsOperator(m) => Self::NeedsOperator(add(m)),
+            Self::Timeout(m) => Self::Timeout(add(m)),
+            Self::Internal(m) => Self::Internal(add(m)),
+            other => other,
+        }
+    }
+}
+
 /// Result of a hub command.
 pub(crate) type Result<T, E = HubError> = std::result::Result<T, E>;

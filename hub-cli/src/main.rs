@@ -17,6 +17,7 @@ mod fees;
 mod model;
 mod output;
 mod rpc;
+mod serve;
 mod state;
 
 use clap::Parser;
@@ -93,18 +94,36 @@ fn run(cli: cli::Cli, out: output::Output) -> Result<(), HubError> {
         return Ok(());
     }
     db::check_version(&mut db)?;
+    if let cli::Command::Serve(s) = &cli.command {
+        drop(db);
+        return serve::run(serve::Options {
+            listen: s
+                .listen
+                .or(config.listen)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+            db_url: url,
+            operator,
+            supervisor_interval: std::time::Duration::from_secs(s.supervisor_interval.max(1)),
+            callback_attempts: s.callback_attempts,
+            max_body: s.max_body_mib.saturating_mul(1 << 20),
+        });
+    }
     let mut ctx = commands::Ctx {
         db,
         out,
         actor: model::Actor { operator },
+        tenant: None,
     };
     commands::run(&mut ctx, cli.command)
 }
 
 fn main() {
     let cli = cli::Cli::parse();
-    let out = output::Output { json: cli.json };
-    let code = match run(cli, out) {
+    let out = output::Output {
+        json: cli.json,
+        capture: None,
+    };
+    let code = match run(cli, out.clone()) {
         Ok(()) => exit::OK,
         Err(e) => {
             let code = e.exit_code();

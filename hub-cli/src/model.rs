@@ -268,11 +268,13 @@ pub(crate) struct Order {
     /// Set by `order hold`: the order stays out of new batches until
     /// `order release`.
     pub(crate) held_at: Option<String>,
+    /// The front system the order came from (`None`: the desk's own).
+    pub(crate) tenant: Option<String>,
 }
 
 pub(crate) const ORDER_COLS: &str =
     "o.id, o.order_id, o.chain, o.asset, o.token, o.from_address, o.to_address, o.amount, o.state, o.created_at, \
-     o.cancel_requested_at, o.held_at";
+     o.cancel_requested_at, o.held_at, o.tenant";
 
 impl Order {
     pub(crate) fn from_row(r: &Row) -> Result<Self> {
@@ -289,6 +291,7 @@ impl Order {
             created_at: r.text(9)?,
             cancel_requested_at: r.opt_text(10)?,
             held_at: r.opt_text(11)?,
+            tenant: r.opt_text(12)?,
         })
     }
 
@@ -368,13 +371,19 @@ impl Batch {
         .collect()
     }
 
-    /// The unfinished batch of `chain`, if any.
-    pub(crate) fn unfinished_on(db: &mut Db, chain: i64) -> Result<Option<Self>> {
+    /// The unfinished batch of `tenant` (`None`: the desk's own) on
+    /// `chain`, if any.
+    pub(crate) fn unfinished_on(
+        db: &mut Db,
+        chain: i64,
+        tenant: Option<&str>,
+    ) -> Result<Option<Self>> {
         db.query_opt(
             &format!(
-                "SELECT {BATCH_COLS} FROM batches WHERE chain = ? AND state NOT IN ('CLOSED', 'CANCELLED')"
+                "SELECT {BATCH_COLS} FROM batches WHERE chain = ? AND COALESCE(tenant, '') = ? \
+                 AND state NOT IN ('CLOSED', 'CANCELLED')"
             ),
-            params![chain],
+            params![chain, tenant.unwrap_or_default()],
         )?
         .as_ref()
         .map(Self::from_row)
@@ -708,6 +717,12 @@ impl Actor {
     /// [`bulk_rows`] rows: a few statements (round trips, on PostgreSQL) for
     /// thousands of events.
     pub(crate) fn events(&self, db: &mut Db, events: &[Event<'_>]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let before = db
+            .query_one("SELECT COALESCE(MAX(id), 0) FROM events", params![])?
+            .int(0)?;
         for chunk in events.chunks(bulk_rows(10)) {
             let mut sql = String::from(
                 "INSERT INTO events (at, kind, batch, item, order_ref, from_state, to_state, reason, message, operator) VALUES ",
@@ -731,6 +746,18 @@ impl Actor {
             }
             db.execute(&sql, &values)?;
         }
+        // The outbox rows of these events, in the same transaction: every
+        // change of a tenant's order or batch is called back. (Rows of
+        // another transaction that committed meanwhile may be seen too:
+        // the unique event column makes that harmless.)
+        db.execute(
+            "INSERT INTO outbox (event, tenant, order_ref, batch, next_attempt_at) \
+             SELECT e.id, COALESCE(o.tenant, b.tenant), e.order_ref, e.batch, '' FROM events e \
+             LEFT JOIN orders o ON o.id = e.order_ref LEFT JOIN batches b ON b.id = e.batch \
+             WHERE e.id > ? AND e.kind IN ('order', 'batch') AND COALESCE(o.tenant, b.tenant) IS NOT NULL \
+             ON CONFLICT (event) DO NOTHING",
+            params![before],
+        )?;
         Ok(())
     }
 

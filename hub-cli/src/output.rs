@@ -63,10 +63,13 @@ fn write_stderr(text: &str) {
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Where and how to print.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Output {
     /// `--json` was given.
     pub(crate) json: bool,
+    /// Print nothing; keep the command's data instead (the service runs
+    /// the CLI's commands this way and answers with their data).
+    pub(crate) capture: Option<std::sync::Arc<std::sync::Mutex<Option<Value>>>>,
 }
 
 /// A table for people.
@@ -122,9 +125,39 @@ impl Table {
 }
 
 impl Output {
+    /// An output that prints nothing and keeps the last result's data.
+    pub(crate) fn captured() -> Self {
+        Self {
+            json: true,
+            capture: Some(std::sync::Arc::default()),
+        }
+    }
+
+    /// The data kept by a [`Output::captured`] output.
+    pub(crate) fn take_captured(&self) -> Option<Value> {
+        self.capture
+            .as_ref()
+            .and_then(|c| c.lock().ok().and_then(|mut v| v.take()))
+    }
+
+    fn keep(&self, data: &Value) -> bool {
+        match &self.capture {
+            Some(c) => {
+                if let Ok(mut slot) = c.lock() {
+                    *slot = Some(data.clone());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Prints a command's result: `data` as the JSON envelope with `--json`,
     /// otherwise `human` (tables and lines).
     pub(crate) fn result(&self, data: Value, human: &str) {
+        if self.keep(&data) {
+            return;
+        }
         if self.json {
             let envelope = json!({"schema_version": SCHEMA_VERSION, "success": true, "data": data});
             write_stdout(&format!("{envelope}\n"));
@@ -151,7 +184,7 @@ impl Output {
                 Ok(())
             }
             Err(e) => {
-                if !self.json && !human.is_empty() {
+                if self.capture.is_none() && !self.json && !human.is_empty() {
                     write_stdout(&sanitize(human));
                     if !human.ends_with('\n') {
                         write_stdout("\n");
@@ -180,13 +213,17 @@ impl Output {
 
     /// A note for people on stderr (never in `--json` stdout).
     pub(crate) fn note(&self, message: &str) {
+        if self.capture.is_some() {
+            tracing::info!(target: "hub", "{}", sanitize(message));
+            return;
+        }
         write_stderr(&sanitize(message));
     }
 
     /// A progress bar over `len` steps, hidden unless stderr is a terminal
     /// and the work is large enough to be worth one.
     pub(crate) fn progress(&self, what: &str, len: u64) -> ProgressBar {
-        if !std::io::stderr().is_terminal() || len < 20 {
+        if self.capture.is_some() || !std::io::stderr().is_terminal() || len < 20 {
             return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
         }
         let bar = ProgressBar::new(len);

@@ -22,14 +22,18 @@ pub(crate) fn create(
     auto_build: bool,
 ) -> Result<()> {
     let chain = Chain::by_name(&mut ctx.db, chain)?;
+    // A batch holds one tenant's orders (the desk's own: no tenant).
+    let tenant = ctx.tenant.clone();
+    let tenant_key = tenant.clone().unwrap_or_default();
     let cold_pending = format!(
-        "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND o.state = 'PENDING' AND o.held_at IS NULL AND EXISTS \
+        "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND COALESCE(o.tenant, '') = ? \
+         AND o.state = 'PENDING' AND o.held_at IS NULL AND EXISTS \
          (SELECT 1 FROM addresses a WHERE a.chain = o.chain AND a.address = o.from_address AND a.role = 'cold') \
          ORDER BY o.id"
     );
     let orders: Vec<Order> = if all_pending {
         ctx.db
-            .query(&cold_pending, params![chain.id])?
+            .query(&cold_pending, params![chain.id, tenant_key.as_str()])?
             .iter()
             .map(Order::from_row)
             .collect::<Result<_>>()?
@@ -37,6 +41,15 @@ pub(crate) fn create(
         let mut v = Vec::new();
         for id in order_ids {
             let o = Order::by_order_id(&mut ctx.db, id)?;
+            if o.tenant != tenant {
+                return match &tenant {
+                    Some(_) => Err(HubError::NotFound(format!("no order {id:?}"))),
+                    None => Err(HubError::Input(format!(
+                        "order {id} belongs to tenant {}: its batches are made through the service with that tenant's key",
+                        o.tenant.as_deref().unwrap_or_default()
+                    ))),
+                };
+            }
             if o.chain != chain.id {
                 return Err(HubError::Input(format!(
                     "order {id} is not on chain {}",
@@ -71,6 +84,13 @@ pub(crate) fn create(
         v
     };
     if orders.is_empty() {
+        // Racing another `batch create`: the winner took the orders.
+        if let Some(b) = Batch::unfinished_on(&mut ctx.db, chain.id, tenant.as_deref())? {
+            return Err(HubError::Conflict(format!(
+                "no pending orders left on {}: batch {} ({}) has them; finish or cancel it first",
+                chain.name, b.id, b.state
+            )));
+        }
         return Err(HubError::Input(format!(
             "no pending orders from cold addresses on {}: import orders first",
             chain.name
@@ -81,8 +101,8 @@ pub(crate) fn create(
     let res = ctx.db.transaction(|db| {
         let now = now_rfc3339();
         let row = db.query_one(
-            "INSERT INTO batches (chain, state, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id",
-            params![chain_id, BatchState::New.as_str(), now.as_str(), now.as_str()],
+            "INSERT INTO batches (chain, state, created_at, updated_at, tenant) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            params![chain_id, BatchState::New.as_str(), now.as_str(), now.as_str(), tenant.as_deref()],
         )?;
         let batch = row.int(0)?;
         actor.event(
@@ -121,8 +141,8 @@ pub(crate) fn create(
     });
     let batch = match res {
         Ok(b) => b,
-        Err(HubError::Db(DbError::Unique(_))) => {
-            let existing = Batch::unfinished_on(&mut ctx.db, chain.id)?;
+        Err(HubError::Db(DbError::Unique(_)) | HubError::Concurrent(_)) => {
+            let existing = Batch::unfinished_on(&mut ctx.db, chain.id, tenant.as_deref())?;
             return Err(HubError::Conflict(match existing {
                 Some(b) => format!(
                     "chain {} already has an unfinished batch {} ({}): finish or cancel it before creating another",
@@ -144,7 +164,11 @@ pub(crate) fn create(
     ));
     let mut blocked = false;
     if auto_build {
-        let report = build::run_build(ctx, batch, false)?;
+        let report = build::run_build(ctx, batch, false).map_err(|e| {
+            e.with_hint(&format!(
+                "batch {batch} was created but not built: build it with `hub-cli batch build {batch}`"
+            ))
+        })?;
         ctx.out.note(&report.human);
         data["build"] = report.json;
         blocked = report.blocked;

@@ -2,7 +2,7 @@
 
 mod batch;
 mod build;
-mod orders;
+pub(crate) mod orders;
 mod send;
 mod setup;
 mod sync;
@@ -26,6 +26,10 @@ pub(crate) struct Ctx {
     pub(crate) out: Output,
     /// Who is acting.
     pub(crate) actor: Actor,
+    /// The front system acting through the service, if any: it sees and
+    /// changes only its own orders and batches. `None` is the desk (the
+    /// CLI), which sees everything.
+    pub(crate) tenant: Option<String>,
 }
 
 /// A client for the chain's node, after checking that the node's
@@ -64,8 +68,47 @@ pub(crate) fn connect_url(url: &str, chain: &Chain) -> Result<Rpc> {
 /// Runs a command other than `migrate`.
 pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
     match command {
-        Command::Migrate | Command::Completions { .. } => {
+        Command::Migrate | Command::Completions { .. } | Command::Serve(_) => {
             Err(HubError::Internal("run by main".to_owned()))
+        }
+        Command::Apikey(crate::cli::ApikeyCmd::Create {
+            tenant,
+            scope,
+            key_operator,
+        }) => {
+            let operator = key_operator.unwrap_or_else(|| format!("api:{tenant}"));
+            let key = crate::serve::auth::create(&mut ctx.db, &tenant, &scope, &operator)?;
+            ctx.out.result(
+                serde_json::json!({"key": key, "tenant": tenant, "scopes": scope, "operator": operator}),
+                &format!("{key}\n(shown once: store it in the front system's secret store; the hub keeps only its hash)"),
+            );
+            Ok(())
+        }
+        Command::Callback(crate::cli::CallbackCmd::Set {
+            tenant,
+            url,
+            secret_file,
+        }) => {
+            let secret = std::fs::read_to_string(&secret_file).map_err(|e| {
+                HubError::Input(format!("cannot read {}: {e}", secret_file.display()))
+            })?;
+            crate::serve::callbacks::set(&mut ctx.db, &tenant, &url, secret.trim())?;
+            ctx.out.result(
+                serde_json::json!({"tenant": tenant, "url": url}),
+                &format!("callbacks of {tenant} go to {url}"),
+            );
+            Ok(())
+        }
+        Command::Callback(crate::cli::CallbackCmd::Replay {
+            tenant,
+            since_event,
+        }) => {
+            let n = crate::serve::callbacks::replay(&mut ctx.db, &tenant, since_event)?;
+            ctx.out.result(
+                serde_json::json!({"tenant": tenant, "queued": n}),
+                &format!("{n} callback event(s) of {tenant} queued again"),
+            );
+            Ok(())
         }
         Command::Chain(c) => setup::chain(ctx, c),
         Command::Token(c) => setup::token(ctx, c),

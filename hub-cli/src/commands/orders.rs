@@ -171,7 +171,24 @@ fn check_order(db: &mut Db, known: &mut Known, o: &CsvOrder) -> Result<NewOrder>
 
 /// Inserts the order; `Ok(false)` if the very same order already exists.
 fn insert(db: &mut Db, actor: &crate::model::Actor, o: &NewOrder) -> Result<bool> {
+    insert_for(db, actor, o, None)
+}
+
+/// Inserts the order for `tenant` (`None`: the desk's own); `Ok(false)` if
+/// the very same order of the same tenant already exists.
+fn insert_for(
+    db: &mut Db,
+    actor: &crate::model::Actor,
+    o: &NewOrder,
+    tenant: Option<&str>,
+) -> Result<bool> {
     if let Ok(existing) = Order::by_order_id(db, &o.order_id) {
+        if existing.tenant.as_deref() != tenant {
+            return Err(HubError::Conflict(format!(
+                "order id {:?} is already used: order ids must be unique",
+                o.order_id
+            )));
+        }
         let same = existing.chain == o.chain.id
             && existing.asset == o.asset.symbol
             && existing.from == o.from
@@ -187,8 +204,8 @@ fn insert(db: &mut Db, actor: &crate::model::Actor, o: &NewOrder) -> Result<bool
     }
     let now = now_rfc3339();
     let row = db.query_one(
-        "INSERT INTO orders (order_id, chain, asset, token, from_address, to_address, amount, state, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO orders (order_id, chain, asset, token, from_address, to_address, amount, state, created_at, updated_at, tenant) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         params![
             o.order_id.as_str(),
             o.chain.id,
@@ -199,7 +216,8 @@ fn insert(db: &mut Db, actor: &crate::model::Actor, o: &NewOrder) -> Result<bool
             o.amount.to_string(),
             OrderState::Pending.as_str(),
             now.as_str(),
-            now.as_str()
+            now.as_str(),
+            tenant
         ],
     )?;
     actor.event(
@@ -488,8 +506,9 @@ const CSV_HEADER: [&str; 6] = ["order_id", "chain", "asset", "from", "to", "amou
 
 /// One order as given: a line of an order file (its cells trimmed and
 /// unquoted), or the options of `order add`.
-#[derive(Debug, serde::Deserialize)]
-struct CsvOrder {
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CsvOrder {
     /// The order's unique id.
     order_id: String,
     /// Chain name.
@@ -973,4 +992,109 @@ fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
         &human,
     );
     Ok(())
+}
+
+/// An order as the front system submits it through the service: the
+/// order file's fields.
+pub(crate) type OrderInput = CsvOrder;
+
+/// Submits `orders` for `tenant`, all or none, with the checks of `order
+/// import`; idempotent on `order_id` (the same order again is no change;
+/// the same id with other details is a conflict). Returns each order as
+/// the API shows it, and whether it was created.
+pub(crate) fn ingest(
+    db: &mut Db,
+    actor: &crate::model::Actor,
+    tenant: &str,
+    orders: &[OrderInput],
+) -> Result<Vec<(serde_json::Value, bool)>> {
+    let mut known = Known::load(db)?;
+    let mut checked = Vec::with_capacity(orders.len());
+    let mut errors = Vec::new();
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (n, o) in orders.iter().enumerate() {
+        if let Some(earlier) = first.insert(o.order_id.as_str(), n) {
+            errors.push(format!(
+                "item {n}: order {:?} is also item {earlier}",
+                o.order_id
+            ));
+            continue;
+        }
+        match check_order(db, &mut known, o) {
+            Ok(c) => checked.push(c),
+            Err(e) => errors.push(format!("item {n} (order {:?}): {e}", o.order_id)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(HubError::Input(format!(
+            "{} order(s) refused, none taken: {}",
+            errors.len(),
+            errors.join("; ")
+        )));
+    }
+    let created = db.transaction(|db| {
+        checked
+            .iter()
+            .map(|c| insert_for(db, actor, c, Some(tenant)))
+            .collect::<Result<Vec<bool>>>()
+    })?;
+    let mut out = Vec::with_capacity(checked.len());
+    for (c, created) in checked.iter().zip(created) {
+        let o = Order::by_order_id(db, &c.order_id)?;
+        out.push((order_value(db, &o)?, created));
+    }
+    Ok(out)
+}
+
+/// An order as the API shows it.
+pub(crate) fn order_value(db: &mut Db, o: &Order) -> Result<serde_json::Value> {
+    let asset = asset_of(db, o)?;
+    let chain = Chain::by_id(db, o.chain)?;
+    Ok(
+        json!({"order_id": o.order_id, "chain": chain.name, "asset": o.asset,
+        "from": o.from, "to": o.to, "amount": asset.human(o.amount),
+        "amount_base_units": o.amount.to_string(), "state": o.state.as_str(),
+        "held": o.held_at.is_some(), "cancel_requested": o.cancel_requested_at.is_some(),
+        "created_at": o.created_at}),
+    )
+}
+
+/// The order `order_id` of `tenant` with its history (events and batch
+/// items), as the API shows it; another tenant's order is not found.
+pub(crate) fn order_json(
+    db: &mut Db,
+    order_id: &str,
+    tenant: Option<&str>,
+    history: bool,
+) -> Result<serde_json::Value> {
+    let o = Order::by_order_id(db, order_id)?;
+    if tenant.is_some() && o.tenant.as_deref() != tenant {
+        return Err(HubError::NotFound(format!("no order {order_id:?}")));
+    }
+    let mut v = order_value(db, &o)?;
+    if history {
+        let items: Vec<serde_json::Value> = Item::of_order(db, o.id)?
+            .iter()
+            .map(|i| {
+                json!({"batch": i.batch, "state": i.state.as_str(), "nonce": i.nonce,
+                "tx_hash": i.tx_hash, "block_number": i.block_number, "message": i.message})
+            })
+            .collect();
+        let events = db
+            .query(
+                "SELECT id, at, kind, batch, from_state, to_state, reason, message, operator FROM events \
+                 WHERE order_ref = ? ORDER BY id",
+                params![o.id],
+            )?
+            .iter()
+            .map(|e| {
+                Ok(json!({"event_id": e.int(0)?, "at": e.text(1)?, "kind": e.text(2)?, "batch": e.opt_int(3)?,
+                    "from_state": e.opt_text(4)?, "to_state": e.text(5)?, "reason": e.text(6)?,
+                    "message": e.text(7)?, "operator": e.text(8)?}))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        v["items"] = json!(items);
+        v["history"] = json!(events);
+    }
+    Ok(v)
 }

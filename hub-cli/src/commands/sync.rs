@@ -974,6 +974,7 @@ mod tests {
                 state: OrderState::InBatch,
                 created_at: String::new(),
                 cancel_requested_at: None,
+                tenant: None,
                 held_at: None,
             },
         }

@@ -1,0 +1,240 @@
+//! `hub-cli serve`: the hub as a service. One process serves the API for
+//! the front system (`api`), follows every open batch (`supervisor`) and
+//! delivers callbacks (`callbacks`), on the same database as the CLI.
+//!
+//! The storage layer is synchronous; the service runs it on tokio's
+//! blocking threads (`pool`). SIGTERM or Ctrl-C stops taking requests,
+//! lets the current ones and the current rounds finish, and exits. A
+//! kill -9 loses nothing: every state change and its outbox row are one
+//! database transaction, and undelivered callbacks are sent after the
+//! restart.
+//!
+//! Several processes may share one PostgreSQL database (advisory locks per
+//! batch, leases on callback events). A SQLite file serves one process: a
+//! second `serve` on it refuses to start.
+
+mod api;
+pub(crate) mod auth;
+pub(crate) mod callbacks;
+mod metrics;
+mod pool;
+mod supervisor;
+
+use crate::{
+    db::{Backend, Db},
+    error::{HubError, Result},
+};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+/// The OpenAPI document, also committed as `docs/openapi.json`.
+pub(crate) const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Where to listen.
+    pub(crate) listen: SocketAddr,
+    /// The database.
+    pub(crate) db_url: String,
+    /// Operator name of the supervisor's changes.
+    pub(crate) operator: String,
+    /// Time between supervisor rounds.
+    pub(crate) supervisor_interval: Duration,
+    /// Attempts before a callback event is dead.
+    pub(crate) callback_attempts: u32,
+    /// Largest request body, in bytes.
+    pub(crate) max_body: usize,
+}
+
+/// What the handlers and background tasks share.
+#[derive(Debug)]
+pub(crate) struct State {
+    pool: Arc<pool::Pool>,
+    db_url: String,
+    operator: String,
+    callback_attempts: i64,
+    metrics: metrics::Metrics,
+}
+
+/// Holds a SQLite database for this process only; `None` on PostgreSQL.
+fn sqlite_guard(url: &str) -> Result<Option<std::fs::File>> {
+    let db = Db::open(url, false)?;
+    if db.backend() != Backend::Sqlite {
+        return Ok(None);
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    let lock_path = format!("{path}.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| HubError::Input(format!("cannot open {lock_path}: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(HubError::Conflict(format!(
+            "another `hub-cli serve` already runs on the SQLite database {path} (it holds {lock_path}): \
+             a SQLite hub serves one process; stop the other one, or share a PostgreSQL database between several"
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(HubError::Input(format!("cannot lock {lock_path}: {e}"))),
+    }
+}
+
+/// Runs the service until SIGTERM or Ctrl-C.
+pub(crate) fn run(opts: Options) -> Result<()> {
+    let _guard = sqlite_guard(&opts.db_url)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HUB_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| HubError::Internal(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(serve(opts))
+}
+
+async fn serve(opts: Options) -> Result<()> {
+    let state = Arc::new(State {
+        pool: pool::Pool::new(&opts.db_url, 16),
+        db_url: opts.db_url.clone(),
+        operator: opts.operator.clone(),
+        callback_attempts: i64::from(opts.callback_attempts.max(1)),
+        metrics: metrics::Metrics::default(),
+    });
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| HubError::Usage(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| HubError::Internal(e.to_string()))?;
+    tracing::info!("coldsign hub serving on http://{local}");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let supervisor = tokio::spawn(supervise(
+        Arc::clone(&state),
+        opts.supervisor_interval,
+        stop_rx.clone(),
+    ));
+    let dispatcher = tokio::spawn(dispatch(Arc::clone(&state), stop_rx.clone()));
+    let app = api::router(Arc::clone(&state)).layer(
+        tower::ServiceBuilder::new()
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.max_body))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(120),
+            )),
+    );
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: no new requests; finishing the current ones");
+        let _ = stop_tx.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| HubError::Internal(format!("the server failed: {e}")))?;
+    let _ = supervisor.await;
+    let _ = dispatcher.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// Waits `d`, or less if the service is stopping; `true` when stopping.
+async fn pause(d: Duration, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+async fn supervise(
+    state: Arc<State>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut db: Option<Db> = None;
+    loop {
+        let s = Arc::clone(&state);
+        let conn = db.take();
+        let url = state.db_url.clone();
+        let next = tokio::task::spawn_blocking(move || {
+            let conn = match conn {
+                Some(c) => c,
+                None => Db::open(&url, false)?,
+            };
+            Ok::<_, HubError>(supervisor::round(&s, conn))
+        })
+        .await;
+        match next {
+            Ok(Ok(conn)) => db = Some(conn),
+            Ok(Err(e)) => tracing::warn!("supervisor: cannot open the database: {e}"),
+            Err(e) => tracing::warn!("supervisor: round failed: {e}"),
+        }
+        if pause(every, &mut stop).await {
+            return;
+        }
+    }
+}
+
+async fn dispatch(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .build();
+    let mut db: Option<Db> = None;
+    loop {
+        let s = Arc::clone(&state);
+        let a = agent.clone();
+        let conn = db.take();
+        let url = state.db_url.clone();
+        let next = tokio::task::spawn_blocking(move || {
+            let mut conn = match conn {
+                Some(c) => c,
+                None => Db::open(&url, false)?,
+            };
+            let n = callbacks::round(&s, &mut conn, &a);
+            Ok::<_, HubError>((conn, n))
+        })
+        .await;
+        let mut busy = false;
+        match next {
+            Ok(Ok((conn, Ok(n)))) => {
+                busy = n > 0;
+                db = Some(conn);
+            }
+            Ok(Ok((_, Err(e)))) => tracing::warn!("callbacks: {e}"),
+            Ok(Err(e)) => tracing::warn!("callbacks: cannot open the database: {e}"),
+            Err(e) => tracing::warn!("callbacks: round failed: {e}"),
+        }
+        let wait = if busy {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(250)
+        };
+        if pause(wait, &mut stop).await {
+            return;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The supervisor: follows every open batch without an operator. Each
+//! round, for every batch that was sent and is not CLOSED, it sends what is
+//! ready to send and runs one `sync` (receipts, confirmations, lingering
+//! detection, the re-check of BROADCAST_ERROR items). Node faults are
+//! logged and counted, never fatal. Nothing that needs an operator's
+//! decision (resolve, check, resend, cancel) is decided here.
+//!
+//! With several `serve` processes on one PostgreSQL, a batch is worked on
+//! by one process at a time: a session-level advisory lock per batch, tried
+//! and not waited for.
+
+use super::State;
+use crate::{
+    cli::{BatchCmd, Command},
+    commands::{self, Ctx},
+    db::{params, Backend, Db},
+    error::{HubError, Result},
+    model::Actor,
+    output::Output,
+};
+use std::{sync::Arc, time::Instant};
+
+/// The advisory-lock key of a batch.
+fn lock_key(batch: i64) -> i64 {
+    0x636f_6c64_0000_0000_i64 ^ batch
+}
+
+fn try_lock(db: &mut Db, batch: i64) -> Result<bool> {
+    match db.backend() {
+        Backend::Sqlite => Ok(true),
+        Backend::Postgres => Ok(db
+            .query_one("SELECT pg_try_advisory_lock(?)", params![lock_key(batch)])?
+            .int(0)?
+            == 1),
+    }
+}
+
+fn unlock(db: &mut Db, batch: i64) -> Result<()> {
+    if db.backend() == Backend::Postgres {
+        db.query_one("SELECT pg_advisory_unlock(?)", params![lock_key(batch)])?;
+    }
+    Ok(())
+}
+
+/// One round over every open batch, on `db` (the supervisor's own
+/// connection). Errors of one batch are logged and do not stop the others.
+pub(crate) fn round(state: &Arc<State>, db: Db) -> Db {
+    let mut ctx = Ctx {
+        db,
+        out: Output::captured(),
+        actor: Actor {
+            operator: state.operator.clone(),
+        },
+        tenant: None,
+    };
+    let open: Vec<(i64, String, String)> = match ctx.db.query(
+        "SELECT b.id, b.state, c.name FROM batches b JOIN chains c ON c.id = b.chain \
+         WHERE b.state IN ('SENDING_TX', 'IN_PROCESS', 'PROCESS_EXCEPTION') ORDER BY b.id",
+        params![],
+    ) {
+        Ok(rows) => rows
+            .iter()
+            .filter_map(|r| Some((r.int(0).ok()?, r.text(1).ok()?, r.text(2).ok()?)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!("supervisor: cannot read the open batches: {e}");
+            return ctx.db;
+        }
+    };
+    for (id, batch_state, chain) in open {
+        match try_lock(&mut ctx.db, id) {
+            Ok(true) => {}
+            Ok(false) => continue, // another process follows it
+            Err(e) => {
+                tracing::warn!(batch = id, "supervisor: cannot lock the batch: {e}");
+                continue;
+            }
+        }
+        let started = Instant::now();
+        let mut failed = false;
+        if batch_state == "SENDING_TX" {
+            if let Err(e) = commands::run(&mut ctx, Command::Batch(BatchCmd::Send { id })) {
+                failed |= matches!(e, HubError::Node(_));
+                tracing::warn!(batch = id, "supervisor: send: {e}");
+            }
+        }
+        let sync = BatchCmd::Sync {
+            id: Some(id),
+            all: false,
+            wait: false,
+            timeout: 0,
+            interval: 1,
+        };
+        match commands::run(&mut ctx, Command::Batch(sync)) {
+            Ok(()) => {}
+            Err(e) => {
+                failed |= matches!(e, HubError::Node(_));
+                tracing::warn!(batch = id, "supervisor: sync: {e}");
+            }
+        }
+        state.metrics.node(&chain, started.elapsed(), failed);
+        if let Err(e) = unlock(&mut ctx.db, id) {
+            tracing::warn!(batch = id, "supervisor: cannot unlock the batch: {e}");
+        }
+    }
+    state.metrics.supervisor_round();
+    ctx.db
+}
