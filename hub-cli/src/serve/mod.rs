@@ -139,6 +139,9 @@ async fn serve(opts: Options) -> Result<()> {
         .map_err(|e| HubError::Internal(format!("the server failed: {e}")))?;
     let _ = supervisor.await;
     let _ = dispatcher.await;
+    // The synchronous PostgreSQL client runs its own runtime: its
+    // connections are closed on a blocking thread, not inside this one.
+    let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -169,6 +172,13 @@ async fn pause(d: Duration, stop: &mut tokio::sync::watch::Receiver<bool>) -> bo
     }
 }
 
+/// Closes a connection on a blocking thread (see the end of `serve`).
+async fn close(db: Option<Db>) {
+    if let Some(db) = db {
+        let _ = tokio::task::spawn_blocking(move || drop(db)).await;
+    }
+}
+
 async fn supervise(
     state: Arc<State>,
     every: Duration,
@@ -193,6 +203,7 @@ async fn supervise(
             Err(e) => tracing::warn!("supervisor: round failed: {e}"),
         }
         if pause(every, &mut stop).await {
+            close(db).await;
             return;
         }
     }
@@ -234,6 +245,7 @@ async fn dispatch(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool
             Duration::from_millis(250)
         };
         if pause(wait, &mut stop).await {
+            close(db).await;
             return;
         }
     }

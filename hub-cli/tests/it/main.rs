@@ -12,6 +12,7 @@ mod flows;
 mod harness;
 mod operator;
 mod orders_cli;
+mod service;
 
 /// Generates one test per backend from a function taking the backend.
 macro_rules! both_backends {
@@ -49,6 +50,18 @@ both_backends!(
     hostile_text_is_escaped_before_it_is_printed,
     drop_every_build_error_and_filter_by_state,
 );
+
+both_backends!(
+    service => service_sqlite, service_postgres:
+    api_rules,
+    a_whole_cold_cycle_through_the_service,
+    kill_9_at_random_moments_loses_nothing,
+);
+
+#[test]
+fn service_three_processes_share_one_postgres() {
+    service::three_processes_share_one_postgres();
+}
 
 both_backends!(
     flows => sqlite, postgres:
