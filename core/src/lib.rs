@@ -17,6 +17,7 @@ pub mod hash;
 pub mod hex_data;
 pub mod rlp_strict;
 pub mod signature;
+pub mod text;
 pub mod transaction;
 
 pub use address::Address;
