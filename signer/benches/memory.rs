@@ -1,6 +1,6 @@
 //! Peak memory of `signer sign` on a 100,000-item batch (half native, half
 //! ERC-20, 10,000 senders, 10 nonces each): the real `signer` binary built by
-//! this `cargo bench`, `signer sign FILE --yes --password-file F`.
+//! this `cargo bench`, `signer sign FILE --yes --no-policy --password-file F`.
 //!
 //! Measured twice, on the same file:
 //! - the goal's figure: a keystore with the default cost (Argon2id, 256 MiB,
@@ -62,7 +62,7 @@ impl Usage {
     }
 }
 
-/// `signer sign input --yes --password-file F --out F` under `python`'s
+/// `signer sign input --yes --no-policy --password-file F --out F` under `python`'s
 /// `wait4`, checking it signed `items` transactions.
 fn sign(ks: &BenchKeystore, python: &Path, input: &Path, items: usize) -> Usage {
     let output = ks.path("signed.json");
@@ -77,6 +77,7 @@ fn sign(ks: &BenchKeystore, python: &Path, input: &Path, items: usize) -> Usage 
             "sign",
             input.to_str().unwrap(),
             "--yes",
+            "--no-policy",
             "--password-file",
             pw.to_str().unwrap(),
             "--out",

@@ -75,7 +75,7 @@ fn sign_file(input: &Path, output: &Path) -> usize {
     stage("ledger");
     let policy = Policy::default();
     let evaluation = policy.evaluate(&checked);
-    let review = Review::new(&checked, &policy, &evaluation)
+    let review = Review::new(&checked, &policy, &evaluation, true)
         .unwrap()
         .with_ledger(report);
     std::hint::black_box(review.render());

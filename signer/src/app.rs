@@ -2,7 +2,7 @@
 //! Results go to standard output; prompts and progress to standard error.
 
 use crate::{
-    audit::{AuditLog, Event, LoggedTotal, MacKey, Scan},
+    audit::{AuditLog, Event, LoggedTotal, MacKey, Scan, NO_POLICY},
     cli::{
         AddressesArgs, AuditCommand, AuditVerifyArgs, ChangePasswordArgs, Cli, Command, InitArgs,
         InspectArgs, SignArgs, VerifyArgs, XpubArgs,
@@ -16,7 +16,7 @@ use crate::{
     prompt,
     review::Review,
     secret::SeedMaterial,
-    sign,
+    sign, term,
 };
 use coldsign_core::{
     batch::{
@@ -38,8 +38,17 @@ pub const POLICY_ENV: &str = "SIGNER_POLICY";
 /// The policy file looked for beside the keystore.
 pub const POLICY_FILE_NAME: &str = "policy.toml";
 
-/// Runs one command.
+/// Runs one command. A command that touches secrets first turns core dumps
+/// off and locks memory ([`crate::hygiene::harden`]).
 pub fn run(cli: Cli) -> Result<()> {
+    if cli.command.touches_secrets() {
+        let hardened = crate::hygiene::harden()?;
+        if let Some(why) = hardened.not_locked_because {
+            term::errln(&format!(
+                "signer: note: memory is not locked ({why}); secrets could reach swap: run the signer without swap or with encrypted swap"
+            ));
+        }
+    }
     let keystore = keystore_path(cli.keystore)?;
     match cli.command {
         Command::Init(a) => init(&keystore, a),
@@ -464,30 +473,88 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
 
 // ---------------------------------------------------------------- inspect / sign
 
-fn resolve_policy(keystore: &Path, given: Option<&Path>) -> Result<Policy> {
+/// Which policy applies, and how it was chosen.
+enum PolicyChoice {
+    /// Loaded from a file.
+    File(Box<Policy>),
+    /// `--no-policy`: the operator chose to go without one.
+    Declined,
+    /// None found, and `--no-policy` not given: `sign` refuses.
+    Missing,
+}
+
+impl PolicyChoice {
+    fn policy(&self) -> Policy {
+        match self {
+            Self::File(p) => (**p).clone(),
+            Self::Declined | Self::Missing => Policy::default(),
+        }
+    }
+
+    /// How the audit log records it: the file and its keccak256, or
+    /// [`NO_POLICY`].
+    fn label(&self) -> String {
+        match self {
+            Self::File(p) => format!(
+                "{} (keccak256 {})",
+                term::field(p.source.as_deref().unwrap_or("?")),
+                p.source_digest.unwrap_or_default()
+            ),
+            Self::Declined | Self::Missing => NO_POLICY.to_owned(),
+        }
+    }
+}
+
+/// The policy: `--policy F`, else `$SIGNER_POLICY`, else `policy.toml`
+/// beside the keystore. `--no-policy` is refused when a policy is installed
+/// (an installed policy is never bypassed from the command line).
+fn resolve_policy(keystore: &Path, given: Option<&Path>, no_policy: bool) -> Result<PolicyChoice> {
     if let Some(p) = given {
-        return Policy::load(p);
+        return Policy::load(p).map(|p| PolicyChoice::File(Box::new(p)));
     }
-    if let Some(p) = std::env::var_os(POLICY_ENV).filter(|v| !v.is_empty()) {
-        return Policy::load(Path::new(&p));
+    let installed = std::env::var_os(POLICY_ENV)
+        .filter(|v| !v.is_empty())
+        .map(|p| (PathBuf::from(p), format!("${POLICY_ENV}")))
+        .or_else(|| {
+            let beside = AuditLog::beside(keystore)
+                .path()
+                .with_file_name(POLICY_FILE_NAME);
+            // Anything by that name counts (a directory or FIFO there is
+            // refused when read, never skipped).
+            beside
+                .symlink_metadata()
+                .is_ok()
+                .then(|| (beside, "the policy beside the keystore".to_owned()))
+        });
+    match (installed, no_policy) {
+        (Some((path, what)), true) => Err(SignerError::Usage(format!(
+            "--no-policy was given, but a policy is installed ({what}: {}): an installed policy is never bypassed from the command line; leave out --no-policy to apply it, or remove the policy first",
+            term::path(&path)
+        ))),
+        (Some((path, _)), false) => Policy::load(&path).map(|p| PolicyChoice::File(Box::new(p))),
+        (None, true) => Ok(PolicyChoice::Declined),
+        (None, false) => Ok(PolicyChoice::Missing),
     }
+}
+
+/// Why `sign` refuses to run without a policy.
+fn no_policy_error(keystore: &Path) -> SignerError {
     let beside = AuditLog::beside(keystore)
         .path()
         .with_file_name(POLICY_FILE_NAME);
-    if beside.is_file() {
-        return Policy::load(&beside);
-    }
-    Ok(Policy::default())
+    SignerError::Usage(format!(
+        "no policy: `signer sign` refuses to sign without one. Install one at {} (see docs/policy.example.toml), give --policy F or ${POLICY_ENV}, or pass --no-policy to sign without any limits (shown in red and recorded in the audit log)",
+        term::path(&beside)
+    ))
 }
 
 fn read_unsigned(file: &Path) -> Result<UnsignedBatch> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| SignerError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let text = fsutil::read_text_bounded(file, "unsigned batch", fsutil::MAX_BATCH_FILE_BYTES)?;
     UnsignedBatch::parse(&text).map_err(|e| {
         SignerError::bad_input(
             format!(
                 "unsigned batch {} refused; nothing was signed",
-                file.display()
+                term::path(file)
             ),
             e,
         )
@@ -496,14 +563,14 @@ fn read_unsigned(file: &Path) -> Result<UnsignedBatch> {
 
 fn refused(file: &Path, e: sign::CheckError) -> SignerError {
     SignerError::bad_input(
-        format!("batch {} refused; nothing was signed", file.display()),
+        format!("batch {} refused; nothing was signed", term::path(file)),
         e,
     )
 }
 
 fn refused_plain(file: &Path, e: impl std::error::Error + Send + Sync + 'static) -> SignerError {
     SignerError::bad_input(
-        format!("batch {} refused; nothing was signed", file.display()),
+        format!("batch {} refused; nothing was signed", term::path(file)),
         e,
     )
 }
@@ -582,11 +649,17 @@ fn inspect_ledger(
 
 fn inspect(keystore: &Path, a: InspectArgs) -> Result<()> {
     let batch = read_unsigned(&a.file)?;
-    let policy = resolve_policy(keystore, a.policy.as_deref())?;
+    let choice = resolve_policy(keystore, a.policy.as_deref(), a.no_policy)?;
+    let policy = choice.policy();
     let checked = sign::check_batch(&batch).map_err(|e| refused(&a.file, e))?;
     let evaluation = policy.evaluate(&checked);
-    let review =
-        Review::new(&checked, &policy, &evaluation).map_err(|e| refused_plain(&a.file, e))?;
+    let review = Review::new(
+        &checked,
+        &policy,
+        &evaluation,
+        matches!(choice, PolicyChoice::Declined),
+    )
+    .map_err(|e| refused_plain(&a.file, e))?;
     let mut failure = None;
     // Without a keystore this is not a signer machine: there is no ledger.
     let review = match Keystore::open(keystore)
@@ -608,18 +681,20 @@ fn inspect(keystore: &Path, a: InspectArgs) -> Result<()> {
     if a.json {
         let v =
             serde_json::to_value(&review).map_err(|e| SignerError::Unexpected(e.to_string()))?;
-        println!("{}", envelope(v));
+        term::json(&envelope(v));
     } else {
-        print!("{}", review.render());
+        term::out_painted(&review.render_with(term::stdout_colour()));
     }
     if let Some(e) = failure {
         return Err(e);
     }
-    if review.breaches.is_empty() {
-        Ok(())
-    } else {
-        Err(policy_error(&review.breaches))
+    if !review.breaches.is_empty() {
+        return Err(policy_error(&review.breaches));
     }
+    if matches!(choice, PolicyChoice::Missing) {
+        return Err(no_policy_error(keystore));
+    }
+    Ok(())
 }
 
 fn batch_event(
@@ -646,9 +721,11 @@ fn batch_event(
                 .collect()
         }),
         result: result.into(),
-        detail: Some(detail),
+        // A stored message: whatever it quotes from the batch is escaped.
+        detail: Some(coldsign_core::text::escape_lines_for_terminal(&detail).into_owned()),
         allowed_reissues: (!allow_reissue.is_empty()).then(|| allow_reissue.to_vec()),
         ledger: None,
+        policy: None,
     }
 }
 
@@ -664,6 +741,13 @@ fn default_output(input: &Path, batch: &UnsignedBatch) -> Result<PathBuf> {
 
 fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     let log = AuditLog::beside(keystore_path);
+    // Fail closed: no policy, no signing, unless the operator said so.
+    let choice = resolve_policy(keystore_path, a.policy.as_deref(), a.no_policy)?;
+    if matches!(choice, PolicyChoice::Missing) {
+        return Err(no_policy_error(keystore_path));
+    }
+    let policy = choice.policy();
+    let policy_label = choice.label();
     let mut keystore = Keystore::open(keystore_path)?;
     // The password's Argon2id derivation (256 MiB by default) runs before the
     // batch is loaded, so the two never occupy memory together.
@@ -687,7 +771,6 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
             hint: OUT_HINT,
         });
     }
-    let policy = resolve_policy(keystore_path, a.policy.as_deref())?;
     let allow = &a.allow_reissue;
     // Unlock: the seed gives the ledger's MAC key as well as the signing keys.
     let seed = match keystore.unlock_with(&unlock_key) {
@@ -696,11 +779,9 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
             // Without the seed there is no MAC key: this entry is logged
             // without a MAC (the next MACed entry covers it).
             let scan = log.scan(None, |_| Ok(()))?;
-            log.append(
-                &scan,
-                batch_event(&batch, None, allow, "refused", e.to_string()),
-                None,
-            )?;
+            let mut event = batch_event(&batch, None, allow, "refused", e.to_string());
+            event.policy = Some(policy_label.clone());
+            log.append(&scan, event, None)?;
             return Err(e);
         }
     };
@@ -712,7 +793,8 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     check_keystore_head(&log, &ledger, keystore.ledger_head())?;
     check_hub_head(&log, &ledger, &batch)?;
     let mut state = scan;
-    let record = |state: &mut Scan, event: Event| -> Result<()> {
+    let record = |state: &mut Scan, mut event: Event| -> Result<()> {
+        event.policy = Some(policy_label.clone());
         *state = log.append(state, event, Some(&mac_key))?;
         Ok(())
     };
@@ -729,10 +811,15 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     };
     let report = ledger.check(&checked, allow, true);
     let evaluation = policy.evaluate(&checked);
-    let review = Review::new(&checked, &policy, &evaluation)
-        .map_err(|e| refused_plain(&a.file, e))?
-        .with_ledger(report);
-    print!("{}", review.render());
+    let review = Review::new(
+        &checked,
+        &policy,
+        &evaluation,
+        matches!(choice, PolicyChoice::Declined),
+    )
+    .map_err(|e| refused_plain(&a.file, e))?
+    .with_ledger(report);
+    term::out_painted(&review.render_with(term::stdout_colour()));
     if let Some(report) = review.ledger.as_ref().filter(|r| r.refusals.count > 0) {
         let msg = report.refusal_message();
         record(
@@ -772,11 +859,11 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
         }
     };
     drop(root);
-    eprintln!(
+    term::errln(&format!(
         "all {} sender(s) derived from this keystore ({} distinct key(s)).",
         review.senders,
         ring.len()
-    );
+    ));
     if !a.yes {
         let answer = prompt::ask(&format!(
             "Type the batch id ({}) to sign these {} transaction(s), anything else to cancel: ",
@@ -858,17 +945,20 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     fsutil::write_atomic_with(&out, 0o644, overwrite, OUT_HINT, |w| {
         write_signed(w, &signed)
     })?;
-    println!();
-    println!(
+    term::outln("");
+    term::outln(&format!(
         "signed {} transaction(s): {}",
         signed.items.len(),
-        out.display()
-    );
-    println!("audit log entry {}: head {}", state.entries, state.head);
-    println!(
+        term::path(&out)
+    ));
+    term::outln(&format!(
+        "audit log entry {}: head {}",
+        state.entries, state.head
+    ));
+    term::outln(&format!(
         "ledger head:   entry {} (mac {}), carried in the signed file",
         head.seq, head.mac
-    );
+    ));
     Ok(())
 }
 
@@ -896,11 +986,14 @@ fn sibling_unsigned(signed: &Path) -> Option<PathBuf> {
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&a.signed)
-        .map_err(|e| SignerError::Usage(format!("cannot read {}: {e}", a.signed.display())))?;
+    let text = fsutil::read_text_bounded(&a.signed, "signed batch", fsutil::MAX_BATCH_FILE_BYTES)?;
     let signed = SignedBatch::parse(&text).map_err(|e| {
-        SignerError::bad_input(format!("signed batch {} is invalid", a.signed.display()), e)
+        SignerError::bad_input(
+            format!("signed batch {} is invalid", term::path(&a.signed)),
+            e,
+        )
     })?;
+    drop(text);
     let unsigned_path = a.unsigned.clone().or_else(|| sibling_unsigned(&a.signed));
     if let Some(up) = unsigned_path {
         let unsigned = read_unsigned(&up)?;
@@ -908,21 +1001,27 @@ fn verify(a: VerifyArgs) -> Result<()> {
             SignerError::bad_input(
                 format!(
                     "{} does not verify against {}",
-                    a.signed.display(),
-                    up.display()
+                    term::path(&a.signed),
+                    term::path(&up)
                 ),
                 e,
             )
         })?;
-        println!(
+        term::outln(&format!(
             "OK: {} item(s) of batch {} (chain {}) verified against {} (digest {})",
             items.len(),
             unsigned.batch_id(),
             unsigned.chain_id(),
-            up.display(),
+            term::path(&up),
             unsigned.digest()
-        );
+        ));
         return Ok(());
+    }
+    if !a.signatures_only {
+        return Err(SignerError::bad_input_msg(format!(
+            "{} was NOT verified: its unsigned batch is not next to it and --unsigned was not given. Without it, nothing says these transactions are what the hub exported: give --unsigned F, or --signatures-only to check only the hashes and signatures",
+            term::path(&a.signed)
+        )));
     }
     let mut failures = Vec::new();
     for (i, item) in signed.items.iter().enumerate() {
@@ -935,14 +1034,18 @@ fn verify(a: VerifyArgs) -> Result<()> {
             let from = tx.recover_sender().map_err(|e| e.to_string())?;
             Ok(format!(
                 "{i}\t{}\t{}\tfrom {from}\tnonce {}",
-                item.order_id,
+                term::field(&item.order_id),
                 item.tx_hash,
                 tx.transaction().nonce()
             ))
         };
         match check() {
-            Ok(line) => println!("{line}"),
-            Err(e) => failures.push(format!("item {i} (order {:?}): {e}", item.order_id)),
+            Ok(line) => term::outln(&line),
+            Err(e) => failures.push(format!(
+                "item {i} (order {}): {}",
+                term::quoted(&item.order_id),
+                term::field(&e)
+            )),
         }
     }
     if !failures.is_empty() {
@@ -953,10 +1056,10 @@ fn verify(a: VerifyArgs) -> Result<()> {
             failures.join("; ")
         )));
     }
-    println!(
-        "OK: {} item(s) decode and carry valid signatures (NOT checked against the unsigned batch: give --unsigned for that)",
+    term::outln(&format!(
+        "OK: {} item(s) decode and carry valid signatures (--signatures-only: NOT checked against the unsigned batch, so NOT that they pay what the hub exported)",
         signed.items.len()
-    );
+    ));
     Ok(())
 }
 
@@ -992,17 +1095,17 @@ fn audit_show(keystore: &Path, as_json: bool) -> Result<()> {
     let log = AuditLog::beside(keystore);
     let (entries, scan) = log.read_verified()?;
     if as_json {
-        println!(
-            "{}",
-            envelope(json!({
-                "entries": entries,
-                "head": scan.head,
-                "count": scan.entries,
-                "ledger_head": scan.ledger_head,
-            }))
-        );
+        term::json(&envelope(json!({
+            "entries": entries,
+            "head": scan.head,
+            "count": scan.entries,
+            "ledger_head": scan.ledger_head,
+        })));
         return Ok(());
     }
+    // Every string of an entry is shown escaped: without the password the
+    // MACs are not checked, so the text may be anyone's.
+    let f = |t: &str| term::field(t).into_owned();
     for e in &entries {
         let batch = e
             .batch_id
@@ -1015,7 +1118,7 @@ fn audit_show(keystore: &Path, as_json: bool) -> Result<()> {
             .map(|t| {
                 let parts: Vec<String> = t
                     .iter()
-                    .map(|t| format!("{} {}", t.amount, t.asset))
+                    .map(|t| format!("{} {}", f(&t.amount), f(&t.asset)))
                     .collect();
                 format!(" totals [{}]", parts.join(", "))
             })
@@ -1028,23 +1131,34 @@ fn audit_show(keystore: &Path, as_json: bool) -> Result<()> {
         let reissues = e
             .allowed_reissues
             .as_ref()
-            .map(|r| format!(" allow-reissue [{}]", r.join(", ")))
+            .map(|r| {
+                let r: Vec<String> = r.iter().map(|o| f(o)).collect();
+                format!(" allow-reissue [{}]", r.join(", "))
+            })
+            .unwrap_or_default();
+        let policy = e
+            .policy
+            .as_deref()
+            .map(|p| format!(" policy {}", f(p)))
             .unwrap_or_default();
         let unmaced = if e.mac.is_none() { " (no MAC)" } else { "" };
         let detail = e
             .detail
             .as_deref()
-            .map(|d| format!(" - {d}"))
+            .map(|d| format!(" - {}", f(d)))
             .unwrap_or_default();
-        println!(
-            "{:>5} {} {}{batch}{items}{totals}{recorded}{reissues} {}{unmaced}{detail}",
-            e.seq, e.time, e.event, e.result
-        );
+        term::outln(&format!(
+            "{:>5} {} {}{batch}{items}{totals}{recorded}{reissues}{policy} {}{unmaced}{detail}",
+            e.seq,
+            f(&e.time),
+            f(&e.event),
+            f(&e.result)
+        ));
     }
-    println!(
+    term::outln(&format!(
         "{} entr(ies), hash chain intact (MACs not checked: `signer audit verify --password-file F`), head {}",
         scan.entries, scan.head
-    );
+    ));
     Ok(())
 }
 
@@ -1086,7 +1200,7 @@ fn audit_verify(keystore: &Path, a: &AuditVerifyArgs) -> Result<()> {
         Ok(ks) => {
             check_keystore_head(&log, &ledger, ks.ledger_head())?;
             if let Some(h) = ks.ledger_head() {
-                println!(
+                term::outln(&format!(
                     "keystore: the ledger head it recorded (entry {}) is in the log{}",
                     h.seq,
                     if key.is_some() {
@@ -1094,12 +1208,14 @@ fn audit_verify(keystore: &Path, a: &AuditVerifyArgs) -> Result<()> {
                     } else {
                         " (its value is authenticated only with the password)"
                     }
-                );
+                ));
             }
         }
-        Err(e) => println!("keystore: not read ({e}): its recorded ledger head was not compared"),
+        Err(e) => term::outln(&format!(
+            "keystore: not read ({e}): its recorded ledger head was not compared"
+        )),
     }
-    println!(
+    term::outln(&format!(
         "ledger: {} batch(es) and {} distinct item(s) signed; head {}",
         ledger.recorded_batches(),
         ledger.recorded_items(),
@@ -1107,7 +1223,7 @@ fn audit_verify(keystore: &Path, a: &AuditVerifyArgs) -> Result<()> {
             "entry {} (mac {})",
             h.seq, h.mac
         ))
-    );
+    ));
     if key.is_some() {
         let tail = if scan.unmaced_tail > 0 {
             format!(
@@ -1117,23 +1233,21 @@ fn audit_verify(keystore: &Path, a: &AuditVerifyArgs) -> Result<()> {
         } else {
             String::new()
         };
-        println!(
+        term::outln(&format!(
             "MACs: OK, every entry{} authenticated with the seed's key{tail}",
             scan.ledger_head
                 .map(|h| format!(" up to entry {}", h.seq))
                 .unwrap_or_default()
-        );
+        ));
     } else {
-        println!(
-            "MACs: NOT CHECKED (no password). Without them, a log rewritten with recomputed hashes (entries edited, removed or reordered) passes; give --password-file F or --mac to check them (`signer sign` always does)."
-        );
+        term::outln("MACs: NOT CHECKED (no password). Without them, a log rewritten with recomputed hashes (entries edited, removed or reordered) passes; give --password-file F or --mac to check them (`signer sign` always does).");
     }
-    println!(
+    term::outln(&format!(
         "audit log {}: OK, {} entr(ies), head {}",
         log.path().display(),
         scan.entries,
         scan.head
-    );
+    ));
     Ok(())
 }
 

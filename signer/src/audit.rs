@@ -120,7 +120,13 @@ pub struct Event {
     pub allowed_reissues: Option<Vec<String>>,
     /// Every signed item, for the entry that records a signed batch.
     pub ledger: Option<Vec<LedgerItem>>,
+    /// The policy applied, for batch events: its file and hash, or
+    /// [`NO_POLICY`] when the operator chose to sign without one.
+    pub policy: Option<String>,
 }
+
+/// The `policy` of a batch entry signed with `--no-policy`.
+pub const NO_POLICY: &str = "none (--no-policy)";
 
 /// An entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +164,10 @@ pub struct Entry {
     /// without the seed (a wrong password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<B256>,
+    /// The policy applied (batch events): its file and hash, or
+    /// [`NO_POLICY`]. Absent in entries written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     /// This entry's hash.
     pub hash: B256,
 }
@@ -179,6 +189,8 @@ struct Canonical<'a> {
     ledger: Option<&'a [LedgerItem]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mac: Option<B256>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
     prev: B256,
     result: &'a str,
     seq: u64,
@@ -219,6 +231,7 @@ impl Entry {
             items: self.items,
             ledger: self.ledger.as_deref(),
             mac: if with_mac { self.mac } else { None },
+            policy: self.policy.as_deref(),
             prev: self.prev,
             result: &self.result,
             seq: self.seq,
@@ -262,6 +275,22 @@ impl Entry {
         let rest = self.detail.as_deref()?.strip_prefix("fingerprint ")?;
         Some(rest.split([' ', ';', ',']).next().unwrap_or(rest))
     }
+}
+
+/// Opens the log for reading without blocking (a FIFO in its place never
+/// hangs the signer), refusing anything but a regular file.
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is not a regular file (a FIFO, device or directory): refusing to read it",
+        ));
+    }
+    Ok(file)
 }
 
 /// The audit log of one keystore.
@@ -342,7 +371,7 @@ impl AuditLog {
         key: Option<&MacKey>,
         mut visit: impl FnMut(Entry) -> Result<()>,
     ) -> Result<Scan> {
-        let file = match std::fs::File::open(&self.path) {
+        let file = match open_log(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Scan {
@@ -377,8 +406,12 @@ impl AuditLog {
             if !line.ends_with('\n') {
                 return Err(self.err("the last line is incomplete (truncated or edited)"));
             }
-            let entry: Entry = serde_json::from_str(&line)
-                .map_err(|e| self.err(format!("line {line_no} is not a valid entry: {e}")))?;
+            let entry: Entry = serde_json::from_str(&line).map_err(|e| {
+                self.err(format!(
+                    "line {line_no} is not a valid entry: {}",
+                    crate::term::field(&e.to_string())
+                ))
+            })?;
             if line.capacity() > 1 << 20 {
                 // A batch's entry can be tens of MB: free it at once.
                 line = String::new();
@@ -486,6 +519,7 @@ impl AuditLog {
             allowed_reissues: event.allowed_reissues.filter(|a| !a.is_empty()),
             ledger: event.ledger,
             prev: after.head,
+            policy: event.policy,
             mac: None,
             hash: B256::default(),
         };
@@ -562,6 +596,7 @@ mod tests {
             ledger: None,
             prev: B256([1; 32]),
             mac: None,
+            policy: None,
             hash: B256::default(),
         }
     }
@@ -579,6 +614,7 @@ mod tests {
         let mut with_mac = entry(1);
         with_mac.mac = Some(B256([9; 32]));
         with_mac.allowed_reissues = Some(vec!["o-1".into()]);
+        with_mac.policy = Some(NO_POLICY.into());
         let mut v = serde_json::to_value(&with_mac).unwrap();
         v.as_object_mut().unwrap().remove("hash");
         let sorted = coldsign_core::keccak256(serde_json::to_vec(&v).unwrap());

@@ -10,8 +10,9 @@ Examples:
   signer addresses --start 0 --count 1000 --json > addresses.json
   signer xpub --account 0
   signer inspect batch_7_20261121_unsigned.json
-  signer sign batch_7_20261121_unsigned.json
+  signer sign batch_7_20261121_unsigned.json    # needs a policy (policy.toml beside the keystore)
   signer --sign batch_7_20261121_unsigned.json   # short form of `signer sign`
+  signer sign batch_7_20261121_unsigned.json --no-policy   # explicitly without a policy (shown in red, logged)
   signer verify batch_7_20261121_signed.json
   signer sign batch_9_20261122_unsigned.json --allow-reissue W-1002   # only if W-1002's earlier nonce can never be mined
   signer audit verify
@@ -74,7 +75,7 @@ pub enum Command {
     Sign(SignArgs),
     /// Check a signed batch file offline (against its unsigned batch when available).
     #[command(
-        after_help = "Examples:\n  signer verify batch_7_20261121_signed.json\n  signer verify signed.json --unsigned batch_7_20261121_unsigned.json"
+        after_help = "Examples:\n  signer verify batch_7_20261121_signed.json\n  signer verify signed.json --unsigned batch_7_20261121_unsigned.json\n  signer verify signed.json --signatures-only   # hashes and signatures only, without the unsigned file"
     )]
     Verify(VerifyArgs),
     /// Re-encrypt the keystore under a new password.
@@ -86,6 +87,23 @@ pub enum Command {
     /// Show or verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+impl Command {
+    /// Whether the command may read a password or the seed, so must run
+    /// hardened ([`crate::hygiene::harden`]): no core dumps, memory locked.
+    pub fn touches_secrets(&self) -> bool {
+        match self {
+            Self::Init(_)
+            | Self::Addresses(_)
+            | Self::Xpub(_)
+            | Self::Info(_)
+            | Self::Sign(_)
+            | Self::ChangePassword(_) => true,
+            Self::Audit(AuditCommand::Verify(a)) => a.mac || a.password_file.is_some(),
+            Self::Inspect(_) | Self::Verify(_) | Self::Audit(AuditCommand::Show(_)) => false,
+        }
+    }
 }
 
 /// `--json` alone.
@@ -169,6 +187,10 @@ pub struct InspectArgs {
     /// Policy file (default: $SIGNER_POLICY, else policy.toml beside the keystore if present).
     #[arg(long, value_name = "F")]
     pub policy: Option<PathBuf>,
+    /// Review without a policy, as `sign --no-policy` would sign (without a
+    /// policy and without this, the review is shown and the exit code is 2).
+    #[arg(long, conflicts_with = "policy")]
+    pub no_policy: bool,
     /// Print a JSON envelope instead of text.
     #[arg(long)]
     pub json: bool,
@@ -186,8 +208,14 @@ pub struct SignArgs {
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
     /// Policy file (default: $SIGNER_POLICY, else policy.toml beside the keystore if present).
+    /// Without any, `sign` refuses to run.
     #[arg(long, value_name = "F")]
     pub policy: Option<PathBuf>,
+    /// Sign without a policy: no caps, allowlist, chain or token rules.
+    /// Refused if a policy is installed ($SIGNER_POLICY or policy.toml beside
+    /// the keystore). Shown in red in the review and recorded in the audit log.
+    #[arg(long, conflicts_with = "policy")]
+    pub no_policy: bool,
     /// Do not ask the operator to type the batch id (scripted runs).
     #[arg(long)]
     pub yes: bool,
@@ -211,8 +239,12 @@ pub struct VerifyArgs {
     /// The signed batch file.
     pub signed: PathBuf,
     /// The unsigned batch it answers (default: the matching _unsigned.json next to it, if present).
-    #[arg(long, value_name = "UNSIGNED")]
+    #[arg(long, value_name = "UNSIGNED", conflicts_with = "signatures_only")]
     pub unsigned: Option<PathBuf>,
+    /// Check only the hashes and signatures, without the unsigned batch
+    /// (without this, a missing unsigned batch is an error, exit 5).
+    #[arg(long)]
+    pub signatures_only: bool,
 }
 
 /// Options of `change-password`.

@@ -33,7 +33,7 @@ use coldsign_core::{
     keccak256, Address, B256, U256,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// One signed item, as the ledger records it. The batch id, chain id and
 /// unsigned digest are the entry's. Addresses are written in lower case
@@ -52,6 +52,15 @@ pub struct LedgerItem {
     pub nonce: u64,
     /// The order id.
     pub order_id: String,
+    /// Who a token payment pays (the `transfer` recipient), when that is
+    /// not `to`; absent for native payments and voids, and in entries
+    /// written before it was recorded.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "lower_case_opt"
+    )]
+    pub recipient: Option<Address>,
     /// The transaction's signing hash: equal only for identical transactions.
     pub signing_hash: B256,
     /// The transaction's recipient (`tx.to`: the token contract for a token
@@ -81,6 +90,27 @@ mod lower_case {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`lower_case`] for an optional address.
+mod lower_case_opt {
+    use coldsign_core::Address;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(a: &Option<Address>, s: S) -> Result<S::Ok, S::Error> {
+        match a {
+            Some(a) => super::lower_case::serialize(a, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Address>, D::Error> {
+        let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        text.map(|t| t.parse().map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
@@ -114,6 +144,7 @@ pub fn items_of(checked: &CheckedBatch<'_>, signed: &SignedBatch) -> Result<Vec<
                 kind: item.kind(),
                 nonce: tx.nonce(),
                 order_id: item.order_id().to_owned(),
+                recipient: token_recipient(item),
                 signing_hash: item.signing_hash(),
                 to,
                 tx_hash: s.tx_hash,
@@ -121,6 +152,12 @@ pub fn items_of(checked: &CheckedBatch<'_>, signed: &SignedBatch) -> Result<Vec<
             })
         })
         .collect()
+}
+
+/// Who a token payment pays, when that is not its `to` (the contract).
+fn token_recipient(item: &coldsign_core::batch::UnsignedItem) -> Option<Address> {
+    let s = item.summary();
+    (item.kind() == ItemKind::Payment && s.token.is_some()).then_some(s.recipient)
 }
 
 /// A batch recorded in the ledger: one `sign` entry and its items.
@@ -177,6 +214,9 @@ pub struct Ledger {
     by_slot: HashMap<Slot, u32>,
     by_digest: HashMap<B256, u32>,
     macs: Vec<Option<B256>>,
+    /// (chain, recipient) of every payment recorded: the recipient of a
+    /// token payment, `to` of a native one.
+    paid: HashSet<(u64, Address)>,
 }
 
 fn order_key(order_id: &str) -> u64 {
@@ -274,6 +314,8 @@ pub struct LedgerReport {
     /// The entry that already recorded this very batch (same digest):
     /// signing it again records nothing new and gives the same signed file.
     pub recorded_as: Option<LedgerHead>,
+    /// The batch's recipients this signer never paid on this chain, sorted.
+    pub new_recipients: Vec<Address>,
 }
 
 fn describe(item: &LedgerItem) -> String {
@@ -361,6 +403,10 @@ impl Ledger {
         self.by_digest.entry(unsigned_digest).or_insert(recording);
         self.records.reserve(items.len());
         for item in items {
+            if item.kind == ItemKind::Payment {
+                self.paid
+                    .insert((chain_id, item.recipient.unwrap_or(item.to)));
+            }
             let slot = (chain_id, item.from, item.nonce);
             let key = order_key(&item.order_id);
             let known = self.of_order(key, &item.order_id).any(|r| {
@@ -472,16 +518,23 @@ impl Ledger {
             recorded_as: self.recording_of(&batch.digest()).map(Recording::head),
             ..LedgerReport::default()
         };
+        let mut new_recipients = BTreeSet::new();
         for (index, item) in batch.items().iter().enumerate() {
             let order = item.order_id();
             let tx = item.transaction();
             let slot: Slot = (chain, item.from(), tx.nonce());
+            if item.kind() == ItemKind::Payment
+                && !self.paid.contains(&(chain, item.summary().recipient))
+            {
+                new_recipients.insert(item.summary().recipient);
+            }
             let now = LedgerItem {
                 data_hash: keccak256(tx.input()),
                 from: item.from(),
                 kind: item.kind(),
                 nonce: tx.nonce(),
                 order_id: String::new(),
+                recipient: None,
                 signing_hash: item.signing_hash(),
                 to: tx.to().unwrap_or_default(),
                 tx_hash: B256::default(),
@@ -609,6 +662,7 @@ impl Ledger {
             }
         }
         r.unused_allowances = allowed.difference(&used).map(|s| (*s).to_owned()).collect();
+        r.new_recipients = new_recipients.into_iter().collect();
         r
     }
 }

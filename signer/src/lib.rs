@@ -11,10 +11,12 @@
 
 pub mod app;
 pub mod audit;
+pub mod chains;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
 pub mod hd;
+pub mod hygiene;
 pub mod keystore;
 pub mod ledger;
 pub mod policy;
@@ -22,3 +24,4 @@ pub mod prompt;
 pub mod review;
 pub mod secret;
 pub mod sign;
+pub mod term;

@@ -5,7 +5,7 @@
 //! whole cause chain.
 
 use clap::Parser;
-use coldsign_signer::{app, cli, error::exit};
+use coldsign_signer::{app, cli, error::exit, term};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -24,10 +24,14 @@ fn main() -> ExitCode {
     match app::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("signer: error: {e}");
+            // Messages quote files (keys and values a parser echoes, order
+            // ids, file names): every terminal control in them is escaped.
+            // The top message's own line breaks are kept; a cause is one
+            // line whatever it holds.
+            term::errln(&format!("signer: error: {e}"));
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                term::errln(&format!("  caused by: {}", term::field(&s.to_string())));
                 source = s.source();
             }
             ExitCode::from(e.exit_code())

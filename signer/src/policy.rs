@@ -27,6 +27,8 @@ struct PolicyToml {
     allow_contract_creation: Option<bool>,
     unlisted_assets: Option<String>,
     #[serde(default)]
+    chain_names: BTreeMap<String, String>,
+    #[serde(default)]
     assets: BTreeMap<String, AssetToml>,
 }
 
@@ -37,6 +39,7 @@ struct AssetToml {
     decimals: Option<u8>,
     max_per_tx: Option<String>,
     max_per_batch: Option<String>,
+    show_recipients_above: Option<String>,
 }
 
 /// The rules for one asset symbol.
@@ -50,7 +53,16 @@ pub struct AssetRule {
     pub max_per_tx: Option<U256>,
     /// The most the whole batch may pay, in base units.
     pub max_per_batch: Option<U256>,
+    /// The review lists every recipient whose total in the batch is at
+    /// least this, in base units (default: [`DEFAULT_SHOWN_SHARE_PERCENT`]
+    /// of the asset's total in the batch).
+    pub show_recipients_above: Option<U256>,
 }
+
+/// Without `show_recipients_above`, the review lists every recipient that
+/// receives at least this share of an asset's total in the batch (besides
+/// the [`crate::review::TOP_RECIPIENTS`] largest).
+pub const DEFAULT_SHOWN_SHARE_PERCENT: u64 = 1;
 
 /// A loaded, validated policy. [`Policy::default`] is the empty policy:
 /// nothing beyond the built-in checks.
@@ -58,6 +70,8 @@ pub struct AssetRule {
 pub struct Policy {
     /// Where it was loaded from, if anywhere.
     pub source: Option<String>,
+    /// keccak256 of the file's bytes, when loaded from a file.
+    pub source_digest: Option<coldsign_core::B256>,
     /// Chains that may be signed for; `None` allows any non-zero chain id.
     pub allowed_chain_ids: Option<Vec<u64>>,
     /// Accounts (`m/44'/60'/<account>'`) that may sign; `None` allows any.
@@ -74,6 +88,8 @@ pub struct Policy {
     pub allow_unlisted_assets: bool,
     /// Rules per asset symbol.
     pub assets: BTreeMap<String, AssetRule>,
+    /// Names of chains the built-in table does not know, by chain id.
+    pub chain_names: BTreeMap<u64, String>,
 }
 
 /// A broken rule.
@@ -107,7 +123,23 @@ pub struct Evaluation {
 }
 
 fn bad(path: &Path, msg: impl fmt::Display) -> SignerError {
-    SignerError::Usage(format!("policy {}: {msg}", path.display()))
+    SignerError::Usage(format!("policy {}: {msg}", crate::term::path(path)))
+}
+
+/// A TOML error as one line, `line L, column C: message`, with the message
+/// (which echoes unknown keys and values) escaped.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map(|span| {
+        let before = &text.as_bytes()[..span.start.min(text.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+        format!("line {line}, column {column}: ")
+    });
+    format!(
+        "{}{}",
+        at.unwrap_or_default(),
+        crate::term::field(e.message().trim_end())
+    )
 }
 
 fn amount(path: &Path, field: &str, text: &str, decimals: u8) -> Result<U256> {
@@ -117,13 +149,16 @@ fn amount(path: &Path, field: &str, text: &str, decimals: u8) -> Result<U256> {
 impl Policy {
     /// Reads and validates a `policy.toml`.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::fsutil::read_text(path)?;
-        Self::parse(&text, path)
+        let text =
+            crate::fsutil::read_text_bounded(path, "policy", crate::fsutil::MAX_CONFIG_FILE_BYTES)?;
+        let mut policy = Self::parse(&text, path)?;
+        policy.source_digest = Some(coldsign_core::keccak256(text.as_bytes()));
+        Ok(policy)
     }
 
     /// Parses and validates policy text (`path` is only used in messages).
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let raw: PolicyToml = toml::from_str(text).map_err(|e| bad(path, e))?;
+        let raw: PolicyToml = toml::from_str(text).map_err(|e| bad(path, toml_error(text, &e)))?;
         if raw.allow_contract_creation == Some(true) {
             return Err(bad(
                 path,
@@ -157,6 +192,15 @@ impl Policy {
                 )
             };
             let decimals = match (token, a.decimals) {
+                (None, Some(d)) if d != NATIVE_DECIMALS => {
+                    return Err(bad(
+                        path,
+                        format!(
+                            "assets.{}.decimals = {d}: the native coin always has {NATIVE_DECIMALS} decimals",
+                            crate::term::field(&symbol)
+                        ),
+                    ))
+                }
                 (_, Some(d)) => d,
                 (None, None) => NATIVE_DECIMALS,
                 (Some(_), None) => {
@@ -178,11 +222,43 @@ impl Policy {
                     decimals,
                     max_per_tx: cap("max_per_tx", &a.max_per_tx)?,
                     max_per_batch: cap("max_per_batch", &a.max_per_batch)?,
+                    show_recipients_above: cap("show_recipients_above", &a.show_recipients_above)?,
                 },
             );
         }
+        let mut chain_names = BTreeMap::new();
+        for (id, name) in raw.chain_names {
+            let shown = crate::term::field(&id).into_owned();
+            let chain_id: u64 =
+                id.parse().ok().filter(|&c| c != 0).ok_or_else(|| {
+                    bad(path, format!("chain_names: {shown:?} is not a chain id"))
+                })?;
+            if let Some(known) = crate::chains::well_known(chain_id) {
+                return Err(bad(
+                    path,
+                    format!(
+                        "chain_names: chain {chain_id} is {known:?} in the built-in table; a policy may name only other chains"
+                    ),
+                ));
+            }
+            let ok = (1..=64).contains(&name.chars().count())
+                && !name
+                    .chars()
+                    .any(|c| c.is_control() || coldsign_core::text::is_hostile(c));
+            if !ok {
+                return Err(bad(
+                    path,
+                    format!(
+                        "chain_names.{chain_id}: {:?} is not 1 to 64 printable characters",
+                        crate::term::field(&name)
+                    ),
+                ));
+            }
+            chain_names.insert(chain_id, name);
+        }
         Ok(Self {
             source: Some(path.display().to_string()),
+            source_digest: None,
             allowed_chain_ids: raw.allowed_chain_ids,
             allowed_accounts: raw.allowed_accounts,
             native_symbol: raw.native_symbol,
@@ -199,7 +275,22 @@ impl Policy {
             recipient_allowlist: raw.recipient_allowlist,
             allow_unlisted_assets,
             assets,
+            chain_names,
         })
+    }
+
+    /// The chain's name: the built-in one, else the policy's, else `None`.
+    pub fn chain_name(&self, chain_id: u64) -> Option<&str> {
+        crate::chains::well_known(chain_id)
+            .or_else(|| self.chain_names.get(&chain_id).map(String::as_str))
+    }
+
+    /// Whether assets without an `[assets.X]` table may be signed: the
+    /// policy allows them (`unlisted_assets = "allow"`), or there is no
+    /// policy (`--no-policy`). The review then shows their contract next to
+    /// every amount.
+    pub fn unlisted_allowed(&self) -> bool {
+        self.allow_unlisted_assets || self.is_empty()
     }
 
     /// Whether this is the empty policy (no file).
@@ -213,11 +304,6 @@ impl Policy {
         let accounts = checked.paths();
         let amounts = checked.amounts();
         let mut ev = Evaluation::default();
-        if self.is_empty() {
-            ev.warnings.push(
-                "no policy loaded: no caps, recipient allowlist or chain restriction apply".into(),
-            );
-        }
         let mut breach = |rule: &str, item: Option<(usize, &str)>, detail: String| {
             ev.breaches.push(Breach {
                 rule: rule.to_owned(),
@@ -387,45 +473,8 @@ impl Policy {
                 "asset {symbol} is not listed in the policy: no caps apply to it"
             ));
         }
-        ev.warnings.extend(suspicious_recipients(batch));
         ev
     }
-}
-
-/// Payments that are valid but rarely intended: to one of the batch's own
-/// senders, or to a token contract (tokens sent there are usually lost).
-/// Voids (a sender's 0-value transfer to itself) are not payments.
-fn suspicious_recipients(batch: &coldsign_core::batch::UnsignedBatch) -> Vec<String> {
-    use std::collections::BTreeSet;
-    let senders: BTreeSet<Address> = batch.items().iter().map(|i| i.from()).collect();
-    let tokens: BTreeSet<Address> = batch
-        .items()
-        .iter()
-        .filter_map(|i| i.summary().token)
-        .collect();
-    let mut out = Vec::new();
-    for (index, item) in batch.items().iter().enumerate() {
-        if item.kind() == ItemKind::Void {
-            continue;
-        }
-        let r = item.summary().recipient;
-        let what = if senders.contains(&r) {
-            "one of this batch's own senders"
-        } else if tokens.contains(&r) {
-            "a token contract (tokens sent there are usually lost)"
-        } else {
-            continue;
-        };
-        if out.len() == 10 {
-            out.push("more suspicious recipients not listed".into());
-            break;
-        }
-        out.push(format!(
-            "item {index} (order {:?}) pays {r}, {what}",
-            item.order_id()
-        ));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -443,6 +492,21 @@ mod tests {
     }
 
     #[test]
+    fn chain_names_and_toml_errors() {
+        let p = Policy::parse("[chain_names]\n99 = \"My chain\"\n", Path::new("p")).unwrap();
+        assert_eq!(p.chain_name(99), Some("My chain"));
+        assert_eq!(p.chain_name(1), Some("Ethereum"));
+        assert_eq!(p.chain_name(98), None);
+        let err = Policy::parse("\"evil\\u001b[2J\" = 1\n", Path::new("p")).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains('\u{1b}') && !text.contains('\n'), "{text}");
+        assert!(
+            text.contains("\\u{1b}[2J") && text.contains("line 1, column 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn refuses_bad_policies() {
         for bad in [
             "allowed_chain_ids = [0]",
@@ -452,6 +516,11 @@ mod tests {
             "[assets.USDT]\ntoken = \"0xdAC17F958D2ee523a2206206994597C13D831ec7\"",
             "[assets.ETH]\ntoken = \"native\"\nmax_per_tx = \"1.5.0\"",
             "max_fee_per_gas_gwei = \"0.0000000001\"",
+            "[assets.ETH]\ntoken = \"native\"\ndecimals = 30",
+            "[chain_names]\n1 = \"Not Ethereum\"",
+            "[chain_names]\n0 = \"zero\"",
+            "[chain_names]\nx = \"x\"",
+            "[chain_names]\n99 = \"evil\\u001b[2J\"",
         ] {
             assert!(Policy::parse(bad, Path::new("p")).is_err(), "{bad}");
         }

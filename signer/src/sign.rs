@@ -147,6 +147,19 @@ pub fn check_batch(batch: &UnsignedBatch) -> Result<CheckedBatch<'_>, CheckError
                     format!("summary disagrees with the transaction: {e}"),
                 )
             })?;
+            if item.summary().token.is_none()
+                && item.summary().decimals != crate::policy::NATIVE_DECIMALS
+            {
+                return Err(item_err(
+                    batch,
+                    index,
+                    format!(
+                        "a native coin amount has {} decimals, but the summary says {}: the amount would be shown wrongly (100 ETH labelled with 30 decimals reads as 0.0000000001)",
+                        crate::policy::NATIVE_DECIMALS,
+                        item.summary().decimals
+                    ),
+                ));
+            }
             let amount = match item.summary().token {
                 None => tx.value(),
                 Some(_) => {
@@ -252,7 +265,10 @@ pub fn sign_all(checked: &CheckedBatch<'_>, ring: &KeyRing) -> Result<SignedBatc
             })?;
             let sig = sign_hash_fast(&ctx, key.expose_secp256k1_key(), hash)
                 .map_err(|reason| CheckError::Signing { index, reason })?;
-            Ok(SignedTransaction::new_unchecked(item.transaction().clone(), sig))
+            Ok(SignedTransaction::new_unchecked(
+                item.transaction().clone(),
+                sig,
+            ))
         })
         .collect::<Result<_, _>>()?;
     // Spot check: the first and last signatures recover to their senders.

@@ -98,12 +98,21 @@ fn operator_confirms_by_typing_the_batch_id() {
 fn inspect_shows_the_review_without_a_password_or_keystore() {
     let env = Env::new();
     let file = env.write_batch(&mixed_batch(12));
+    // Without a policy the review is shown, and the exit code says that
+    // `sign` would refuse.
     let out = env.run(&["inspect", file.to_str().unwrap()]);
+    assert_exit(&out, 2, "no policy");
+    assert!(
+        stdout(&out).contains("Policy: NONE FOUND"),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.run(&["inspect", file.to_str().unwrap(), "--no-policy"]);
     assert_ok(&out);
     let text = stdout(&out);
     for needle in [
         "batch id:     12",
-        "chain id:     31337",
+        "chain:        local anvil/hardhat (development) (chain id 31337)",
         "items:        6",
         "senders:      3",
         "recipients:   1 distinct",
@@ -112,11 +121,14 @@ fn inspect_shows_the_review_without_a_password_or_keystore() {
         "USDT",
         "Largest payments:",
         "Worst-case fee exposure: 0.00946 ETH",
-        "no policy loaded",
+        "NO POLICY (--no-policy)",
+        "Policy: NONE (--no-policy given",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
-    let out = env.run(&["inspect", file.to_str().unwrap(), "--json"]);
+    // Piped, not a terminal: no colour codes.
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let out = env.run(&["inspect", file.to_str().unwrap(), "--json", "--no-policy"]);
     assert_ok(&out);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["data"]["batch_id"], 12);
@@ -218,10 +230,14 @@ fn review_warns_about_self_payments_and_token_contract_recipients() {
         tx.to = Some(addr(DEV_ADDRESSES[1]));
     }
     let batch = batch_from_drafts(18, vec![to_sender, draft(1, &native(1, 0, 1))]);
-    let out = env.run(&["inspect", env.write_batch(&batch).to_str().unwrap()]);
+    let out = env.run(&[
+        "inspect",
+        env.write_batch(&batch).to_str().unwrap(),
+        "--no-policy",
+    ]);
     assert_ok(&out);
     assert!(
-        stdout(&out).contains("WARNING: item 0 (order \"order-0\") pays"),
+        stdout(&out).contains("FLAG: item 0 (order \"order-0\") pays"),
         "{}",
         stdout(&out)
     );

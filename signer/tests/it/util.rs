@@ -26,6 +26,10 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const USDT: &str = "0xdAC17F958D2ee523a2206206994597C13D831ec7";
 pub const RECIPIENT: &str = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
 pub const CHAIN_ID: u64 = 31337;
+/// The policy [`Env::init_dev`] installs: no caps, any asset (shown with its
+/// contract), so tests of other things sign as before.
+pub const PERMISSIVE_POLICY: &str =
+    "# tests: no caps, unlisted assets allowed\nunlisted_assets = \"allow\"\n";
 
 pub fn addr(s: &str) -> Address {
     s.parse().unwrap()
@@ -111,11 +115,14 @@ impl Env {
         ])
     }
 
-    /// `signer init` from the development mnemonic.
+    /// `signer init` from the development mnemonic, and a permissive
+    /// policy beside the keystore ([`PERMISSIVE_POLICY`]: `sign` refuses to
+    /// run without one; `policy.rs` tests the rules).
     pub fn init_dev(&self) -> Output {
         let m = self.write("mnemonic.txt", &format!("{DEV_MNEMONIC}\n"));
         let out = self.init_from(&m, &self.password_file());
         assert_ok(&out);
+        std::fs::write(self.path("ks/policy.toml"), PERMISSIVE_POLICY).unwrap();
         out
     }
 
@@ -123,7 +130,9 @@ impl Env {
         self.write(&batch.file_name(), &batch.to_json())
     }
 
-    /// `signer sign FILE --yes --password-file pw.txt` plus `extra`.
+    /// `signer sign FILE --yes --password-file pw.txt` plus `extra`, and
+    /// `--no-policy` when neither `extra` nor the signer home has a policy
+    /// (`sign` refuses to run without one: see `policy.rs` for that).
     pub fn sign(&self, file: &Path, extra: &[&str]) -> Output {
         let pw = self.password_file();
         let mut args = vec![
@@ -134,6 +143,12 @@ impl Env {
             pw.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
+        let chosen = extra
+            .iter()
+            .any(|a| a.starts_with("--policy") || *a == "--no-policy");
+        if !chosen && !self.path("ks/policy.toml").exists() {
+            args.push("--no-policy");
+        }
         self.run(&args)
     }
 }
