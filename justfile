@@ -6,6 +6,7 @@ tools := justfile_directory() / ".tools"
 anvil_version := "1.7.1"
 ethers_version := "6.17.0"
 eth_account_version := "0.14.0"
+schemathesis_version := "4.32.5"
 
 export COLDSIGN_TOOLS := tools
 # The commit the binaries name in `--version` (works without git metadata too).
@@ -15,7 +16,7 @@ export COLDSIGN_COMMIT := `git rev-parse --short=12 HEAD 2>/dev/null || echo unk
 default:
     @just --list
 
-# Install the test tools into .tools/ (git-ignored): anvil and cast from npm, ethers.js, eth-account.
+# Install the test tools into .tools/ (git-ignored): anvil and cast from npm, ethers.js, eth-account and schemathesis from PyPI.
 tools:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -38,6 +39,10 @@ tools:
         python3 -m venv "{{tools}}/venv"
         "{{tools}}/venv/bin/pip" install --quiet --disable-pip-version-check "eth-account=={{eth_account_version}}" >&2
     fi
+    if [ ! -x "{{tools}}/venv/bin/schemathesis" ]; then
+        echo "installing schemathesis into {{tools}}/venv" >&2
+        "{{tools}}/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis=={{schemathesis_version}}" >&2
+    fi
     "{{tools}}/bin/anvil" --version | head -1 >&2
 
 # Run every test: unit, property, vector, cross-implementation and end-to-end.
@@ -47,12 +52,18 @@ test: tools
     log="{{tools}}/last-test.log"
     cargo test --workspace --locked 2>&1 | tee "$log"
     just fuzz-smoke
+    # The service against its OpenAPI document (schemathesis from PyPI).
+    bash scripts/schemathesis.sh
     # One closing line with the totals of every cargo test binary above.
     awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' "$log"
 
 # Run the product's main job end to end on a local chain.
 demo: tools
     bash scripts/demo.sh
+
+# Start `hub-cli serve` against a local demo chain (prints an API key), until Ctrl-C.
+serve: tools
+    bash scripts/serve.sh
 
 # Benchmarks with peers measured in the same run: writes and prints target/bench-report/report.md (figures go to docs/benchmarks.md).
 bench: tools

@@ -91,6 +91,20 @@ pub(crate) fn create(
                 chain.name, b.id, b.state
             )));
         }
+        let held = ctx
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM orders WHERE chain = ? AND state = 'PENDING' AND held_at IS NOT NULL",
+                params![chain.id],
+            )?
+            .int(0)?;
+        if held > 0 {
+            return Err(HubError::Conflict(format!(
+                "every pending order on {} is held ({held}): release the ones to pay with \
+                 `hub-cli order release ID` (see `hub-cli order list --state HELD`)",
+                chain.name
+            )));
+        }
         return Err(HubError::Input(format!(
             "no pending orders from cold addresses on {}: import orders first",
             chain.name

@@ -397,6 +397,17 @@ async fn list_batches(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -
     ok(StatusCode::OK, json!({"batches": data}))
 }
 
+/// A batch id from the path: a number, or no such batch.
+fn batch_id(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no batch {:?}", crate::output::sanitize(id)),
+        )
+    })
+}
+
 /// The tenant of batch `id`, or a 404 if it is another tenant's.
 fn own_batch(db: &mut Db, id: i64, tenant: &str) -> crate::error::Result<()> {
     let row = db.query_opt("SELECT tenant FROM batches WHERE id = ?", params![id])?;
@@ -452,9 +463,10 @@ async fn batch_action(
 async fn get_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::OrdersRead).await?;
+    let id = batch_id(&id)?;
     batch_action(&state, p, Some(id), BatchCmd::Show { id, state: None }).await
 }
 
@@ -510,10 +522,11 @@ struct BuildOptions {
 async fn build_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
+    let id = batch_id(&id)?;
     let o: BuildOptions = if body.is_empty() {
         BuildOptions::default()
     } else {
@@ -527,9 +540,10 @@ async fn build_batch(
 async fn export_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
+    let id = batch_id(&id)?;
     let dir = tempdir_for_export()?;
     let out = dir.clone();
     let data = batch_action(&state, p, Some(id), BatchCmd::Export { id, out }).await?;
@@ -574,10 +588,11 @@ fn tempdir_for_export() -> Result<std::path::PathBuf, ApiError> {
 async fn upload_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
+    let id = batch_id(&id)?;
     let dir = tempdir_for_export()?;
     let file = dir.join("signed.json");
     std::fs::write(&file, &body).map_err(|e| ApiError::from(HubError::Internal(e.to_string())))?;
@@ -610,10 +625,11 @@ struct Resolve {
 async fn resolve_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
+    let id = batch_id(&id)?;
     let r: Resolve = json_body(&body)?;
     let (on_chain, resend, rebuild) = match r.how.as_str() {
         "on_chain" => (true, false, false),
@@ -647,26 +663,29 @@ async fn resolve_batch(
 async fn check_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
+    let id = batch_id(&id)?;
     batch_action(&state, p, Some(id), BatchCmd::Check { id }).await
 }
 
 async fn resend_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
+    let id = batch_id(&id)?;
     batch_action(&state, p, Some(id), BatchCmd::Resend { id }).await
 }
 
 async fn cancel_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> ApiResult {
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
+    let id = batch_id(&id)?;
     batch_action(&state, p, Some(id), BatchCmd::Cancel { id }).await
 }
