@@ -7,28 +7,13 @@ use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
 
 /// Text for a terminal or a log with every character that could steer a
-/// terminal made visible: control characters (ESC, CR, BEL, ...; newline and
-/// tab are kept), DEL, C1 controls and the Unicode bidirectional overrides
-/// and isolates, each written as `\u{XX}`. Strings from files, nodes and the
-/// database pass through here before they reach a person, so a hostile order
-/// id or node message cannot clear the screen or fake a line.
+/// terminal made visible as `\u{XX}` (control characters but newline and
+/// tab, DEL, C1 controls, bidi overrides and isolates, invisible format
+/// characters): core's one implementation, shared with the signer. Every
+/// string for a person passes through here, so a hostile order id or node
+/// message cannot clear the screen or fake a line.
 pub(crate) fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    let hostile = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
-    };
-    if !text.chars().any(hostile) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if hostile(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    coldsign_core::text::escape_lines_for_terminal(text)
 }
 
 /// Writes to stdout; a closed pipe (`hub-cli batch show 1 | head -2`) ends
