@@ -1,10 +1,10 @@
-//! The batch and order state machine of SPEC.md section 2: the state names as
+//! The batch and order state machine (docs/hub.md, "States"): the state names as
 //! written there, which item transitions are allowed, and how a batch's state
 //! follows from its items.
 
 use std::{fmt, str::FromStr};
 
-/// The state of a batch (SPEC.md section 2, "Batch states").
+/// The state of a batch (docs/hub.md, "States").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum BatchState {
     /// Created; unsigned transactions can be built.
@@ -29,7 +29,7 @@ pub(crate) enum BatchState {
     Cancelled,
 }
 
-/// The state of an order in a batch (SPEC.md section 2, "Order-in-batch states").
+/// The state of an order in a batch (docs/hub.md, "States").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum ItemState {
     /// Waiting for its unsigned transaction.
@@ -78,7 +78,7 @@ macro_rules! names {
             #[allow(dead_code)]
             pub(crate) const ALL: &'static [$ty] = &[$($ty::$variant),+];
 
-            /// The name as written in SPEC.md and stored in the database.
+            /// The name as written in docs/hub.md and stored in the database.
             pub(crate) fn as_str(self) -> &'static str {
                 match self { $($ty::$variant => $name),+ }
             }
@@ -328,6 +328,102 @@ mod tests {
             B::Closed
         );
         assert_eq!(derive_batch_state(B::Cancelled, &[TxBuilt]), B::Cancelled);
+    }
+
+    /// Every pair of item states against the table, written out here as
+    /// the list of allowed moves (self-moves aside): a transition added or
+    /// removed in `can_move_to` without updating this list fails.
+    #[test]
+    fn every_pair_of_item_states_follows_the_table() {
+        use ItemState::*;
+        let allowed: &[(ItemState, &[ItemState])] = &[
+            (Selected, &[TxBuilt, BuildError]),
+            (TxBuilt, &[Selected, BuildError, SignatureReady]),
+            (BuildError, &[Selected, TxBuilt]),
+            (SignatureReady, &[ReadyToSend]),
+            (ReadyToSend, &[Sending]),
+            (Sending, &[Confirming, BroadcastError]),
+            (
+                Confirming,
+                &[Disbursed, DisbursementFailed, Lingering, BroadcastError],
+            ),
+            (
+                BroadcastError,
+                &[Confirming, ReadyToResend, DisbursementFailed],
+            ),
+            (Lingering, &[Confirming, ReadyToResend, BroadcastError]),
+            (ReadyToResend, &[Sending]),
+            (Disbursed, &[]),
+            (DisbursementFailed, &[]),
+        ];
+        assert_eq!(allowed.len(), ItemState::ALL.len());
+        let self_moves = [Selected, TxBuilt, BuildError, Sending, Confirming];
+        for from in ItemState::ALL {
+            let to_list = allowed
+                .iter()
+                .find(|(f, _)| f == from)
+                .map(|(_, t)| *t)
+                .unwrap();
+            for to in ItemState::ALL {
+                let expected = to_list.contains(to) || (from == to && self_moves.contains(from));
+                assert_eq!(from.can_move_to(*to), expected, "{from} -> {to}");
+            }
+        }
+    }
+
+    /// Every combination of item states (all 4,096 subsets of the twelve)
+    /// and every current batch state: the derived batch state obeys the
+    /// rules of the tables.
+    #[test]
+    fn every_combination_of_item_states_derives_the_table_state() {
+        use BatchState as B;
+        use ItemState::*;
+        for mask in 0u32..(1 << ItemState::ALL.len()) {
+            let items: Vec<ItemState> = ItemState::ALL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, s)| *s)
+                .collect();
+            let any = |s: ItemState| items.contains(&s);
+            let signed = items.iter().any(|i| i.is_signed());
+            let all_final = !items.is_empty() && items.iter().all(|i| i.is_final());
+            for current in BatchState::ALL {
+                let got = derive_batch_state(*current, &items);
+                let want = if *current == B::Cancelled {
+                    B::Cancelled
+                } else if !signed {
+                    if matches!(current, B::BuildingTx | B::SignatureError) {
+                        *current
+                    } else if items.is_empty() || any(Selected) {
+                        B::New
+                    } else if any(BuildError) {
+                        B::Blocked
+                    } else {
+                        B::ReadyForSignature
+                    }
+                } else if all_final {
+                    B::Closed
+                } else if any(BroadcastError) || any(Lingering) {
+                    B::ProcessException
+                } else if any(SignatureReady) || any(ReadyToSend) || any(Sending) {
+                    B::SendingTx
+                } else {
+                    B::InProcess
+                };
+                assert_eq!(got, want, "{current} with {items:?}");
+                // What a person relies on, whatever the combination:
+                if got == B::Closed {
+                    assert!(all_final);
+                }
+                if got == B::ProcessException {
+                    assert!(any(BroadcastError) || any(Lingering));
+                }
+                if signed && *current != B::Cancelled {
+                    assert!(!current.can_cancel() || got != B::Cancelled);
+                }
+            }
+        }
     }
 
     #[test]
