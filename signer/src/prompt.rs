@@ -12,12 +12,10 @@ use zeroize::Zeroizing;
 /// The shortest new password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
-/// Reads the first line of `path` (without its line ending) as a secret.
+/// Reads the first line of `path` (without its line ending) as a secret:
+/// a regular file of at most [`crate::fsutil::MAX_SECRET_FILE_BYTES`].
 pub fn read_secret_line(path: &Path) -> Result<Zeroizing<String>> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| SignerError::Usage(format!("cannot read {}: {e}", path.display())))?,
-    );
+    let text = crate::fsutil::read_secret_text(path, "secret file")?;
     let line = text.split('\n').next().unwrap_or_default();
     Ok(Zeroizing::new(
         line.strip_suffix('\r').unwrap_or(line).to_owned(),

@@ -7,9 +7,12 @@ mod util;
 
 mod audit;
 mod cross_check;
+mod hardening;
+mod hostile;
 mod keystore;
 mod ledger;
 mod no_network;
 mod policy;
+mod review;
 mod sign;
 mod tamper;

@@ -243,3 +243,32 @@ fn review_warns_about_self_payments_and_token_contract_recipients() {
     );
     assert!(stdout(&out).contains("own senders"));
 }
+
+#[test]
+fn verify_without_the_unsigned_file_fails_unless_signatures_only() {
+    let env = Env::new();
+    env.init_dev();
+    let file = env.write_batch(&mixed_batch(19));
+    assert_ok(&env.sign(&file, &[]));
+    let alone = env.path("elsewhere_signed.json");
+    std::fs::copy(signed_path(&env, 19), &alone).unwrap();
+    let out = env.run(&["verify", alone.to_str().unwrap()]);
+    assert_exit(
+        &out,
+        5,
+        "was NOT verified: its unsigned batch is not next to it",
+    );
+    assert!(stderr(&out).contains("--signatures-only"));
+    let out = env.run(&["verify", alone.to_str().unwrap(), "--signatures-only"]);
+    assert_ok(&out);
+    assert!(stdout(&out)
+        .contains("6 item(s) decode and carry valid signatures (--signatures-only: NOT checked"));
+    let out = env.run(&[
+        "verify",
+        alone.to_str().unwrap(),
+        "--unsigned",
+        file.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("6 item(s) of batch 19"));
+}
