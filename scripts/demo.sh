@@ -58,6 +58,26 @@ printf '%s\n' "demo password, not a secret" > "$work/demo-password.txt"
 "$signer" init --mnemonic-file "$work/demo-mnemonic.txt" --password-file "$work/demo-password.txt"
 rm "$work/demo-mnemonic.txt"
 
+step "signer: installing the signing policy beside the keystore (sign refuses to run without one)"
+{
+    echo "allowed_chain_ids = [$chain_id]"
+    echo 'allowed_accounts = [0]'
+    echo 'native_symbol = "ETH"'
+    echo 'max_fee_per_gas_gwei = "500"'
+    echo 'max_total_fee = "1"'
+    echo 'allow_contract_creation = false'
+    echo 'unlisted_assets = "refuse"'
+    echo '[assets.ETH]'
+    echo 'token = "native"'
+    echo 'max_per_tx = "10"'
+    echo 'max_per_batch = "100"'
+    echo '[assets.TUSD]'
+    echo "token = \"$token\""
+    echo 'decimals = 6'
+    echo 'max_per_tx = "5000"'
+    echo 'max_per_batch = "100000"'
+} > "$work/signer/policy.toml"
+
 step "signer: exporting 3 cold addresses for the hub"
 "$signer" addresses --count 3 --json --password-file "$work/demo-password.txt" > "$work/usb/addresses.json"
 mapfile -t cold < <(python3 - "$work/usb/addresses.json" <<'PY'
