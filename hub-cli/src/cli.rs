@@ -83,6 +83,9 @@ pub(crate) enum Command {
 
 SIGTERM stops taking requests, finishes the current ones and exits.")]
     Serve(Serve),
+    /// Deposits: the tenants' deposit addresses and what was paid to them.
+    #[command(subcommand)]
+    Deposit(DepositCmd),
     /// API keys for the front system.
     #[command(subcommand)]
     Apikey(ApikeyCmd),
@@ -106,6 +109,7 @@ impl Command {
         match self {
             Self::Migrate | Self::Completions { .. } => true,
             Self::Serve(_) | Self::Apikey(_) | Self::Callback(_) => false,
+            Self::Deposit(c) => matches!(c, DepositCmd::List { .. }),
             Self::Chain(c) => matches!(c, ChainCmd::List),
             Self::Token(c) => matches!(c, TokenCmd::List),
             Self::Address(c) => matches!(c, AddressCmd::List { .. }),
@@ -131,6 +135,47 @@ pub(crate) struct Serve {
     /// The largest request body, in MiB.
     #[arg(long, default_value_t = 64)]
     pub(crate) max_body_mib: usize,
+}
+
+/// `deposit` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DepositCmd {
+    /// Watch deposit addresses of a tenant (the hub never needs their keys).
+    #[command(after_help = "Examples:
+  hub-cli deposit watch --chain mainnet --tenant acme --reference user-17 0xB0B0b0B0B0B0B0b0B0B0B0b0b0b0b0B0b0b0B0B0")]
+    Watch {
+        /// Chain name.
+        #[arg(long)]
+        chain: String,
+        /// The tenant the addresses belong to.
+        #[arg(long)]
+        tenant: String,
+        /// The tenant's user or account reference for these addresses.
+        #[arg(long)]
+        reference: Option<String>,
+        /// The addresses.
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
+    /// List deposits found by the chain follower of `hub-cli serve`.
+    #[command(after_help = "Examples:
+  hub-cli deposit list
+  hub-cli deposit list --chain mainnet --state CONFIRMED --since 2026-12-01T00:00:00Z
+  hub-cli deposit list --address 0xB0B0b0B0B0B0B0b0B0B0B0b0b0b0b0B0b0b0B0B0 --json")]
+    List {
+        /// Only this chain.
+        #[arg(long)]
+        chain: Option<String>,
+        /// Only to this address.
+        #[arg(long)]
+        address: Option<String>,
+        /// Only in this state: SEEN, CONFIRMED or REORGED.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only recorded since this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 /// `apikey` subcommands.

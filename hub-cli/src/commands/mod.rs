@@ -2,6 +2,7 @@
 
 mod batch;
 mod build;
+pub(crate) mod deposits;
 pub(crate) mod orders;
 mod send;
 mod setup;
@@ -71,6 +72,27 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Migrate | Command::Completions { .. } | Command::Serve(_) => {
             Err(HubError::Internal("run by main".to_owned()))
         }
+        Command::Deposit(crate::cli::DepositCmd::Watch {
+            chain,
+            tenant,
+            reference,
+            addresses,
+        }) => deposits::watch_command(ctx, &chain, &tenant, &addresses, reference),
+        Command::Deposit(crate::cli::DepositCmd::List {
+            chain,
+            address,
+            state,
+            since,
+        }) => deposits::list_command(
+            ctx,
+            &deposits::DepositFilter {
+                chain,
+                address,
+                state,
+                since,
+                id: None,
+            },
+        ),
         Command::Apikey(crate::cli::ApikeyCmd::Create {
             tenant,
             scope,

@@ -21,15 +21,40 @@ pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
         ChainCmd::Remove { name } => chain_remove(ctx, &name),
         ChainCmd::List => {
             let chains = Chain::all(&mut ctx.db)?;
-            let mut t = Table::new(&["NAME", "CHAIN ID", "CONFIRMATIONS", "NATIVE", "RPC"]);
-            let mut data = Vec::new();
+            // Whether the chain follower can see ETH moved by internal calls
+            // (the node offers `trace_block`): not asked until `serve` ran.
+            let mut internal = Vec::with_capacity(chains.len());
             for c in &chains {
+                let v = ctx
+                    .db
+                    .query_one(
+                        "SELECT internal_transfers FROM chains WHERE id = ?",
+                        params![c.id],
+                    )?
+                    .opt_text(0)?;
+                internal.push(match v.as_deref() {
+                    Some("trace_block") => "seen (trace_block)".to_owned(),
+                    Some(_) => "NOT seen: the node offers no trace_block".to_owned(),
+                    None => "not asked yet".to_owned(),
+                });
+            }
+            let mut t = Table::new(&[
+                "NAME",
+                "CHAIN ID",
+                "CONFIRMATIONS",
+                "NATIVE",
+                "RPC",
+                "INTERNAL ETH",
+            ]);
+            let mut data = Vec::new();
+            for (i, c) in chains.iter().enumerate() {
                 t.row(vec![
                     c.name.clone(),
                     c.chain_id.to_string(),
                     c.confirmations.to_string(),
                     c.native_symbol.clone(),
                     redact(&c.rpc_url),
+                    internal[i].clone(),
                 ]);
                 data.push(json!({
                     "name": c.name, "chain_id": c.chain_id, "confirmations": c.confirmations,
@@ -41,6 +66,7 @@ pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
                     "priority_fee_cap": c.fees.priority_fee_cap.map(|v| v.to_string()),
                     "gas_margin_pct": c.fees.gas_margin_pct,
                     "witness_rpc": c.witness_rpc_url.as_deref().map(redact),
+                    "internal_transfers": internal[i].clone(),
                 }));
             }
             ctx.out.result(json!(data), &Output::table(&t));

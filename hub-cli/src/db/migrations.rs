@@ -35,10 +35,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "service: tenants, api keys, callbacks, outbox",
         sql: include_str!("migrations/0006_service.sql"),
     },
+    Migration {
+        version: 7,
+        name: "deposits",
+        sql: include_str!("migrations/0007_deposits.sql"),
+    },
 ];
 
 /// The schema version this program reads and writes.
-pub(crate) const SCHEMA_VERSION: i64 = 6;
+pub(crate) const SCHEMA_VERSION: i64 = 7;
 
 fn render(sql: &str, backend: Backend) -> String {
     let (id, int) = match backend {
@@ -147,7 +152,7 @@ mod tests {
         let path = dir.path().join("hub.db");
         let mut db = Db::open(path.to_str().unwrap(), true).unwrap();
         assert!(check_version(&mut db).is_err());
-        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4, 6]);
+        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4, 6, 7]);
         assert_eq!(migrate(&mut db).unwrap(), Vec::<i64>::new());
         check_version(&mut db).unwrap();
         db.execute(

@@ -41,6 +41,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/orders", post(post_orders).get(list_orders))
         .route("/v1/orders/{order_id}", get(get_order))
+        .route("/v1/deposits", get(list_deposits))
+        .route("/v1/addresses", post(post_addresses))
         .route("/v1/batches", get(list_batches).post(create_batch))
         .route("/v1/batches/{id}", get(get_batch))
         .route("/v1/batches/{id}/build", post(build_batch))
@@ -688,4 +690,62 @@ async fn cancel_batch(
     let p = principal(&state, &headers, Scope::BatchesOperate).await?;
     let id = batch_id(&id)?;
     batch_action(&state, p, Some(id), BatchCmd::Cancel { id }).await
+}
+
+/// `GET /v1/deposits?address=&state=&since=&chain=`: the tenant's deposits.
+async fn list_deposits(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    query: Result<
+        Query<commands::deposits::DepositFilter>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> ApiResult {
+    let p = principal(&state, &headers, Scope::OrdersRead).await?;
+    let Query(f) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let tenant = p.tenant.clone();
+    let rows = state
+        .pool
+        .run(move |db| commands::deposits::list(db, &f, Some(&tenant)))
+        .await
+        .map_err(|e| match e {
+            HubError::Usage(m) | HubError::Input(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m)
+            }
+            other => other.into(),
+        })?;
+    ok(StatusCode::OK, json!({"deposits": rows}))
+}
+
+/// The body of `POST /v1/addresses`: deposit addresses of the key's tenant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAddresses {
+    chain: String,
+    addresses: Vec<commands::deposits::WatchInput>,
+}
+
+/// `POST /v1/addresses`: registers deposit addresses for the tenant (the
+/// hub never needs their keys), all or none.
+async fn post_addresses(
+    AxState(state): AxState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&state, &headers, Scope::AddressesWrite).await?;
+    let a: NewAddresses = json_body(&body)?;
+    if a.addresses.is_empty() || a.addresses.len() > MAX_ORDERS_PER_REQUEST {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "input",
+            format!("give 1 to {MAX_ORDERS_PER_REQUEST} addresses"),
+        ));
+    }
+    let tenant = p.tenant.clone();
+    let added = state
+        .pool
+        .run(move |db| commands::deposits::watch(db, &a.chain, &tenant, &a.addresses))
+        .await?;
+    ok(StatusCode::OK, json!({"added": added}))
 }

@@ -72,7 +72,8 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
     let lease = fixed_after(LEASE);
     let due = "SELECT x.id FROM outbox x JOIN callbacks c ON c.tenant = x.tenant \
          WHERE x.status = 'pending' AND x.next_attempt_at <= ? AND (x.lease_until IS NULL OR x.lease_until < ?) \
-         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_ref = x.order_ref AND p.id < x.id AND p.status = 'pending') \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE (p.order_ref = x.order_ref OR p.deposit = x.deposit) \
+         AND p.id < x.id AND p.status = 'pending') \
          ORDER BY x.id LIMIT ?";
     let claim_sql = match db.backend() {
         Backend::Postgres => format!(
@@ -96,12 +97,42 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
             "SELECT x.id, x.tenant, x.attempts, c.url, c.secret, e.id, e.at, e.kind, e.batch, e.from_state, \
              e.to_state, e.reason, e.message, o.order_id, \
              (SELECT i.tx_hash FROM batch_items i WHERE i.order_ref = x.order_ref AND i.batch = e.batch), \
-             (SELECT i.block_number FROM batch_items i WHERE i.order_ref = x.order_ref AND i.batch = e.batch) \
+             (SELECT i.block_number FROM batch_items i WHERE i.order_ref = x.order_ref AND i.batch = e.batch), \
+             x.deposit \
              FROM outbox x JOIN events e ON e.id = x.event JOIN callbacks c ON c.tenant = x.tenant \
              LEFT JOIN orders o ON o.id = x.order_ref WHERE x.id = ?",
             params![id],
         )?;
         let kind = r.text(7)?;
+        if let Some(deposit) = r.opt_int(16)? {
+            let filter = crate::commands::deposits::DepositFilter {
+                id: Some(deposit),
+                ..Default::default()
+            };
+            let d = crate::commands::deposits::list(db, &filter, None)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let body = json!({
+                "event_id": r.int(5)?,
+                "type": "deposit.state_changed",
+                "deposit": d,
+                "old_state": r.opt_text(9)?,
+                "new_state": r.text(10)?,
+                "reason": r.text(11)?,
+                "message": r.text(12)?,
+                "at": r.text(6)?,
+            });
+            out.push(Delivery {
+                id: r.int(0)?,
+                tenant: r.text(1)?,
+                attempts: r.int(2)?,
+                url: r.text(3)?,
+                secret: r.text(4)?,
+                body: body.to_string(),
+            });
+            continue;
+        }
         let body = json!({
             "event_id": r.int(5)?,
             "type": if kind == "batch" { "batch.state_changed" } else { "order.state_changed" },

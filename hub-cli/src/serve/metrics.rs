@@ -28,8 +28,8 @@ type CallbackCounts = (u64, u64, u64, f64, u16);
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     orders_received: AtomicU64,
-    /// Per chain: (node errors, calls, total seconds).
-    nodes: Mutex<BTreeMap<String, (u64, u64, f64)>>,
+    /// Per chain: (node errors, calls, total seconds, seconds waiting on the node).
+    nodes: Mutex<BTreeMap<String, (u64, u64, f64, f64)>>,
     /// Per tenant: (delivered, failed attempts, dead, total seconds, last status).
     callbacks: Mutex<BTreeMap<String, CallbackCounts>>,
     supervisor_rounds: AtomicU64,
@@ -41,14 +41,15 @@ impl Metrics {
         self.orders_received.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// One supervisor round over one chain's node: how long, and whether
-    /// the node failed.
-    pub(crate) fn node(&self, chain: &str, took: Duration, failed: bool) {
+    /// One supervisor round over one chain's node: how long, how much of
+    /// it was spent waiting on the node, and whether the node failed.
+    pub(crate) fn node(&self, chain: &str, took: Duration, waited: Duration, failed: bool) {
         if let Ok(mut m) = self.nodes.lock() {
             let e = m.entry(chain.to_owned()).or_default();
             e.0 += u64::from(failed);
             e.1 += 1;
             e.2 += took.as_secs_f64();
+            e.3 += waited.as_secs_f64();
         }
     }
 
@@ -154,7 +155,7 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
     }
     if let Ok(nodes) = state.metrics.nodes.lock() {
         let _ = writeln!(out, "# HELP coldsign_node_errors_total Supervisor rounds whose node failed, by chain.\n# TYPE coldsign_node_errors_total counter");
-        for (c, (e, _, _)) in nodes.iter() {
+        for (c, (e, _, _, _)) in nodes.iter() {
             let _ = writeln!(
                 out,
                 "coldsign_node_errors_total{{chain=\"{}\"}} {e}",
@@ -162,7 +163,7 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
             );
         }
         let _ = writeln!(out, "# HELP coldsign_node_round_seconds Time of supervisor rounds against each chain's node.\n# TYPE coldsign_node_round_seconds summary");
-        for (c, (_, n, secs)) in nodes.iter() {
+        for (c, (_, n, secs, _)) in nodes.iter() {
             let _ = writeln!(
                 out,
                 "coldsign_node_round_seconds_count{{chain=\"{}\"}} {n}",
@@ -171,6 +172,19 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
             let _ = writeln!(
                 out,
                 "coldsign_node_round_seconds_sum{{chain=\"{}\"}} {secs:.6}",
+                label(c)
+            );
+        }
+        let _ = writeln!(out, "# HELP coldsign_node_wait_seconds Time of supervisor rounds spent waiting on each chain's node (the rest is the hub's own work).\n# TYPE coldsign_node_wait_seconds summary");
+        for (c, (_, n, _, waited)) in nodes.iter() {
+            let _ = writeln!(
+                out,
+                "coldsign_node_wait_seconds_count{{chain=\"{}\"}} {n}",
+                label(c)
+            );
+            let _ = writeln!(
+                out,
+                "coldsign_node_wait_seconds_sum{{chain=\"{}\"}} {waited:.6}",
                 label(c)
             );
         }

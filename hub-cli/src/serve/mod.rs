@@ -18,6 +18,7 @@ pub(crate) mod auth;
 pub(crate) mod callbacks;
 mod metrics;
 mod pool;
+mod scanner;
 mod supervisor;
 
 use crate::{
@@ -120,6 +121,11 @@ async fn serve(opts: Options) -> Result<()> {
         stop_rx.clone(),
     ));
     let dispatcher = tokio::spawn(dispatch(Arc::clone(&state), stop_rx.clone()));
+    let follower = tokio::spawn(follow(
+        Arc::clone(&state),
+        opts.supervisor_interval,
+        stop_rx.clone(),
+    ));
     let app = api::router(Arc::clone(&state)).layer(
         tower::ServiceBuilder::new()
             .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.max_body))
@@ -139,6 +145,7 @@ async fn serve(opts: Options) -> Result<()> {
         .map_err(|e| HubError::Internal(format!("the server failed: {e}")))?;
     let _ = supervisor.await;
     let _ = dispatcher.await;
+    let _ = follower.await;
     // The synchronous PostgreSQL client runs its own runtime: its
     // connections are closed on a blocking thread, not inside this one.
     let _ = tokio::task::spawn_blocking(move || drop(state)).await;
@@ -203,6 +210,58 @@ async fn supervise(
             Err(e) => tracing::warn!("supervisor: round failed: {e}"),
         }
         if pause(every, &mut stop).await {
+            close(db).await;
+            return;
+        }
+    }
+}
+
+/// The chain followers: one round per chain whose follower lock this
+/// process holds (every chain, on SQLite), then a pause unless a chain had
+/// more blocks to read.
+async fn follow(state: Arc<State>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut db: Option<Db> = None;
+    let mut held: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    loop {
+        let conn = db.take();
+        let url = state.db_url.clone();
+        let mut h = std::mem::take(&mut held);
+        let next = tokio::task::spawn_blocking(move || {
+            let mut conn = match conn {
+                Some(c) => c,
+                None => {
+                    h.clear(); // a new connection holds no lock
+                    Db::open(&url, false)?
+                }
+            };
+            let mut busy = false;
+            for chain in crate::model::Chain::all(&mut conn)? {
+                if !h.contains(&chain.id) {
+                    if !scanner::try_lock(&mut conn, chain.id)? {
+                        continue; // another process follows this chain
+                    }
+                    h.insert(chain.id);
+                }
+                match scanner::round(&mut conn, &chain) {
+                    Ok(n) => busy |= n > 0,
+                    Err(e) => tracing::warn!(chain = %chain.name, "follower: {e}"),
+                }
+            }
+            Ok::<_, HubError>((conn, h, busy))
+        })
+        .await;
+        let mut busy = false;
+        match next {
+            Ok(Ok((conn, h, b))) => {
+                db = Some(conn);
+                held = h;
+                busy = b;
+            }
+            Ok(Err(e)) => tracing::warn!("follower: {e}"),
+            Err(e) => tracing::warn!("follower: round failed: {e}"),
+        }
+        let wait = if busy { Duration::ZERO } else { every };
+        if pause(wait, &mut stop).await {
             close(db).await;
             return;
         }

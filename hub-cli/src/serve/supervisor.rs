@@ -77,6 +77,7 @@ pub(crate) fn round(state: &Arc<State>, db: Db) -> Db {
             }
         }
         let started = Instant::now();
+        let waited = crate::rpc::stats::thread_wait();
         let mut failed = false;
         if batch_state == "SENDING_TX" {
             if let Err(e) = commands::run(&mut ctx, Command::Batch(BatchCmd::Send { id })) {
@@ -98,7 +99,10 @@ pub(crate) fn round(state: &Arc<State>, db: Db) -> Db {
                 tracing::warn!(batch = id, "supervisor: sync: {e}");
             }
         }
-        state.metrics.node(&chain, started.elapsed(), failed);
+        let node_wait = crate::rpc::stats::thread_wait().saturating_sub(waited);
+        state
+            .metrics
+            .node(&chain, started.elapsed(), node_wait, failed);
         if let Err(e) = unlock(&mut ctx.db, id) {
             tracing::warn!(batch = id, "supervisor: cannot unlock the batch: {e}");
         }

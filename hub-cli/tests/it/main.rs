@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod deposits;
 mod exactly_once;
 mod flows;
 mod harness;
@@ -49,6 +50,12 @@ both_backends!(
     operator_small_things,
     hostile_text_is_escaped_before_it_is_printed,
     drop_every_build_error_and_filter_by_state,
+);
+
+both_backends!(
+    deposits => deposits_sqlite, deposits_postgres:
+    deposits_are_followed_through_reorgs,
+    a_kill_while_scanning_misses_nothing,
 );
 
 both_backends!(

@@ -1,0 +1,721 @@
+//! The chain follower: reads blocks in order, keeps the canonical chain it
+//! has seen, finds deposits to the tenants' deposit addresses, and follows
+//! them through reorganisations.
+//!
+//! - Blocks are read in order from the chain's `scan_from_block` (or the
+//!   head at the first start). Each block's parent hash must be the stored
+//!   previous block's hash; on a mismatch the follower walks back to the
+//!   common ancestor, marks every deposit of the orphaned blocks REORGED
+//!   (with an event), and continues on the new branch.
+//! - Native deposits: transactions of the block whose `to` is a deposit
+//!   address, with receipt status 1. ERC-20 deposits: `Transfer` logs of the
+//!   registered tokens to deposit addresses, fetched with one `eth_getLogs`
+//!   per range of blocks, filtered by topic. ETH moved by internal calls:
+//!   `trace_block`, when the node offers it (recorded per chain and shown by
+//!   `chain list`).
+//! - A deposit is (transaction hash, position) tied to its block hash: one
+//!   re-mined in another block is the same deposit, moved (REORGED, then
+//!   SEEN again), never two.
+//! - SEEN → CONFIRMED once its block is `confirmations` deep on the chain the
+//!   follower has seen; the follower never trusts a head the node has not
+//!   shown block by block.
+//! - A restart resumes from the last stored block. With several `serve`
+//!   processes on PostgreSQL each chain has one follower, holding an
+//!   advisory lock; when its process dies the lock goes with its connection
+//!   and another process takes over.
+
+use crate::{
+    clock::now_rfc3339,
+    db::{params, Backend, Db, Value},
+    error::{HubError, Result},
+    model::{Chain, Token},
+    rpc::{Rpc, RpcError},
+};
+use coldsign_core::{hex_data, Address, U256};
+use serde_json::{json, Value as Json};
+use std::collections::{HashMap, HashSet};
+
+/// Blocks read per round at most.
+const BLOCKS_PER_ROUND: u64 = 200;
+/// keccak256("Transfer(address,address,uint256)").
+const TRANSFER_TOPIC: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+
+/// A deposit address of a tenant.
+#[derive(Debug, Clone)]
+struct Watched {
+    tenant: Option<String>,
+    reference: Option<String>,
+}
+
+/// A block as the node shows it, reduced to what the follower uses.
+#[derive(Debug, Clone)]
+struct SeenBlock {
+    number: u64,
+    hash: String,
+    parent: String,
+    timestamp: u64,
+    /// (hash, from, to, value) of each transaction.
+    txs: Vec<(String, Address, Option<Address>, U256)>,
+}
+
+fn bad(method: &str, what: &str) -> HubError {
+    HubError::from(RpcError::BadResponse {
+        method: method.to_owned(),
+        message: what.to_owned(),
+    })
+}
+
+fn text<'a>(v: &'a Json, field: &str, method: &str) -> Result<&'a str> {
+    v.get(field)
+        .and_then(Json::as_str)
+        .ok_or_else(|| bad(method, &format!("missing field {field}")))
+}
+
+fn hash_of(v: &Json, field: &str, method: &str) -> Result<String> {
+    let h = text(v, field, method)?;
+    hex_data::decode_fixed::<32>(h).map_err(|e| bad(method, &format!("{field}: {e}")))?;
+    Ok(h.to_ascii_lowercase())
+}
+
+fn number(v: &Json, field: &str, method: &str) -> Result<u64> {
+    Ok(crate::rpc::quantity(method, v.get(field).unwrap_or(&Json::Null))?.low_u64())
+}
+
+fn address(s: &str) -> Option<Address> {
+    s.parse().ok()
+}
+
+fn parse_block(v: &Json) -> Result<Option<SeenBlock>> {
+    const M: &str = "eth_getBlockByNumber";
+    if v.is_null() {
+        return Ok(None);
+    }
+    let mut txs = Vec::new();
+    for t in v
+        .get("transactions")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let to = t.get("to").and_then(Json::as_str).and_then(address);
+        let from = address(text(t, "from", M)?).ok_or_else(|| bad(M, "bad from"))?;
+        let value = crate::rpc::quantity(M, t.get("value").unwrap_or(&Json::Null))?;
+        txs.push((hash_of(t, "hash", M)?, from, to, value));
+    }
+    Ok(Some(SeenBlock {
+        number: number(v, "number", M)?,
+        hash: hash_of(v, "hash", M)?,
+        parent: hash_of(v, "parentHash", M)?,
+        timestamp: number(v, "timestamp", M)?,
+        txs,
+    }))
+}
+
+/// The stored hash of block `n`.
+fn stored_hash(db: &mut Db, chain: i64, n: u64) -> Result<Option<String>> {
+    Ok(db
+        .query_opt(
+            "SELECT hash FROM blocks WHERE chain = ? AND number = ?",
+            params![chain, i64::try_from(n).unwrap_or(i64::MAX)],
+        )?
+        .map(|r| r.text(0))
+        .transpose()?)
+}
+
+fn last_stored(db: &mut Db, chain: i64) -> Result<Option<u64>> {
+    Ok(db
+        .query_one(
+            "SELECT MAX(number) FROM blocks WHERE chain = ?",
+            params![chain],
+        )?
+        .opt_int(0)?
+        .map(|n| u64::try_from(n).unwrap_or_default()))
+}
+
+/// One state change of a deposit, with its event and outbox row, in the
+/// caller's transaction: the only code that writes a deposit's state.
+fn move_deposit(
+    db: &mut Db,
+    id: i64,
+    from: Option<&str>,
+    to: &str,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let now = now_rfc3339();
+    if let Some(from) = from {
+        let n = db.execute(
+            "UPDATE deposits SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            params![to, now.as_str(), id, from],
+        )?;
+        if n != 1 {
+            return Err(HubError::Concurrent(format!(
+                "deposit {id} changed while the follower ran (another process?)"
+            )));
+        }
+    }
+    let event = db.query_one(
+        "INSERT INTO events (at, kind, deposit, from_state, to_state, reason, message, operator) \
+         VALUES (?, 'deposit', ?, ?, ?, ?, ?, 'scanner') RETURNING id",
+        params![now.as_str(), id, from, to, reason, message],
+    )?;
+    db.execute(
+        "INSERT INTO outbox (event, tenant, deposit, next_attempt_at) \
+         SELECT ?, d.tenant, d.id, '' FROM deposits d WHERE d.id = ? AND d.tenant IS NOT NULL",
+        params![event.int(0)?, id],
+    )?;
+    Ok(())
+}
+
+/// A deposit found in a block.
+struct Found {
+    tx_hash: String,
+    position: String,
+    address: Address,
+    asset: String,
+    token: Option<i64>,
+    from: Address,
+    amount: U256,
+}
+
+/// Records `found` in `block`: new deposits SEEN; a known one re-mined in
+/// another block moves (REORGED → SEEN, or its block updated).
+fn record(
+    db: &mut Db,
+    chain: i64,
+    block: &SeenBlock,
+    found: &[Found],
+    watched: &HashMap<Address, Watched>,
+) -> Result<()> {
+    let now = now_rfc3339();
+    for f in found {
+        let existing = db.query_opt(
+            "SELECT id, state, block_hash FROM deposits WHERE chain = ? AND tx_hash = ? AND position = ?",
+            params![chain, f.tx_hash.as_str(), f.position.as_str()],
+        )?;
+        let n = i64::try_from(block.number).unwrap_or(i64::MAX);
+        match existing {
+            None => {
+                let w = watched.get(&f.address).cloned().unwrap_or(Watched {
+                    tenant: None,
+                    reference: None,
+                });
+                let row = db.query_one(
+                    "INSERT INTO deposits (chain, tx_hash, position, block_number, block_hash, address, tenant, reference, \
+                     asset, token, from_address, amount, state, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SEEN', ?, ?) RETURNING id",
+                    &[
+                        Value::from(chain),
+                        Value::from(f.tx_hash.as_str()),
+                        Value::from(f.position.as_str()),
+                        Value::from(n),
+                        Value::from(block.hash.as_str()),
+                        Value::from(f.address.to_checksum()),
+                        Value::from(w.tenant),
+                        Value::from(w.reference),
+                        Value::from(f.asset.as_str()),
+                        Value::from(f.token),
+                        Value::from(f.from.to_checksum()),
+                        Value::from(f.amount.to_string()),
+                        Value::from(now.as_str()),
+                        Value::from(now.as_str()),
+                    ],
+                )?;
+                move_deposit(
+                    db,
+                    row.int(0)?,
+                    None,
+                    "SEEN",
+                    "seen",
+                    &format!("in block {} ({})", block.number, block.hash),
+                )?;
+            }
+            Some(r) => {
+                let (id, state, hash) = (r.int(0)?, r.text(1)?, r.text(2)?);
+                db.execute(
+                    "UPDATE deposits SET block_number = ?, block_hash = ?, updated_at = ? WHERE id = ?",
+                    params![n, block.hash.as_str(), now.as_str(), id],
+                )?;
+                if state == "REORGED" {
+                    move_deposit(
+                        db,
+                        id,
+                        Some("REORGED"),
+                        "SEEN",
+                        "re-mined",
+                        &format!(
+                            "re-mined in block {} ({}) after a reorganisation",
+                            block.number, block.hash
+                        ),
+                    )?;
+                } else if hash != block.hash {
+                    // Moved without our seeing it leave (the orphaned block was
+                    // replaced before the follower read it): REORGED, then SEEN.
+                    move_deposit(
+                        db,
+                        id,
+                        Some(&state),
+                        "REORGED",
+                        "reorg",
+                        &format!("its block {hash} left the canonical chain"),
+                    )?;
+                    move_deposit(
+                        db,
+                        id,
+                        Some("REORGED"),
+                        "SEEN",
+                        "re-mined",
+                        &format!("re-mined in block {} ({})", block.number, block.hash),
+                    )?;
+                }
+            }
+        }
+    }
+    db.execute(
+        "INSERT INTO blocks (chain, number, hash, parent_hash, timestamp) VALUES (?, ?, ?, ?, ?)",
+        params![
+            chain,
+            i64::try_from(block.number).unwrap_or(i64::MAX),
+            block.hash.as_str(),
+            block.parent.as_str(),
+            i64::try_from(block.timestamp).unwrap_or(i64::MAX)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes the stored blocks above `keep` and marks their deposits REORGED.
+fn unwind(db: &mut Db, chain: i64, keep: u64) -> Result<u64> {
+    let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+    let orphaned: Vec<(i64, String)> = db
+        .query(
+            "SELECT id, state FROM deposits WHERE chain = ? AND block_number > ? AND state <> 'REORGED'",
+            params![chain, keep],
+        )?
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.text(1)?)))
+        .collect::<Result<_>>()?;
+    for (id, state) in &orphaned {
+        move_deposit(
+            db,
+            *id,
+            Some(state),
+            "REORGED",
+            "reorg",
+            "its block left the canonical chain",
+        )?;
+    }
+    Ok(db.execute(
+        "DELETE FROM blocks WHERE chain = ? AND number > ?",
+        params![chain, keep],
+    )?)
+}
+
+/// The deposit addresses of a chain.
+fn watched(db: &mut Db, chain: i64) -> Result<HashMap<Address, Watched>> {
+    let rows = db.query(
+        "SELECT address, tenant, reference FROM addresses WHERE chain = ? AND role = 'deposit'",
+        params![chain],
+    )?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        if let Some(a) = address(&r.text(0)?) {
+            out.insert(
+                a,
+                Watched {
+                    tenant: r.opt_text(1)?,
+                    reference: r.opt_text(2)?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the node offers `trace_block`, asked once and recorded.
+fn internal_transfers(db: &mut Db, rpc: &Rpc, chain: &Chain) -> Result<bool> {
+    let known = db
+        .query_one(
+            "SELECT internal_transfers FROM chains WHERE id = ?",
+            params![chain.id],
+        )?
+        .opt_text(0)?;
+    if let Some(k) = known {
+        return Ok(k == "trace_block");
+    }
+    let offered = match rpc.call("trace_block", json!(["latest"])) {
+        Ok(_) => true,
+        Err(RpcError::Node { .. } | RpcError::BadResponse { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    db.execute(
+        "UPDATE chains SET internal_transfers = ? WHERE id = ?",
+        params![if offered { "trace_block" } else { "none" }, chain.id],
+    )?;
+    Ok(offered)
+}
+
+fn topic_of(a: Address) -> String {
+    format!(
+        "0x000000000000000000000000{}",
+        hex_data::encode(a.0).trim_start_matches("0x")
+    )
+}
+
+/// One round of the follower of `chain`: up to [`BLOCKS_PER_ROUND`] new
+/// blocks, reorganisations, confirmations. Returns the blocks read.
+pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
+    let rpc = crate::commands::connect(chain)?;
+    let head = rpc.block_number()?;
+    let start = match db
+        .query_one(
+            "SELECT scan_from_block FROM chains WHERE id = ?",
+            params![chain.id],
+        )?
+        .opt_int(0)?
+    {
+        Some(n) => u64::try_from(n).unwrap_or_default(),
+        None => {
+            db.execute(
+                "UPDATE chains SET scan_from_block = ? WHERE id = ?",
+                params![i64::try_from(head).unwrap_or(i64::MAX), chain.id],
+            )?;
+            head
+        }
+    };
+    let watched = watched(db, chain.id)?;
+    let tokens: Vec<Token> = Token::all(db)?
+        .into_iter()
+        .filter(|t| t.chain == chain.id)
+        .collect();
+    let traces = internal_transfers(db, &rpc, chain)?;
+    let mut next = last_stored(db, chain.id)?.map_or(start, |n| n + 1);
+    // The node rewound below what we stored, or replaced our tip: check the
+    // tip and walk back to the common ancestor.
+    if let Some(tip) = next.checked_sub(1).filter(|t| *t >= start) {
+        let shown = rpc.call(
+            "eth_getBlockByNumber",
+            json!([hex_data::quantity_u64(tip.min(head)), false]),
+        )?;
+        let ours = stored_hash(db, chain.id, tip.min(head))?;
+        let theirs = shown
+            .get("hash")
+            .and_then(Json::as_str)
+            .map(str::to_ascii_lowercase);
+        if ours.is_some() && theirs.is_some() && ours != theirs {
+            next = common_ancestor(db, &rpc, chain.id, tip.min(head), start)? + 1;
+        }
+    }
+    let mut read = 0;
+    let last = head.min(next.saturating_add(BLOCKS_PER_ROUND - 1));
+    let mut blocks = Vec::new();
+    let mut n = next;
+    while n <= last {
+        let Some(b) = parse_block(&rpc.call(
+            "eth_getBlockByNumber",
+            json!([hex_data::quantity_u64(n), true]),
+        )?)?
+        else {
+            break; // the node has not shown it (yet): never trust its head beyond that
+        };
+        if b.number != n {
+            return Err(bad(
+                "eth_getBlockByNumber",
+                &format!("asked for block {n}, got block {}", b.number),
+            ));
+        }
+        let parent_ok = match blocks.last() {
+            Some(prev) => b.parent == prev_hash(prev),
+            None => match n.checked_sub(1).filter(|p| *p >= start) {
+                Some(p) => stored_hash(db, chain.id, p)?.is_none_or(|h| h == b.parent),
+                None => true,
+            },
+        };
+        if !parent_ok {
+            // A reorganisation under us: store what we have, then the next
+            // round walks back from the stored tip.
+            break;
+        }
+        blocks.push(b);
+        n += 1;
+    }
+    if blocks.is_empty() {
+        confirm(db, chain, head)?;
+        return Ok(0);
+    }
+    // Token transfers to deposit addresses over the whole range, in one
+    // filtered call (or a few, for many addresses).
+    let mut logs: Vec<Json> = Vec::new();
+    if !tokens.is_empty() && !watched.is_empty() {
+        let (from, to) = (blocks[0].number, blocks[blocks.len() - 1].number);
+        let addrs: Vec<String> = watched.keys().map(|a| topic_of(*a)).collect();
+        for chunk in addrs.chunks(500) {
+            let filter = json!({
+                "fromBlock": hex_data::quantity_u64(from),
+                "toBlock": hex_data::quantity_u64(to),
+                "address": tokens.iter().map(|t| hex_data::encode(t.contract.0)).collect::<Vec<_>>(),
+                "topics": [TRANSFER_TOPIC, Json::Null, chunk],
+            });
+            let got = rpc.call("eth_getLogs", json!([filter]))?;
+            logs.extend(got.as_array().cloned().unwrap_or_default());
+        }
+    }
+    let hashes: HashSet<String> = blocks.iter().map(|b| b.hash.clone()).collect();
+    let mut found: HashMap<String, Vec<Found>> = HashMap::new();
+    // A log's position is its rank among the transaction's matching logs,
+    // not its index in the block: a transaction re-mined in another block
+    // keeps it, so it stays one deposit.
+    logs.sort_by_key(|l| {
+        (
+            l.get("transactionHash")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            number(l, "logIndex", "eth_getLogs").unwrap_or(u64::MAX),
+        )
+    });
+    let mut rank: HashMap<String, u64> = HashMap::new();
+    for l in &logs {
+        const M: &str = "eth_getLogs";
+        let bh = hash_of(l, "blockHash", M)?;
+        if !hashes.contains(&bh) {
+            // A log of a block we did not read as canonical: the chain moved
+            // meanwhile; the next round sees it again.
+            return Ok(0);
+        }
+        let topics: Vec<&str> = l
+            .get("topics")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .collect();
+        if topics.len() != 3 {
+            continue;
+        }
+        let word = |t: &str| {
+            hex_data::decode_fixed::<32>(t)
+                .ok()
+                .map(|w| Address(w[12..].try_into().unwrap_or([0; 20])))
+        };
+        let (Some(from), Some(to)) = (word(topics[1]), word(topics[2])) else {
+            continue;
+        };
+        let contract = address(text(l, "address", M)?);
+        let Some(token) = tokens.iter().find(|t| Some(t.contract) == contract) else {
+            continue;
+        };
+        if !watched.contains_key(&to) {
+            continue;
+        }
+        let data = hex_data::decode(text(l, "data", M)?).unwrap_or_default();
+        if data.len() != 32 || l.get("removed").and_then(Json::as_bool) == Some(true) {
+            continue;
+        }
+        let tx_hash = hash_of(l, "transactionHash", M)?;
+        let r = rank.entry(tx_hash.clone()).or_default();
+        let position = format!("log:{r}");
+        *r += 1;
+        found.entry(bh).or_default().push(Found {
+            tx_hash,
+            position,
+            address: to,
+            asset: token.symbol.clone(),
+            token: Some(token.id),
+            from,
+            amount: U256::from_big_endian(&data),
+        });
+    }
+    // Native deposits: the block's transactions to deposit addresses, with
+    // receipt status 1.
+    let mut native: Vec<(String, String, Address, Address, U256)> = Vec::new();
+    for b in &blocks {
+        for (h, from, to, value) in &b.txs {
+            if let Some(to) = to.filter(|t| watched.contains_key(t)) {
+                if !value.is_zero() {
+                    native.push((b.hash.clone(), h.clone(), *from, to, *value));
+                }
+            }
+        }
+    }
+    if !native.is_empty() {
+        let calls: Vec<crate::rpc::Call> = native
+            .iter()
+            .map(|(_, h, ..)| ("eth_getTransactionReceipt", json!([h])))
+            .collect();
+        for ((bh, h, from, to, value), r) in native.iter().zip(rpc.batch(&calls)?) {
+            let r = r?;
+            let ok = r.get("status").and_then(Json::as_str) == Some("0x1")
+                && r.get("blockHash")
+                    .and_then(Json::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                    == Some(bh.as_str());
+            if ok {
+                found.entry(bh.clone()).or_default().push(Found {
+                    tx_hash: h.clone(),
+                    position: "tx".to_owned(),
+                    address: *to,
+                    asset: chain.native_symbol.clone(),
+                    token: None,
+                    from: *from,
+                    amount: *value,
+                });
+            }
+        }
+    }
+    if traces && !watched.is_empty() {
+        for b in &blocks {
+            let Ok(t) = rpc.call("trace_block", json!([hex_data::quantity_u64(b.number)])) else {
+                continue;
+            };
+            for tr in t.as_array().into_iter().flatten() {
+                let path: Vec<String> = tr
+                    .get("traceAddress")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Json::as_u64)
+                    .map(|n| n.to_string())
+                    .collect();
+                if path.is_empty() || tr.get("error").is_some() {
+                    continue; // the top-level call is the transaction itself
+                }
+                let action = tr.get("action").cloned().unwrap_or(Json::Null);
+                let to = action.get("to").and_then(Json::as_str).and_then(address);
+                let value = crate::rpc::quantity(
+                    "trace_block",
+                    action.get("value").unwrap_or(&json!("0x0")),
+                )
+                .unwrap_or_default();
+                let (Some(to), Some(from)) = (
+                    to,
+                    action.get("from").and_then(Json::as_str).and_then(address),
+                ) else {
+                    continue;
+                };
+                if watched.contains_key(&to) && !value.is_zero() {
+                    found.entry(b.hash.clone()).or_default().push(Found {
+                        tx_hash: tr
+                            .get("transactionHash")
+                            .and_then(Json::as_str)
+                            .unwrap_or_default()
+                            .to_ascii_lowercase(),
+                        position: format!("trace:{}", path.join(",")),
+                        address: to,
+                        asset: chain.native_symbol.clone(),
+                        token: None,
+                        from,
+                        amount: value,
+                    });
+                }
+            }
+        }
+    }
+    db.transaction(|db| {
+        for b in &blocks {
+            // Another process may have stored it meanwhile: then it is ours too.
+            if stored_hash(db, chain.id, b.number)?.is_some() {
+                continue;
+            }
+            record(
+                db,
+                chain.id,
+                b,
+                found.get(&b.hash).map_or(&[][..], Vec::as_slice),
+                &watched,
+            )?;
+        }
+        Ok::<_, HubError>(())
+    })?;
+    read += blocks.len() as u64;
+    confirm(db, chain, head)?;
+    Ok(read)
+}
+
+fn prev_hash(b: &SeenBlock) -> String {
+    b.hash.clone()
+}
+
+/// Walks back from `from` until the stored block equals the node's; unwinds
+/// what is above. Returns the common ancestor's number.
+fn common_ancestor(db: &mut Db, rpc: &Rpc, chain: i64, from: u64, start: u64) -> Result<u64> {
+    let mut n = from;
+    loop {
+        let theirs = rpc
+            .call(
+                "eth_getBlockByNumber",
+                json!([hex_data::quantity_u64(n), false]),
+            )?
+            .get("hash")
+            .and_then(Json::as_str)
+            .map(str::to_ascii_lowercase);
+        let ours = stored_hash(db, chain, n)?;
+        if ours.is_none() || ours == theirs || n <= start {
+            let keep = if ours == theirs {
+                n
+            } else {
+                n.saturating_sub(1)
+            };
+            db.transaction(|db| unwind(db, chain, keep))?;
+            tracing::warn!(
+                chain,
+                "reorganisation: blocks above {keep} left the canonical chain"
+            );
+            return Ok(keep);
+        }
+        n -= 1;
+    }
+}
+
+/// SEEN deposits `confirmations` deep on the stored chain become CONFIRMED.
+fn confirm(db: &mut Db, chain: &Chain, head: u64) -> Result<()> {
+    let Some(tip) = last_stored(db, chain.id)? else {
+        return Ok(());
+    };
+    let depth = tip.min(head) + 1;
+    let deep_enough = i64::try_from(depth.saturating_sub(chain.confirmations)).unwrap_or(i64::MAX);
+    let rows: Vec<(i64, i64)> = db
+        .query(
+            "SELECT d.id, d.block_number FROM deposits d JOIN blocks b ON b.chain = d.chain AND b.number = d.block_number \
+             AND b.hash = d.block_hash WHERE d.chain = ? AND d.state = 'SEEN' AND d.block_number < ?",
+            params![chain.id, deep_enough],
+        )?
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.int(1)?)))
+        .collect::<Result<_>>()?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    db.transaction(|db| {
+        for (id, block) in &rows {
+            move_deposit(
+                db,
+                *id,
+                Some("SEEN"),
+                "CONFIRMED",
+                "confirmed",
+                &format!(
+                    "block {block} is {} confirmation(s) deep",
+                    chain.confirmations
+                ),
+            )?;
+        }
+        Ok::<_, HubError>(())
+    })
+}
+
+/// Holds the follower lock of `chain` on PostgreSQL (tried, never waited
+/// for); always `true` on SQLite (one process).
+pub(crate) fn try_lock(db: &mut Db, chain: i64) -> Result<bool> {
+    match db.backend() {
+        Backend::Sqlite => Ok(true),
+        Backend::Postgres => Ok(db
+            .query_one(
+                "SELECT pg_try_advisory_lock(?)",
+                params![0x7363_616e_0000_0000_i64 ^ chain],
+            )?
+            .int(0)?
+            == 1),
+    }
+}
