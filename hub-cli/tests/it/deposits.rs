@@ -62,10 +62,11 @@ fn send_token(w: &World, token: Address, from: Address, to: Address, units: u128
         .to_owned()
 }
 
-/// The hub's deposit list as (tx, position) → (to, asset, units, state, block hash).
-fn hub_deposits(
-    w: &World,
-) -> BTreeMap<(String, String), (Address, String, String, String, String)> {
+/// A deposit as the hub lists it: (to, asset, units, state, block hash).
+type Listed = (Address, String, String, String, String);
+
+/// The hub's deposit list by (tx, position).
+fn hub_deposits(w: &World) -> BTreeMap<(String, String), Listed> {
     w.json(&["deposit", "list"])
         .as_array()
         .unwrap()
