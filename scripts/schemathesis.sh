@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${COLDSIGN_TOOLS:-$root/.tools}
 work=$(mktemp -d)
-hub=$root/target/debug/hub-cli
+hub=${CARGO_TARGET_DIR:-$root/target}/debug/hub-cli
 cargo build --locked --quiet -p coldsign-hub
 export HUB_OPERATOR=schemathesis
 export HUB_DATABASE_URL=$work/hub.db

@@ -15,7 +15,7 @@ anvil=$tools/bin/anvil
 listen=${HUB_LISTEN:-127.0.0.1:8080}
 
 cargo build --locked --quiet -p coldsign-hub
-hub=$root/target/debug/hub-cli
+hub=${CARGO_TARGET_DIR:-$root/target}/debug/hub-cli
 export HUB_OPERATOR="${HUB_OPERATOR:-demo}"
 export HUB_DATABASE_URL=$work/hub.db
 rm -rf "$work"
