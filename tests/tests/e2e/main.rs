@@ -13,6 +13,7 @@
     unreachable_pub
 )]
 
+mod exactly_once;
 mod flows;
 mod large;
 mod proxy;
@@ -39,6 +40,7 @@ both_backends!(
     flows::cancel_before_signing,
     flows::reverted_transfer_is_final,
     flows::void_and_forced_rebuild,
+    exactly_once::a_restored_hub_cannot_get_an_order_signed_twice,
     large::thousand_orders_from_hundred_senders,
 );
 
