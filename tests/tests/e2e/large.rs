@@ -16,7 +16,7 @@ fn order(n: usize) -> (String, &'static str, usize, u32, String, u128) {
     let sender = n / ORDERS_PER_SENDER;
     // Every recipient gets several orders, from several senders.
     let to = u32::try_from((n * 7 + n / RECIPIENTS) % RECIPIENTS).expect("small") + 1000;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         // 0.000001 .. 0.001 ETH.
         let micro = u128::try_from(n).expect("small") + 1;
         (
