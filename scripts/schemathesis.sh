@@ -38,6 +38,7 @@ for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break
     sleep 0.1
 done
+cd "$work" # schemathesis keeps its cache in the current directory
 "$tools/venv/bin/schemathesis" run "$root/docs/openapi.json" \
     --url "http://127.0.0.1:$port" \
     --header "Authorization: Bearer $key" \
