@@ -491,6 +491,19 @@ with its number, the header being line 1.")]
         #[arg(long, value_name = "ID")]
         batch: Option<i64>,
     },
+    /// What each cold address lacks to pay its pending orders, from the
+    /// node's balances: plan the funding before a build.
+    #[command(after_help = "Examples:
+  hub-cli order plan --chain mainnet
+  hub-cli order plan --chain mainnet --json
+
+Fees are estimated at today's max fee per gas: 21,000 gas per native
+payment, the chain's gas margin on 65,000 per token payment.")]
+    Plan {
+        /// Chain name.
+        #[arg(long)]
+        chain: String,
+    },
     /// Show an order with its history.
     #[command(after_help = "Examples:
   hub-cli order show w-1")]

@@ -291,6 +291,7 @@ pub(crate) fn run(ctx: &mut Ctx, cmd: OrderCmd) -> Result<()> {
             },
         ),
         OrderCmd::Show { id } => show(ctx, &id),
+        OrderCmd::Plan { chain } => plan(ctx, &chain),
         OrderCmd::Hold { id, reason } => hold(ctx, &id, reason.as_deref()),
         OrderCmd::Release { id } => release(ctx, &id),
         OrderCmd::Cancel { id } => cancel(ctx, &id),
@@ -963,7 +964,9 @@ fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
             "fee": i.fee.map(|f| f.to_string())}),
         );
     }
-    let mut t = Table::new(&["TIME", "WHAT", "BATCH", "FROM", "TO", "REASON", "MESSAGE"]);
+    let mut t = Table::new(&[
+        "TIME", "WHAT", "BATCH", "FROM", "TO", "BY", "REASON", "MESSAGE",
+    ]);
     let mut ev_json = Vec::new();
     for e in &events {
         let batch = e.opt_int(2)?.map(|b| b.to_string()).unwrap_or_default();
@@ -973,6 +976,7 @@ fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
             batch,
             e.opt_text(3)?.unwrap_or_default(),
             e.text(4)?,
+            e.text(7)?,
             e.text(5)?,
             e.text(6)?,
         ]);
@@ -1097,4 +1101,124 @@ pub(crate) fn order_json(
         v["history"] = json!(events);
     }
     Ok(v)
+}
+
+/// `order plan`: per cold sender, what its PENDING (not held) orders need
+/// (their amounts, and fees at today's max fee per gas) against what the
+/// node says it holds.
+fn plan(ctx: &mut Ctx, chain: &str) -> Result<()> {
+    let chain = Chain::by_name(&mut ctx.db, chain)?;
+    let rows = ctx.db.query(
+        &format!(
+            "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND o.state = 'PENDING' AND o.held_at IS NULL \
+             AND EXISTS (SELECT 1 FROM addresses a WHERE a.chain = o.chain AND a.address = o.from_address AND a.role = 'cold') \
+             ORDER BY o.id"
+        ),
+        params![chain.id],
+    )?;
+    let orders: Vec<Order> = rows.iter().map(Order::from_row).collect::<Result<_>>()?;
+    let rpc = super::connect(&chain)?;
+    let fees = match rpc.base_fee()? {
+        Some(base) => chain.fees.eip1559(base, rpc.priority_fee()?),
+        None => chain.fees.legacy(rpc.gas_price()?),
+    };
+    let per_gas = fees.max_per_gas();
+    // (sender, asset) -> (needed, token contract, decimals)
+    let mut need: std::collections::BTreeMap<(Address, String), (U256, Option<Address>, u8)> =
+        std::collections::BTreeMap::new();
+    for o in &orders {
+        let asset = asset_of(&mut ctx.db, o)?;
+        let gas = match &asset.token {
+            None => crate::fees::NATIVE_TRANSFER_GAS,
+            Some(_) => chain.fees.gas_limit(65_000),
+        };
+        let fee = U256::from(gas).saturating_mul(per_gas);
+        let native = need
+            .entry((o.from, chain.native_symbol.clone()))
+            .or_insert((U256::zero(), None, chain.native_decimals));
+        native.0 = native.0.saturating_add(fee);
+        if asset.token.is_none() {
+            native.0 = native.0.saturating_add(o.amount);
+        }
+        if let Some(t) = &asset.token {
+            let e = need.entry((o.from, asset.symbol.clone())).or_insert((
+                U256::zero(),
+                Some(t.contract),
+                t.decimals,
+            ));
+            e.0 = e.0.saturating_add(o.amount);
+        }
+    }
+    let hex = |a: Address| coldsign_core::hex_data::encode(a.0);
+    let calls: Vec<crate::rpc::Call> = need
+        .iter()
+        .map(|((sender, _), (_, token, _))| match token {
+            None => ("eth_getBalance", json!([hex(*sender), "latest"])),
+            Some(t) => {
+                let mut data = vec![0x70, 0xa0, 0x82, 0x31];
+                data.extend_from_slice(&[0u8; 12]);
+                data.extend_from_slice(&sender.0);
+                ("eth_call", json!([{"to": hex(*t), "data": coldsign_core::hex_data::encode(data)}, "latest"]))
+            }
+        })
+        .collect();
+    let answers = rpc.batch(&calls)?;
+    let mut t = Table::new(&["SENDER", "ASSET", "NEEDS", "HOLDS", "SHORT BY"]);
+    let mut data = Vec::new();
+    let mut short_count = 0;
+    for (((sender, symbol), (needed, token, decimals)), answer) in need.iter().zip(answers) {
+        let v = answer?;
+        let held = match token {
+            None => crate::rpc::quantity("eth_getBalance", &v)?,
+            Some(_) => {
+                let bytes = coldsign_core::hex_data::decode(v.as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                if bytes.len() != 32 {
+                    return Err(HubError::Node(format!(
+                        "balanceOf of {symbol} answered {} bytes",
+                        bytes.len()
+                    )));
+                }
+                U256::from_big_endian(&bytes)
+            }
+        };
+        let short = needed.saturating_sub(held);
+        short_count += usize::from(!short.is_zero());
+        let human = |v: U256| {
+            coldsign_core::amount::format_units(v, *decimals).unwrap_or_else(|_| v.to_string())
+        };
+        t.row(vec![
+            sender.to_string(),
+            symbol.clone(),
+            human(*needed),
+            human(held),
+            if short.is_zero() {
+                "-".to_owned()
+            } else {
+                human(short)
+            },
+        ]);
+        data.push(
+            json!({"sender": sender, "asset": symbol, "needs": human(*needed), "holds": human(held),
+            "short": human(short), "short_base_units": short.to_string()}),
+        );
+    }
+    let summary = if orders.is_empty() {
+        format!("no pending orders from cold addresses on {}", chain.name)
+    } else if short_count == 0 {
+        format!(
+            "{} pending order(s): every sender holds enough",
+            orders.len()
+        )
+    } else {
+        format!(
+            "{} pending order(s): {short_count} sender balance(s) fall short: fund them before `hub-cli batch create`",
+            orders.len()
+        )
+    };
+    ctx.out.result(
+        json!({"chain": chain.name, "orders": orders.len(), "max_fee_per_gas": per_gas.to_string(), "senders": data}),
+        &format!("{}{summary}\n", Output::table(&t)),
+    );
+    Ok(())
 }

@@ -50,6 +50,7 @@ both_backends!(
     operator_small_things,
     hostile_text_is_escaped_before_it_is_printed,
     drop_every_build_error_and_filter_by_state,
+    order_plan_names_what_each_sender_lacks,
 );
 
 both_backends!(

@@ -454,3 +454,33 @@ fn key_and_address(hex_key: &str) -> (k256::ecdsa::SigningKey, Address) {
     let a = address_of(&k);
     (k, a)
 }
+
+/// `order plan` says what each sender lacks for its pending orders, before
+/// a build finds out.
+pub fn order_plan_names_what_each_sender_lacks(backend: Backend) {
+    let w = World::new(backend, 1);
+    let token = w.anvil.deploy_token();
+    w.add_token(token);
+    let (k1, a1) = dev(1);
+    w.import_keys(&[&k1]);
+    w.anvil.set_balance(a1, 3 * ETH);
+    w.anvil.mint(token, a1, 2_000_000);
+    w.import_orders(&[
+        ("N-1", "ETH", a1, recipient(1), "2"),
+        ("N-2", "ETH", a1, recipient(2), "2"),
+        ("T-1", "TUSD", a1, recipient(3), "5"),
+    ]);
+    let plan = w.json(&["order", "plan", "--chain", "local"]);
+    assert_eq!(plan["orders"], 3);
+    let senders = plan["senders"].as_array().unwrap();
+    let eth = senders.iter().find(|s| s["asset"] == "ETH").unwrap();
+    let short: u128 = eth["short_base_units"].as_str().unwrap().parse().unwrap();
+    assert!(
+        short > ETH && short < 2 * ETH,
+        "4 ETH and fees against 3 ETH: {eth}"
+    );
+    let tusd = senders.iter().find(|s| s["asset"] == "TUSD").unwrap();
+    assert_eq!(tusd["short"], "3", "{tusd}");
+    let human = w.ok(&["order", "plan", "--chain", "local"]);
+    assert!(human.contains("fall short"), "{human}");
+}
