@@ -46,6 +46,11 @@ pub(crate) mod stats {
     static CALLS: AtomicU64 = AtomicU64::new(0);
     static WAIT_NANOS: AtomicU64 = AtomicU64::new(0);
 
+    std::thread_local! {
+        /// This thread's share of `WAIT_NANOS`.
+        static THREAD_WAIT_NANOS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
     /// Records one HTTP request carrying `calls` JSON-RPC calls, answered
     /// (or given up on, retries included) after `waited`.
     pub(super) fn record(calls: usize, waited: Duration) {
@@ -53,6 +58,15 @@ pub(crate) mod stats {
         CALLS.fetch_add(calls as u64, Ordering::Relaxed);
         let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
         WAIT_NANOS.fetch_add(nanos, Ordering::Relaxed);
+        THREAD_WAIT_NANOS.with(|w| w.set(w.get().saturating_add(nanos)));
+    }
+
+    /// The time the calling thread has spent waiting on nodes so far: the
+    /// difference across a piece of work is that work's node wait, whatever
+    /// other threads of the process do meanwhile (the service's supervisor
+    /// reports its rounds' node wait this way).
+    pub(crate) fn thread_wait() -> Duration {
+        Duration::from_nanos(THREAD_WAIT_NANOS.with(std::cell::Cell::get))
     }
 
     /// The counters as `{"requests":N,"calls":M,"wait_ms":X}`.
