@@ -60,7 +60,67 @@ fn ensure_table(db: &mut Db) -> Result<(), DbError> {
             name TEXT NOT NULL,
             applied_at TEXT NOT NULL
         )",
-    )
+    )?;
+    // The checksum column came after the table: add it where it is missing.
+    let has = match db.backend() {
+        Backend::Sqlite => db
+            .query_opt(
+                "SELECT 1 FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'",
+                params![],
+            )?
+            .is_some(),
+        Backend::Postgres => db
+            .query_opt(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
+                 AND table_name = 'schema_migrations' AND column_name = 'checksum'",
+                params![],
+            )?
+            .is_some(),
+    };
+    if !has {
+        db.batch_execute("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT")?;
+    }
+    Ok(())
+}
+
+/// The checksum of a migration's SQL as written: keccak-256 of its text.
+fn checksum(m: &Migration) -> String {
+    coldsign_core::keccak256(m.sql.as_bytes()).to_string()
+}
+
+/// Refuses a database whose applied migrations are not the ones this
+/// program carries (a migration file edited after it was applied); records
+/// the checksums of migrations applied before checksums were kept.
+fn check_checksums(db: &mut Db) -> Result<(), DbError> {
+    let applied = db.query(
+        "SELECT version, checksum FROM schema_migrations ORDER BY version",
+        params![],
+    )?;
+    for r in &applied {
+        let version = r.int(0)?;
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version == version) else {
+            continue;
+        };
+        match r.opt_text(1)? {
+            Some(stored) if stored != checksum(m) => {
+                return Err(DbError::Schema(format!(
+                    "migration {version} ({}) applied to this database differs from the one this hub-cli carries \
+                     (checksum {stored}, expected {}): the migration was edited after it was applied; \
+                     use the hub-cli build that applied it, or restore the migration file",
+                    m.name,
+                    checksum(m)
+                )))
+            }
+            Some(_) => {}
+            None => {
+                db.execute(
+                    "UPDATE schema_migrations SET checksum = ? WHERE version = ?",
+                    params![checksum(m), version],
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn current_version(db: &mut Db) -> Result<Option<i64>, DbError> {
@@ -91,6 +151,7 @@ pub(crate) fn migrate(db: &mut Db) -> Result<Vec<i64>, DbError> {
     ensure_table(db)?;
     let current = current_version(db)?.unwrap_or(0);
     refuse_newer(current)?;
+    check_checksums(db)?;
     let mut applied = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         let sql = render(m.sql, db.backend());
@@ -106,8 +167,8 @@ pub(crate) fn migrate(db: &mut Db) -> Result<Vec<i64>, DbError> {
             }
             db.batch_execute(&sql)?;
             db.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                params![m.version, m.name, crate::clock::now_rfc3339()],
+                "INSERT INTO schema_migrations (version, name, applied_at, checksum) VALUES (?, ?, ?, ?)",
+                params![m.version, m.name, crate::clock::now_rfc3339(), checksum(m)],
             )?;
             applied.push(m.version);
             Ok(())
@@ -137,7 +198,10 @@ pub(crate) fn check_version(db: &mut Db) -> Result<(), DbError> {
             "the database has schema version {v}, this hub-cli needs {SCHEMA_VERSION}: \
              run `hub-cli migrate`"
         ))),
-        Some(v) => refuse_newer(v),
+        Some(v) => {
+            refuse_newer(v)?;
+            check_checksums(db)
+        }
     }
 }
 
@@ -155,6 +219,20 @@ mod tests {
         assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4, 6, 7]);
         assert_eq!(migrate(&mut db).unwrap(), Vec::<i64>::new());
         check_version(&mut db).unwrap();
+        // An applied migration whose file was edited afterwards is refused.
+        db.execute(
+            "UPDATE schema_migrations SET checksum = '0xbeef' WHERE version = 2",
+            params![],
+        )
+        .unwrap();
+        let err = check_version(&mut db).unwrap_err().to_string();
+        assert!(err.contains("was edited after it was applied"), "{err}");
+        db.execute(
+            "UPDATE schema_migrations SET checksum = NULL WHERE version = 2",
+            params![],
+        )
+        .unwrap();
+        check_version(&mut db).unwrap(); // recorded again, as before checksums
         db.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')",
             params![],
