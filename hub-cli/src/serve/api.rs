@@ -662,14 +662,24 @@ async fn resolve_batch(
     .await
 }
 
+/// A batch action that takes nothing but the batch id.
+async fn simple_action(
+    state: &Arc<State>,
+    headers: &HeaderMap,
+    id: &str,
+    cmd: fn(i64) -> BatchCmd,
+) -> ApiResult {
+    let p = principal(state, headers, Scope::BatchesOperate).await?;
+    let id = batch_id(id)?;
+    batch_action(state, p, Some(id), cmd(id)).await
+}
+
 async fn check_batch(
     AxState(state): AxState<Arc<State>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let p = principal(&state, &headers, Scope::BatchesOperate).await?;
-    let id = batch_id(&id)?;
-    batch_action(&state, p, Some(id), BatchCmd::Check { id }).await
+    simple_action(&state, &headers, &id, |id| BatchCmd::Check { id }).await
 }
 
 async fn resend_batch(
@@ -677,9 +687,7 @@ async fn resend_batch(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let p = principal(&state, &headers, Scope::BatchesOperate).await?;
-    let id = batch_id(&id)?;
-    batch_action(&state, p, Some(id), BatchCmd::Resend { id }).await
+    simple_action(&state, &headers, &id, |id| BatchCmd::Resend { id }).await
 }
 
 async fn cancel_batch(
@@ -687,9 +695,7 @@ async fn cancel_batch(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let p = principal(&state, &headers, Scope::BatchesOperate).await?;
-    let id = batch_id(&id)?;
-    batch_action(&state, p, Some(id), BatchCmd::Cancel { id }).await
+    simple_action(&state, &headers, &id, |id| BatchCmd::Cancel { id }).await
 }
 
 /// `GET /v1/deposits?address=&state=&since=&chain=`: the tenant's deposits.

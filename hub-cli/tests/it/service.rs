@@ -212,6 +212,61 @@ fn time_now() -> i64 {
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
+/// A local receiver for tenant acme's callbacks, set up with `callback set`.
+fn callbacks_to_receiver(w: &World) -> Receiver {
+    let receiver = Receiver::start();
+    let secret_file = w.dir.path().join("acme.secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    w.ok(&[
+        "callback",
+        "set",
+        "--tenant",
+        "acme",
+        "--url",
+        &receiver.url,
+        "--secret-file",
+        secret_file.to_str().unwrap(),
+    ]);
+    receiver
+}
+
+/// Creates acme's batch of every pending order through the API, exports it,
+/// signs it with `key` as the cold signer would and uploads the signed file
+/// through `uploader`; returns the batch id.
+fn batch_signed_and_uploaded(
+    w: &World,
+    s: &Service,
+    uploader: &Service,
+    acme: &str,
+    key: &k256::ecdsa::SigningKey,
+) -> i64 {
+    let (status, created) = s.call(
+        "POST",
+        "/v1/batches",
+        Some(acme),
+        Some(&json!({"chain": "local", "all_pending": true, "auto_build": true}).to_string()),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let export = s
+        .call("GET", &format!("/v1/batches/{id}/export"), Some(acme), None)
+        .1;
+    let unsigned = w
+        .dir
+        .path()
+        .join(format!("batch_{id}_20260101_unsigned.json"));
+    std::fs::write(&unsigned, export.to_string()).unwrap();
+    let signed = sign_file(&unsigned, &[key]);
+    let (status, body) = uploader.call(
+        "POST",
+        &format!("/v1/batches/{id}/upload"),
+        Some(acme),
+        Some(&std::fs::read_to_string(&signed).unwrap()),
+    );
+    assert_eq!(status, 200, "{body}");
+    id
+}
+
 /// A key for `tenant` with every scope.
 fn key(w: &World, tenant: &str, scope: &str) -> String {
     w.json(&["apikey", "create", "--tenant", tenant, "--scope", scope])["key"]
@@ -369,19 +424,7 @@ pub fn a_whole_cold_cycle_through_the_service(backend: Backend) {
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
     let acme = key(&w, "acme", "orders:write,orders:read,batches:operate");
-    let receiver = Receiver::start();
-    let secret_file = w.dir.path().join("acme.secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    w.ok(&[
-        "callback",
-        "set",
-        "--tenant",
-        "acme",
-        "--url",
-        &receiver.url,
-        "--secret-file",
-        secret_file.to_str().unwrap(),
-    ]);
+    let receiver = callbacks_to_receiver(&w);
     let s = Service::start(&w);
     if backend == Backend::Sqlite {
         let second = w.run(&["serve", "--listen", "127.0.0.1:0"]);
@@ -499,20 +542,8 @@ pub fn kill_9_at_random_moments_loses_nothing(backend: Backend) {
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
     let acme = key(&w, "acme", "orders:write,orders:read,batches:operate");
-    let receiver = Receiver::start();
+    let receiver = callbacks_to_receiver(&w);
     *receiver.failing.lock().unwrap() = true;
-    let secret_file = w.dir.path().join("acme.secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    w.ok(&[
-        "callback",
-        "set",
-        "--tenant",
-        "acme",
-        "--url",
-        &receiver.url,
-        "--secret-file",
-        secret_file.to_str().unwrap(),
-    ]);
     let mut s = Service::start(&w);
     let orders: Vec<Value> = (1..=6)
         .map(|n| order(&format!("K-{n}"), a1, recipient(n), "1"))
@@ -527,34 +558,7 @@ pub fn kill_9_at_random_moments_loses_nothing(backend: Backend) {
         .0,
         201
     );
-    let (status, created) = s.call(
-        "POST",
-        "/v1/batches",
-        Some(&acme),
-        Some(&json!({"chain": "local", "all_pending": true, "auto_build": true}).to_string()),
-    );
-    assert_eq!(status, 200, "{created}");
-    let id = created["id"].as_i64().unwrap();
-    let export = s
-        .call(
-            "GET",
-            &format!("/v1/batches/{id}/export"),
-            Some(&acme),
-            None,
-        )
-        .1;
-    let unsigned = w
-        .dir
-        .path()
-        .join(format!("batch_{id}_20260101_unsigned.json"));
-    std::fs::write(&unsigned, export.to_string()).unwrap();
-    let signed = sign_file(&unsigned, &[&k1]);
-    s.call(
-        "POST",
-        &format!("/v1/batches/{id}/upload"),
-        Some(&acme),
-        Some(&std::fs::read_to_string(&signed).unwrap()),
-    );
+    let id = batch_signed_and_uploaded(&w, &s, &s, &acme, &k1);
     // Kill it a few times, at moments that move with the process's pace.
     for delay_ms in [150u64, 400, 90, 700] {
         std::thread::sleep(Duration::from_millis(delay_ms));
@@ -599,19 +603,7 @@ pub fn three_processes_share_one_postgres() {
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
     let acme = key(&w, "acme", "orders:write,orders:read,batches:operate");
-    let receiver = Receiver::start();
-    let secret_file = w.dir.path().join("acme.secret");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    w.ok(&[
-        "callback",
-        "set",
-        "--tenant",
-        "acme",
-        "--url",
-        &receiver.url,
-        "--secret-file",
-        secret_file.to_str().unwrap(),
-    ]);
+    let receiver = callbacks_to_receiver(&w);
     let services: Vec<Service> = (0..3).map(|_| Service::start(&w)).collect();
     let orders: Vec<Value> = (1..=8)
         .map(|n| order(&format!("P-{n}"), a1, recipient(n), "1"))
@@ -627,6 +619,8 @@ pub fn three_processes_share_one_postgres() {
             });
         }
     });
+    let mut services = services;
+    let last = services.pop().unwrap();
     let s0 = &services[0];
     assert_eq!(
         s0.call("GET", "/v1/orders?limit=100", Some(&acme), None).1["orders"]
@@ -635,36 +629,7 @@ pub fn three_processes_share_one_postgres() {
             .len(),
         8
     );
-    let (status, created) = s0.call(
-        "POST",
-        "/v1/batches",
-        Some(&acme),
-        Some(&json!({"chain": "local", "all_pending": true, "auto_build": true}).to_string()),
-    );
-    assert_eq!(status, 200, "{created}");
-    let id = created["id"].as_i64().unwrap();
-    let export = s0
-        .call(
-            "GET",
-            &format!("/v1/batches/{id}/export"),
-            Some(&acme),
-            None,
-        )
-        .1;
-    let unsigned = w
-        .dir
-        .path()
-        .join(format!("batch_{id}_20260101_unsigned.json"));
-    std::fs::write(&unsigned, export.to_string()).unwrap();
-    let signed = sign_file(&unsigned, &[&k1]);
-    let mut services = services;
-    let last = services.pop().unwrap();
-    last.call(
-        "POST",
-        &format!("/v1/batches/{id}/upload"),
-        Some(&acme),
-        Some(&std::fs::read_to_string(&signed).unwrap()),
-    );
+    let id = batch_signed_and_uploaded(&w, s0, &last, &acme, &k1);
     std::thread::sleep(Duration::from_millis(300));
     last.kill();
     let s1 = &services[1];
