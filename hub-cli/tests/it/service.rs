@@ -154,7 +154,9 @@ impl Receiver {
                     }
                 }
                 let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
+                if reader.read_exact(&mut body).is_err() {
+                    continue; // the sender died mid-request (kill -9): nothing was delivered
+                }
                 let fail = *f.lock().unwrap();
                 if !fail {
                     g.lock()
