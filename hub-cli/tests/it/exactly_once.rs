@@ -398,3 +398,38 @@ pub fn a_copy_broadcast_after_a_cancel_settles_the_orders(backend: Backend) {
     assert_eq!(w.anvil.balance(recipient(11)), ETH);
     assert_eq!(w.anvil.nonce(a1), 2);
 }
+
+/// With a witness node, an item is DISBURSED only once the witness shows
+/// the same receipt in the same canonical block: a witness that does not
+/// know the transaction (another node of the same chain id) holds it in
+/// CONFIRMING; an honest witness lets it close.
+pub fn a_witness_node_must_agree_before_an_order_is_paid(backend: Backend) {
+    let w = World::new(backend, 1);
+    let stranger = Anvil::start();
+    let (k1, a1) = dev(1);
+    w.import_keys(&[&k1]);
+    w.ok(&["chain", "update", "local", "--witness-rpc", &stranger.url]);
+    w.import_orders(&[("W", "ETH", a1, recipient(12), "1")]);
+    let id = w.create_batch();
+    let signed = export_and_sign(&w, &id, &[&k1]);
+    w.ok(&["batch", "upload", &id, signed.to_str().unwrap()]);
+    w.anvil.mine(2);
+    for _ in 0..2 {
+        w.ok(&["batch", "sync", &id]);
+    }
+    assert_eq!(w.item_state(&id, "W"), "CONFIRMING");
+    let message = w.json(&["batch", "show", &id])["items"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("witness"), "{message}");
+    assert_eq!(w.order_state("W"), "IN_BATCH");
+
+    let honest = w.anvil.url.clone();
+    w.ok(&["chain", "update", "local", "--witness-rpc", &honest]);
+    w.sync_wait(&id);
+    assert_eq!(w.batch_state(&id), "CLOSED");
+    assert_eq!(w.order_state("W"), "COMPLETED");
+    assert_eq!(w.anvil.balance(recipient(12)), ETH);
+    assert_eq!(w.anvil.nonce(a1), 1);
+}

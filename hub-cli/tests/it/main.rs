@@ -36,6 +36,7 @@ both_backends!(
     a_void_cancels_a_bound_order,
     a_forced_rebuild_voids_the_exported_file,
     a_copy_broadcast_after_a_cancel_settles_the_orders,
+    a_witness_node_must_agree_before_an_order_is_paid,
 );
 
 both_backends!(
