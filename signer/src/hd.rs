@@ -6,8 +6,11 @@
 //! HMAC-SHA512 each, so a batch of 10,000 items from 1,000 senders costs
 //! 1,000 child derivations and one public key per sender.
 
-use bip32::{ChildNumber, DerivationPath, Prefix, PublicKey as _, XPrv, XPub};
-use coldsign_core::Address;
+use bip32::{ChildNumber, DerivationPath, ExtendedKey, Prefix, PublicKey as _, XPrv, XPub};
+use coldsign_core::{
+    address_proof::{self, AddressProof, WalletFingerprint},
+    Address,
+};
 use k256::ecdsa::VerifyingKey;
 use rayon::prelude::*;
 use std::{collections::BTreeMap, fmt, str::FromStr};
@@ -36,6 +39,12 @@ pub enum HdError {
     /// The BIP32 library refused (a derived key is invalid; probability below 2^-127).
     #[error("key derivation failed: {0}")]
     Derivation(String),
+    /// An extended key that BIP32 does not allow, or of the wrong kind.
+    #[error("extended key refused: {0}")]
+    BadExtendedKey(String),
+    /// A proof of possession could not be made.
+    #[error("address proof failed: {0}")]
+    Proof(String),
 }
 
 /// A path `m/44'/60'/account'/0/index`: the only kind the signer derives.
@@ -124,7 +133,12 @@ impl Root {
     /// The BIP32 fingerprint of the master public key, as 8 hex digits: a
     /// public name of the wallet that reveals nothing about its keys.
     pub fn fingerprint(&self) -> String {
-        hex::encode(self.0.public_key().fingerprint())
+        self.wallet_fingerprint().to_string()
+    }
+
+    /// The same fingerprint as a value.
+    pub fn wallet_fingerprint(&self) -> WalletFingerprint {
+        WalletFingerprint(self.0.public_key().fingerprint())
     }
 
     fn account_level(&self, account: u32) -> Result<XPrv, HdError> {
@@ -227,8 +241,80 @@ impl AccountNode {
         let key = self.secret.add_tweak(&scalar).map_err(bad)?;
         let public = secp256k1::PublicKey::from_secret_key(&self.ctx, &key);
         let address = Address::from_uncompressed_public_key(&public.serialize_uncompressed());
-        Ok(DerivedKey { key, address })
+        Ok(DerivedKey {
+            key,
+            address,
+            public,
+        })
     }
+
+    /// The address of child `index` with its proof of possession: the
+    /// child key signs [`address_proof::proof_message`] of `fingerprint`,
+    /// the path and the address (RFC 6979, low s) with `ctx`, a context
+    /// from [`proof_context`]. Costs one child derivation and one
+    /// signature.
+    pub fn proven_address(
+        &self,
+        account: u32,
+        index: u32,
+        fingerprint: &WalletFingerprint,
+        ctx: &ProofContext,
+    ) -> Result<ProvenAddress, HdError> {
+        let key = self.child(index)?;
+        let path = EthPath { account, index }.to_string();
+        let digest = address_proof::proof_message(fingerprint, &path, &key.address)
+            .map_err(|e| HdError::Proof(e.to_string()))?;
+        let msg =
+            secp256k1::Message::from_slice(&digest.0).map_err(|e| HdError::Proof(e.to_string()))?;
+        let (recid, rs) = ctx
+            .0
+            .sign_ecdsa_recoverable(&msg, &key.key)
+            .serialize_compact();
+        let proof = AddressProof::from_compact(recid.to_i32() == 1, &rs)
+            .map_err(|e| HdError::Proof(e.to_string()))?;
+        Ok(ProvenAddress {
+            index,
+            path,
+            address: key.address,
+            public_key: format!("0x{}", hex::encode(key.public.serialize())),
+            proof,
+        })
+    }
+}
+
+/// A libsecp256k1 signing context for proofs, randomised against side
+/// channels (shared by the threads that sign).
+pub struct ProofContext(secp256k1::Secp256k1<secp256k1::SignOnly>);
+
+impl fmt::Debug for ProofContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProofContext")
+    }
+}
+
+/// A fresh [`ProofContext`], randomised from the operating system's RNG.
+pub fn proof_context() -> ProofContext {
+    use rand_core::RngCore;
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rand_core::OsRng.fill_bytes(seed.as_mut());
+    let mut ctx = secp256k1::Secp256k1::signing_only();
+    ctx.seeded_randomize(&seed);
+    ProofContext(ctx)
+}
+
+/// One exported address with its proof of possession.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProvenAddress {
+    /// The address index `i`.
+    pub index: u32,
+    /// The full derivation path.
+    pub path: String,
+    /// The EIP-55 address.
+    pub address: Address,
+    /// The compressed SEC1 public key, `0x`-prefixed hex.
+    pub public_key: String,
+    /// The signature of the address's key over the proof message.
+    pub proof: AddressProof,
 }
 
 /// A derived signing key (libsecp256k1) and its address; the key is wiped
@@ -236,6 +322,7 @@ impl AccountNode {
 pub struct DerivedKey {
     key: secp256k1::SecretKey,
     address: Address,
+    public: secp256k1::PublicKey,
 }
 
 impl Drop for DerivedKey {
@@ -302,10 +389,80 @@ pub struct AddressInfo {
     pub public_key: String,
 }
 
+/// The kind of a strictly parsed extended key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtendedKeyKind {
+    /// An `xpub`: version 0x0488B21E and a valid compressed public key.
+    Public,
+    /// An `xprv`: version 0x0488ADE4, a zero byte and a scalar in 1..n-1.
+    Private,
+}
+
+/// Parses a BIP32 extended key (Base58Check, 78 bytes) strictly: the
+/// checksum; the version bytes, which must be mainnet `xpub` or `xprv`; the
+/// key data, which must match the version (a public key with a 02/03 prefix
+/// on the curve, or a zero byte and a private key in 1..n-1); and the
+/// depth-0 rules (a master key has parent fingerprint 0 and child number 0).
+/// The invalid keys of BIP-0032 "Test vector 5" are all refused.
+pub fn parse_extended_key(s: &str) -> Result<(ExtendedKeyKind, ExtendedKey), HdError> {
+    let bad = |why: &str| HdError::BadExtendedKey(why.to_owned());
+    let key: ExtendedKey = s.parse().map_err(|_| {
+        bad("not a Base58Check extended key of 78 bytes (a typo, or a damaged checksum)")
+    })?;
+    let kind = if key.prefix.version() == Prefix::XPUB.version() {
+        ExtendedKeyKind::Public
+    } else if key.prefix.version() == Prefix::XPRV.version() {
+        ExtendedKeyKind::Private
+    } else {
+        return Err(HdError::BadExtendedKey(format!(
+            "unknown version bytes {:#010x} (only xpub 0x0488b21e and xprv 0x0488ade4)",
+            key.prefix.version()
+        )));
+    };
+    if key.attrs.depth == 0 {
+        if key.attrs.parent_fingerprint != [0; 4] {
+            return Err(bad(
+                "a depth-0 (master) key with a non-zero parent fingerprint",
+            ));
+        }
+        if u32::from(key.attrs.child_number) != 0 {
+            return Err(bad("a depth-0 (master) key with a non-zero child number"));
+        }
+    }
+    match kind {
+        ExtendedKeyKind::Public => {
+            if !matches!(key.key_bytes[0], 2 | 3) {
+                return Err(HdError::BadExtendedKey(format!(
+                    "xpub key data starts with {:#04x}, not 0x02 or 0x03 (a private key, or not a compressed public key)",
+                    key.key_bytes[0]
+                )));
+            }
+            secp256k1::PublicKey::from_slice(&key.key_bytes)
+                .map_err(|_| bad("xpub key data is not a point on secp256k1"))?;
+        }
+        ExtendedKeyKind::Private => {
+            if key.key_bytes[0] != 0 {
+                return Err(bad(
+                    "xprv key data does not start with a zero byte (a public key?)",
+                ));
+            }
+            secp256k1::SecretKey::from_slice(&key.key_bytes[1..])
+                .map_err(|_| bad("xprv private key is not in 1..n-1"))?;
+        }
+    }
+    Ok((kind, key))
+}
+
 impl AccountXpub {
-    /// Parses an `xpub…` string.
+    /// Parses an `xpub…` string strictly ([`parse_extended_key`]); an
+    /// `xprv` is refused.
     pub fn parse(s: &str) -> Result<Self, HdError> {
-        XPub::from_str(s).map(Self).map_err(derr)
+        match parse_extended_key(s)? {
+            (ExtendedKeyKind::Public, key) => XPub::try_from(key).map(Self).map_err(derr),
+            (ExtendedKeyKind::Private, _) => Err(HdError::BadExtendedKey(
+                "an xprv (a private key) where an xpub is expected".into(),
+            )),
+        }
     }
 
     /// The `xpub…` string.
@@ -499,6 +656,88 @@ mod tests {
         ] {
             assert!(bad.parse::<EthPath>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn bip32_test_vector_5_keys_are_all_refused() {
+        let text = include_str!("../../fixtures/vectors/bip32_invalid.json");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let invalid = v["vectors"].as_array().unwrap();
+        assert_eq!(invalid.len(), 16);
+        for entry in invalid {
+            let key = entry["key"].as_str().unwrap();
+            let reason = entry["reason"].as_str().unwrap();
+            assert!(
+                parse_extended_key(key).is_err(),
+                "accepted ({reason}): {key}"
+            );
+            assert!(
+                AccountXpub::parse(key).is_err(),
+                "accepted as xpub ({reason}): {key}"
+            );
+        }
+        for entry in v["valid"].as_array().unwrap() {
+            let key = entry["key"].as_str().unwrap();
+            let (kind, _) = parse_extended_key(key).unwrap();
+            match entry["kind"].as_str().unwrap() {
+                "xpub" => {
+                    assert_eq!(kind, ExtendedKeyKind::Public);
+                    assert_eq!(AccountXpub::parse(key).unwrap().to_xpub_string(), key);
+                }
+                _ => {
+                    assert_eq!(kind, ExtendedKeyKind::Private);
+                    let err = AccountXpub::parse(key).unwrap_err().to_string();
+                    assert!(err.contains("xprv"), "{err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn depth_zero_rules_are_named() {
+        let text = include_str!("../../fixtures/vectors/bip32_invalid.json");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        for entry in v["vectors"].as_array().unwrap() {
+            let reason = entry["reason"].as_str().unwrap();
+            if let Some(what) = reason.strip_prefix("zero depth with non-zero ") {
+                let err = parse_extended_key(entry["key"].as_str().unwrap())
+                    .err()
+                    .unwrap()
+                    .to_string();
+                let want = if what == "index" {
+                    "non-zero child number"
+                } else {
+                    "non-zero parent fingerprint"
+                };
+                assert!(err.contains(want), "{reason}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn proven_addresses_verify_and_are_the_derived_ones() {
+        let root = dev_root();
+        let fp = root.wallet_fingerprint();
+        let node = root.account_node(0).unwrap();
+        let ctx = proof_context();
+        for (i, want) in DEV_ADDRESSES.iter().enumerate() {
+            let index = u32::try_from(i).unwrap();
+            let p = node.proven_address(0, index, &fp, &ctx).unwrap();
+            assert_eq!(p.address.to_checksum(), *want);
+            assert_eq!(p.path, format!("m/44'/60'/0'/0/{i}"));
+            p.proof.verify(&fp, &p.path, &p.address).unwrap();
+            let digest = address_proof::proof_message(&fp, &p.path, &p.address).unwrap();
+            // Recovered by k256, another implementation than the one that signed.
+            assert_eq!(p.proof.signature().recover_address(&digest), Ok(p.address));
+            let public = root
+                .account_xpub(0)
+                .unwrap()
+                .addresses(0, index, 1)
+                .unwrap();
+            assert_eq!(p.public_key, public[0].public_key);
+        }
+        let p = node.proven_address(0, 7, &fp, &ctx).unwrap();
+        assert!(p.proof.verify(&fp, "m/44'/60'/0'/0/8", &p.address).is_err());
     }
 
     #[test]
