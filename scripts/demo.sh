@@ -78,7 +78,7 @@ step "signer: installing the signing policy beside the keystore (sign refuses to
     echo 'max_per_batch = "100000"'
 } > "$work/signer/policy.toml"
 
-step "signer: exporting 3 cold addresses for the hub"
+step "signer: exporting 3 cold addresses for the hub (derived from the seed, so it needs the password; each with a proof of possession the hub verifies)"
 "$signer" addresses --count 3 --json --password-file "$work/demo-password.txt" > "$work/usb/addresses.json"
 mapfile -t cold < <(python3 - "$work/usb/addresses.json" <<'PY'
 import json, sys

@@ -209,7 +209,13 @@ pub(crate) struct AddressRow {
     pub(crate) role: String,
     pub(crate) derivation_path: Option<String>,
     pub(crate) public_key: Option<String>,
+    /// The BIP32 fingerprint of the wallet whose key proved possession of
+    /// the address at import (none for an address imported before proofs).
+    pub(crate) wallet_fingerprint: Option<String>,
 }
+
+/// The columns [`AddressRow::from_row`] reads, in order.
+const ADDRESS_COLS: &str = "chain, address, role, derivation_path, public_key, wallet_fingerprint";
 
 impl AddressRow {
     fn from_row(r: &Row) -> Result<Self> {
@@ -219,13 +225,14 @@ impl AddressRow {
             role: r.text(2)?,
             derivation_path: r.opt_text(3)?,
             public_key: r.opt_text(4)?,
+            wallet_fingerprint: r.opt_text(5)?,
         })
     }
 
     /// The address on `chain`, if registered.
     pub(crate) fn find(db: &mut Db, chain: i64, address: Address) -> Result<Option<Self>> {
         db.query_opt(
-            "SELECT chain, address, role, derivation_path, public_key FROM addresses WHERE chain = ? AND address = ?",
+            &format!("SELECT {ADDRESS_COLS} FROM addresses WHERE chain = ? AND address = ?"),
             params![chain, address.to_checksum()],
         )?
         .as_ref()
@@ -237,11 +244,11 @@ impl AddressRow {
     pub(crate) fn all(db: &mut Db, chain: Option<i64>) -> Result<Vec<Self>> {
         let rows = match chain {
             Some(c) => db.query(
-                "SELECT chain, address, role, derivation_path, public_key FROM addresses WHERE chain = ? ORDER BY id",
+                &format!("SELECT {ADDRESS_COLS} FROM addresses WHERE chain = ? ORDER BY id"),
                 params![c],
             )?,
             None => db.query(
-                "SELECT chain, address, role, derivation_path, public_key FROM addresses ORDER BY chain, id",
+                &format!("SELECT {ADDRESS_COLS} FROM addresses ORDER BY chain, id"),
                 params![],
             )?,
         };

@@ -4,12 +4,12 @@
 use crate::{
     audit::{AuditLog, Event, LoggedTotal, MacKey, Scan, NO_POLICY},
     cli::{
-        AddressesArgs, AuditCommand, AuditVerifyArgs, ChangePasswordArgs, Cli, Command, InitArgs,
-        InspectArgs, SignArgs, VerifyArgs, XpubArgs,
+        AddressesArgs, AuditCommand, AuditVerifyArgs, ChangePasswordArgs, Cli, Command, InfoArgs,
+        InitArgs, InspectArgs, SignArgs, VerifyArgs, XpubArgs,
     },
     error::{Result, SignerError},
     fsutil::{self, Overwrite},
-    hd::{AccountXpub, Root},
+    hd::{AccountNode, AccountXpub, ProvenAddress, Root},
     keystore::{KdfParams, Keystore},
     ledger::{self, Ledger, LedgerReport, Recording},
     policy::Policy,
@@ -19,6 +19,7 @@ use crate::{
     sign, term,
 };
 use coldsign_core::{
+    address_proof::{AddressProof, WalletFingerprint},
     batch::{
         signed_file_name_for, BatchFileKind, BatchFileName, LedgerHead, SignedBatch, UnsignedBatch,
     },
@@ -58,7 +59,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign(a) => sign_cmd(&keystore, a),
         Command::Verify(a) => verify(a),
         Command::ChangePassword(a) => change_password(&keystore, a),
-        Command::Info(a) => info(&keystore, a.json),
+        Command::Info(a) => info(&keystore, a),
         Command::Audit(AuditCommand::Show(a)) => audit_show(&keystore, a.json),
         Command::Audit(AuditCommand::Verify(a)) => audit_verify(&keystore, &a),
     }
@@ -125,28 +126,37 @@ fn init(path: &Path, a: InitArgs) -> Result<()> {
         Some(f) => prompt::read_secret_line(f)?,
         None => Zeroizing::new(String::new()),
     };
-    let seed = match &a.mnemonic_file {
+    let log = AuditLog::beside(path);
+    let (seed, password) = match &a.mnemonic_file {
         Some(f) => {
-            let phrase =
-                Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
-                    SignerError::Usage(format!("cannot read {}: {e}", f.display()))
-                })?);
-            SeedMaterial::from_phrase(&phrase, passphrase)
-                .map_err(|e| SignerError::bad_input(format!("mnemonic file {}", f.display()), e))?
+            // The file first (nothing typed in vain if it is wrong), then
+            // the password.
+            let phrase = fsutil::read_secret_text(f, "mnemonic file")?;
+            let seed = SeedMaterial::from_phrase(&phrase, passphrase).map_err(|e| {
+                SignerError::bad_input(
+                    format!("mnemonic file {} refused; nothing was written", term::path(f)),
+                    e,
+                )
+            })?;
+            drop(phrase);
+            let password = prompt::new_password(a.password_file.as_deref())?;
+            (seed, password)
         }
         None => {
+            // Everything that can refuse comes before the words are shown,
+            // so a refusal never costs a backup the operator already wrote.
+            refuse_ledger_for_a_new_wallet(&log)?;
+            let mode = backup_display(a.unsafe_print_mnemonic_to_stdout)?;
+            let password = prompt::new_password(a.password_file.as_deref())?;
             let fresh =
                 SeedMaterial::generate(a.words).map_err(|e| SignerError::Usage(e.to_string()))?;
-            show_and_confirm_backup(&fresh)?;
-            if passphrase.is_empty() {
+            show_and_confirm_backup(&fresh, mode)?;
+            let seed = if passphrase.is_empty() {
                 fresh
             } else {
-                let words = fresh
-                    .expose_words()
-                    .map_err(|e| SignerError::Unexpected(e.to_string()))?;
-                SeedMaterial::from_phrase(&Zeroizing::new(words.join(" ")), passphrase)
-                    .map_err(|e| SignerError::Unexpected(e.to_string()))?
-            }
+                fresh.with_passphrase(&passphrase)
+            };
+            (seed, password)
         }
     };
     let (root, mac_key) = open_seed(&seed)?;
@@ -155,9 +165,7 @@ fn init(path: &Path, a: InitArgs) -> Result<()> {
     // The ledger beside the keystore is kept, never restarted: re-creating
     // the keystore from the same words continues it; another wallet's
     // ledger must be moved away first.
-    let log = AuditLog::beside(path);
     let (kept, scan) = adopt_existing_log(&log, &mac_key, &fingerprint)?;
-    let password = prompt::new_password(a.password_file.as_deref())?;
     eprintln!(
         "deriving the encryption key (Argon2id, {} KiB, {} passes)...",
         kdf.memory_kib, kdf.iterations
@@ -193,7 +201,7 @@ fn init(path: &Path, a: InitArgs) -> Result<()> {
         crate::audit::now_rfc3339(),
         after.ledger_head,
     )?;
-    println!("keystore:      {}", path.display());
+    println!("keystore:      {}", term::path(path));
     println!("fingerprint:   {}", ks.public().fingerprint);
     println!(
         "first address: {} (m/44'/60'/0'/0/0)",
@@ -202,13 +210,94 @@ fn init(path: &Path, a: InitArgs) -> Result<()> {
     if let Some(l) = kept {
         println!(
             "audit log:     {} kept: {} entr(ies), {} batch(es) and {} item(s) signed before; MACs verified with this seed",
-            log.path().display(),
+            term::path(log.path()),
             l.entries(),
             l.recorded_batches(),
             l.recorded_items()
         );
     }
     Ok(())
+}
+
+/// A generated wallet is new: no ledger beside it can be its own. One there
+/// belongs to another wallet (or is this wallet's, to restore with
+/// `--mnemonic-file`), and is refused before the password is asked and the
+/// words are shown.
+fn refuse_ledger_for_a_new_wallet(log: &AuditLog) -> Result<()> {
+    let scan = log.scan(None, |_| Ok(()))?;
+    if scan.entries == 0 {
+        return Ok(());
+    }
+    Err(SignerError::LedgerIntegrity {
+        path: log.path().to_owned(),
+        reason: format!(
+            "an audit log of {} entr(ies) is beside the new keystore, and a newly generated wallet never takes over a ledger: move it away (and keep it: it is another wallet's record of what it signed), or restore that wallet with `signer init --mnemonic-file F`. Nothing was written and no words were generated",
+            scan.entries
+        ),
+    })
+}
+
+/// Where `init` shows new words and asks them back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackupDisplay {
+    /// On the terminal (standard error), answers from the terminal
+    /// (standard input); the screen is cleared before the check.
+    Terminal,
+    /// On standard output whatever it is (`--unsafe-print-mnemonic-to-stdout`);
+    /// answers from standard input.
+    UnsafeStdout,
+}
+
+/// New words are shown only on a terminal: standard error and standard
+/// input must both be one, unless the operator asked for standard output
+/// by the flag that names the risk.
+fn backup_display(unsafe_stdout: bool) -> Result<BackupDisplay> {
+    use std::io::IsTerminal;
+    if unsafe_stdout {
+        return Ok(BackupDisplay::UnsafeStdout);
+    }
+    if std::io::stderr().is_terminal() && std::io::stdin().is_terminal() {
+        return Ok(BackupDisplay::Terminal);
+    }
+    Err(SignerError::Usage(
+        "init shows new words only on a terminal, and standard error or standard input is not one here (a pipe, a file, a log). Run it at the signer's console; or import words with --mnemonic-file; or, only where the output is not kept anywhere, add --unsafe-print-mnemonic-to-stdout. Nothing was written and no words were generated".into(),
+    ))
+}
+
+/// Shows the new words once, waits until the operator has written them
+/// down, clears the screen, and has [`prompt::CONFIRMED_WORDS`] of them
+/// typed back (each [`prompt::WORD_TRIES`] times at most).
+fn show_and_confirm_backup(seed: &SeedMaterial, mode: BackupDisplay) -> Result<()> {
+    let words = seed
+        .expose_words()
+        .map_err(|e| SignerError::Unexpected(e.to_string()))?;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut err = std::io::stderr();
+    match mode {
+        BackupDisplay::Terminal => prompt::show_words(&mut err, &words)?,
+        BackupDisplay::UnsafeStdout => {
+            let stdout = std::io::stdout();
+            prompt::show_words(&mut stdout.lock(), &words)?;
+        }
+    }
+    let ready = prompt::ask_on(
+        &mut input,
+        &mut err,
+        "Press Enter once they are written down (the screen is then cleared): ",
+    )?;
+    if ready.is_none() {
+        return Err(SignerError::BackupNotConfirmed(
+            "the input ended before the words were written down".into(),
+        ));
+    }
+    if mode == BackupDisplay::Terminal {
+        // Off the screen and out of the scrollback before they are asked.
+        let _ = write!(err, "{}", prompt::CLEAR_SCREEN);
+        let _ = err.flush();
+    }
+    let positions = prompt::positions_to_confirm(words.len(), prompt::CONFIRMED_WORDS);
+    prompt::confirm_words(&mut input, &mut err, &words, &positions)
 }
 
 /// The audit log `init` finds beside a new keystore, if any, verified under
@@ -252,55 +341,19 @@ fn adopt_existing_log(
     Ok((Some(ledger), scan))
 }
 
-fn show_and_confirm_backup(seed: &SeedMaterial) -> Result<()> {
-    use rand_core::RngCore;
-    let words = seed
-        .expose_words()
-        .map_err(|e| SignerError::Unexpected(e.to_string()))?;
-    eprintln!();
-    eprintln!(
-        "Write these {} words on paper, in order. They are shown ONCE.",
-        words.len()
-    );
-    eprintln!("Anyone who has them can spend every address of this wallet.");
-    eprintln!();
-    for (i, w) in words.iter().enumerate() {
-        eprintln!("  {:>2}. {w}", i + 1);
-    }
-    eprintln!();
-    let mut asked: Vec<usize> = Vec::new();
-    while asked.len() < 3 {
-        let i = usize::try_from(rand_core::OsRng.next_u32()).unwrap_or(0) % words.len();
-        if !asked.contains(&i) {
-            asked.push(i);
-        }
-    }
-    asked.sort_unstable();
-    eprintln!("To confirm your backup, type the requested words.");
-    for i in asked {
-        let answer = prompt::ask(&format!("word #{}: ", i + 1))?;
-        if answer.as_deref().map(|a| a.as_str()) != Some(words[i].as_str()) {
-            return Err(SignerError::Declined);
-        }
-    }
-    // Clear the words from the screen's scrollback as far as we can.
-    eprintln!("\x1b[2J\x1b[3J\x1b[H");
-    Ok(())
-}
+// ---------------------------------------------------------------- addresses / xpub / info
 
-// ---------------------------------------------------------------- addresses / xpub
-
-fn account_xpub(path: &Path, account: u32, password_file: Option<&Path>) -> Result<AccountXpub> {
+/// Opens the keystore and unlocks it with the password (from the file or
+/// a prompt): the public data is checked against the seed on the way.
+/// Address export derives everything from the seed, never from the stored
+/// public data.
+fn unlock_for_export(path: &Path, password_file: Option<&Path>) -> Result<(Keystore, Root)> {
     let ks = Keystore::open(path)?;
-    if let Some(x) = ks.stored_xpub(account)? {
-        return Ok(x);
-    }
-    eprintln!("the keystore does not store account {account}'s xpub: unlocking to derive it");
     let password = prompt::password(password_file, "Password: ")?;
     let seed = ks.unlock(&password)?;
-    root_of(&seed)?
-        .account_xpub(account)
-        .map_err(|e| SignerError::Unexpected(e.to_string()))
+    drop(password);
+    let root = root_of(&seed)?;
+    Ok((ks, root))
 }
 
 fn addresses(path: &Path, a: AddressesArgs) -> Result<()> {
@@ -320,14 +373,17 @@ fn addresses(path: &Path, a: AddressesArgs) -> Result<()> {
             "--start + --count goes beyond index 2^31 - 1".into(),
         ));
     }
-    let xpub = account_xpub(path, a.account, a.password_file.as_deref())?;
+    let (_ks, root) = unlock_for_export(path, a.password_file.as_deref())?;
+    let export = AddressExport::new(&root, a.account)?;
+    drop(root);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    write_addresses(&mut out, &xpub, &a).and_then(|()| out.flush().map_err(write_error))
+    write_addresses(&mut out, &export, &a).and_then(|()| out.flush().map_err(write_error))
 }
 
-/// How many addresses are derived (in parallel) and formatted per step:
-/// the output is streamed, so memory stays small for 100,000 addresses.
+/// How many addresses are derived and proven (in parallel) and formatted
+/// per step: the output is streamed, so memory stays small for 100,000
+/// addresses.
 const ADDRESS_CHUNK: u32 = 4096;
 
 fn write_error(e: std::io::Error) -> SignerError {
@@ -337,32 +393,56 @@ fn write_error(e: std::io::Error) -> SignerError {
     }
 }
 
+/// What an address export needs from the seed: the account's external
+/// chain node (private: each address signs its proof), its xpub and the
+/// wallet fingerprint. The node's keys are wiped on drop.
+struct AddressExport {
+    account: u32,
+    node: AccountNode,
+    xpub: AccountXpub,
+    fingerprint: WalletFingerprint,
+}
+
+impl AddressExport {
+    fn new(root: &Root, account: u32) -> Result<Self> {
+        let bug = |e: crate::hd::HdError| SignerError::Unexpected(e.to_string());
+        Ok(Self {
+            account,
+            node: root.account_node(account).map_err(bug)?,
+            xpub: root.account_xpub(account).map_err(bug)?,
+            fingerprint: root.wallet_fingerprint(),
+        })
+    }
+}
+
 /// One exported address in the JSON output. The field order is the sorted
 /// order `serde_json` gives a `json!` object, so the output is the same as
-/// `envelope(json!({"account", "addresses", "xpub"}))`.
+/// `envelope(json!({"account", "addresses", "fingerprint", "xpub"}))`.
 #[derive(serde::Serialize)]
 struct AddressJson<'a> {
     address: &'a coldsign_core::Address,
     index: u32,
     path: &'a str,
+    proof: &'a AddressProof,
     public_key: &'a str,
 }
 
 /// Writes `signer addresses`' output for `a` (the range is checked): the
 /// JSON envelope (`--json`) or one tab-separated line per address. Addresses
-/// are derived and formatted in parallel, a chunk at a time, and written in
-/// index order.
+/// are derived, proven and formatted in parallel, a chunk at a time, and
+/// written in index order. The first proof of each chunk is checked by
+/// recovering its signer with `k256`, another implementation than the one
+/// that signed.
 fn write_addresses(
     out: &mut impl std::io::Write,
-    xpub: &AccountXpub,
+    export: &AddressExport,
     a: &AddressesArgs,
 ) -> Result<()> {
     use rayon::prelude::*;
-    let chain = xpub
-        .external_chain(a.account)
-        .map_err(|e| SignerError::Usage(e.to_string()))?;
+    let ctx = crate::hd::proof_context();
+    let fp = &export.fingerprint;
     if a.json {
-        // `{"data":{"account":A,"addresses":[...],"xpub":"..."},"schema_version":1,"success":true}`
+        // `{"data":{"account":A,"addresses":[...],"fingerprint":"..","xpub":"..."},"schema_version":1,"success":true}`
         write!(out, r#"{{"data":{{"account":{},"addresses":["#, a.account).map_err(write_error)?;
     }
     let end = a.start + (a.count - 1);
@@ -372,9 +452,13 @@ fn write_addresses(
         let texts: Vec<String> = (first..=last)
             .into_par_iter()
             .map(|index| {
-                let i = chain
-                    .address(index)
-                    .map_err(|e| SignerError::Usage(e.to_string()))?;
+                let p = export
+                    .node
+                    .proven_address(export.account, index, fp, &ctx)
+                    .map_err(|e| SignerError::Unexpected(e.to_string()))?;
+                if index == first {
+                    spot_check(fp, &p)?;
+                }
                 if a.json {
                     let mut text = if index == a.start {
                         String::new()
@@ -383,18 +467,19 @@ fn write_addresses(
                     };
                     text.push_str(
                         &serde_json::to_string(&AddressJson {
-                            address: &i.address,
-                            index: i.index,
-                            path: &i.path,
-                            public_key: &i.public_key,
+                            address: &p.address,
+                            index: p.index,
+                            path: &p.path,
+                            proof: &p.proof,
+                            public_key: &p.public_key,
                         })
                         .map_err(|e| SignerError::Unexpected(e.to_string()))?,
                     );
                     Ok(text)
                 } else {
                     Ok(format!(
-                        "{}\t{}\t{}\t{}\n",
-                        i.index, i.path, i.address, i.public_key
+                        "{}\t{}\t{}\t{}\t{}\n",
+                        p.index, p.path, p.address, p.public_key, p.proof
                     ))
                 }
             })
@@ -408,24 +493,47 @@ fn write_addresses(
         first = last + 1;
     }
     if a.json {
-        let xpub_text = serde_json::to_string(&xpub.to_xpub_string())
+        let fingerprint =
+            serde_json::to_string(fp).map_err(|e| SignerError::Unexpected(e.to_string()))?;
+        let xpub_text = serde_json::to_string(&export.xpub.to_xpub_string())
             .map_err(|e| SignerError::Unexpected(e.to_string()))?;
         writeln!(
             out,
-            r#"],"xpub":{xpub_text}}},"schema_version":1,"success":true}}"#
+            r#"],"fingerprint":{fingerprint},"xpub":{xpub_text}}},"schema_version":1,"success":true}}"#
         )
         .map_err(write_error)?;
     }
     Ok(())
 }
 
+/// Recovers the signer of a proof with `k256` and compares it with the
+/// address: a bug in the signing path is caught before the file leaves.
+fn spot_check(fp: &WalletFingerprint, p: &ProvenAddress) -> Result<()> {
+    let digest = coldsign_core::address_proof::proof_message(fp, &p.path, &p.address)
+        .map_err(|e| SignerError::Unexpected(e.to_string()))?;
+    match p.proof.signature().recover_address(&digest) {
+        Ok(a) if a == p.address => Ok(()),
+        other => Err(SignerError::Unexpected(format!(
+            "the proof of {} ({}) does not recover to it ({other:?}): nothing was exported",
+            p.address, p.path
+        ))),
+    }
+}
+
 fn xpub(path: &Path, a: XpubArgs) -> Result<()> {
-    let x = account_xpub(path, a.account, a.password_file.as_deref())?;
+    if a.account > crate::hd::MAX_INDEX {
+        return Err(SignerError::Usage("--account must be below 2^31".into()));
+    }
+    let (_ks, root) = unlock_for_export(path, a.password_file.as_deref())?;
+    let x = root
+        .account_xpub(a.account)
+        .map_err(|e| SignerError::Unexpected(e.to_string()))?;
     if a.json {
         println!(
             "{}",
             envelope(json!({
                 "account": a.account,
+                "fingerprint": root.fingerprint(),
                 "path": format!("m/44'/60'/{}'", a.account),
                 "xpub": x.to_xpub_string(),
             }))
@@ -436,37 +544,42 @@ fn xpub(path: &Path, a: XpubArgs) -> Result<()> {
     Ok(())
 }
 
-fn info(path: &Path, as_json: bool) -> Result<()> {
-    let ks = Keystore::open(path)?;
+fn info(path: &Path, a: InfoArgs) -> Result<()> {
+    // The unlock compares every stored public field with the seed: what is
+    // printed below is the seed's.
+    let (ks, _root) = unlock_for_export(path, a.password_file.as_deref())?;
     let f = ks.file();
-    if as_json {
+    if a.json {
         println!(
             "{}",
             envelope(json!({
                 "keystore": path.display().to_string(),
                 "version": f.version,
                 "public": f.public,
+                "public_checked_against_seed": true,
                 "ledger_head": f.ledger_head,
                 "kdf": { "algorithm": f.kdf.algorithm, "memory_kib": f.kdf.memory_kib,
                          "iterations": f.kdf.iterations, "parallelism": f.kdf.parallelism },
             }))
         );
     } else {
-        println!("keystore:      {}", path.display());
+        println!("keystore:      {}", term::path(path));
         println!("version:       {}", f.version);
         println!("fingerprint:   {}", f.public.fingerprint);
         println!("first address: {}", f.public.first_address);
-        println!("created at:    {}", f.public.created_at);
+        // Not derived from the seed, so not checked: escaped.
+        println!("created at:    {}", term::field(&f.public.created_at));
         println!(
             "kdf:           {} {} KiB, {} passes, {} lane(s)",
             f.kdf.algorithm, f.kdf.memory_kib, f.kdf.iterations, f.kdf.parallelism
         );
-        for a in &f.public.accounts {
-            println!("account {}:     {} {}", a.account, a.path, a.xpub);
+        for acc in &f.public.accounts {
+            println!("account {}:     {} {}", acc.account, acc.path, acc.xpub);
         }
         if let Some(h) = f.ledger_head {
             println!("ledger head:   entry {} (mac {})", h.seq, h.mac);
         }
+        println!("checked:       fingerprint, first address and xpubs are the seed's");
     }
     Ok(())
 }
@@ -1069,15 +1182,19 @@ fn change_password(path: &Path, a: ChangePasswordArgs) -> Result<()> {
     let mut ks = Keystore::open(path)?;
     let log = AuditLog::beside(path);
     let old = prompt::password(a.password_file.as_deref(), "Current password: ")?;
-    let new = prompt::new_password(a.new_password_file.as_deref())?;
+    // The current password is checked before a new one is asked for.
     let seed = ks.unlock(&old)?;
+    drop(old);
+    let new = prompt::new_password(a.new_password_file.as_deref())?;
     let (_, mac_key) = open_seed(&seed)?;
     // A log that fails verification is never extended.
     let (ledger, scan) = Ledger::load(&log, Some(&mac_key))?;
     check_keystore_head(&log, &ledger, ks.ledger_head())?;
     drop(ledger);
+    let before = ks.file().kdf.clone();
     ks.change_password_with(&seed, &new)?;
     drop(seed);
+    let after = &ks.file().kdf;
     log.append(
         &scan,
         Event {
@@ -1088,6 +1205,15 @@ fn change_password(path: &Path, a: ChangePasswordArgs) -> Result<()> {
         Some(&mac_key),
     )?;
     println!("password changed: {}", path.display());
+    println!(
+        "key derivation: Argon2id {} KiB, {} passes, {} lane(s) (was {} KiB, {} passes, {} lane(s)); new salt and nonce",
+        after.memory_kib,
+        after.iterations,
+        after.parallelism,
+        before.memory_kib,
+        before.iterations,
+        before.parallelism
+    );
     Ok(())
 }
 
@@ -1319,25 +1445,45 @@ mod tests {
     #[test]
     fn streamed_addresses_equal_the_envelope() {
         let seed = SeedMaterial::from_phrase(DEV_MNEMONIC, Default::default()).unwrap();
-        let xpub = root_of(&seed).unwrap().account_xpub(0).unwrap();
+        let root = root_of(&seed).unwrap();
+        let export = AddressExport::new(&root, 0).unwrap();
+        let fp = root.wallet_fingerprint();
         // Crosses a chunk boundary.
         let (start, count) = (ADDRESS_CHUNK - 2, 5);
-        let list = xpub.addresses(0, start, count).unwrap();
+        let ctx = crate::hd::proof_context();
+        let list: Vec<ProvenAddress> = (start..start + count)
+            .map(|i| export.node.proven_address(0, i, &fp, &ctx).unwrap())
+            .collect();
+        let public = root
+            .account_xpub(0)
+            .unwrap()
+            .addresses(0, start, count)
+            .unwrap();
+        for (p, q) in list.iter().zip(&public) {
+            assert_eq!((p.address, &p.public_key), (q.address, &q.public_key));
+            p.proof.verify(&fp, &p.path, &p.address).unwrap();
+        }
 
         let mut json_out = Vec::new();
-        write_addresses(&mut json_out, &xpub, &args(start, count, true)).unwrap();
+        write_addresses(&mut json_out, &export, &args(start, count, true)).unwrap();
         let want = envelope(json!({
             "account": 0,
-            "xpub": xpub.to_xpub_string(),
+            "fingerprint": fp.to_string(),
+            "xpub": root.account_xpub(0).unwrap().to_xpub_string(),
             "addresses": list,
         })) + "\n";
         assert_eq!(String::from_utf8(json_out).unwrap(), want);
 
         let mut text_out = Vec::new();
-        write_addresses(&mut text_out, &xpub, &args(start, count, false)).unwrap();
+        write_addresses(&mut text_out, &export, &args(start, count, false)).unwrap();
         let want: String = list
             .iter()
-            .map(|i| format!("{}\t{}\t{}\t{}\n", i.index, i.path, i.address, i.public_key))
+            .map(|i| {
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\n",
+                    i.index, i.path, i.address, i.public_key, i.proof
+                )
+            })
             .collect();
         assert_eq!(String::from_utf8(text_out).unwrap(), want);
     }

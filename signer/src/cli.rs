@@ -5,9 +5,9 @@ use std::{ffi::OsString, path::PathBuf};
 
 const EXAMPLES: &str = "\
 Examples:
+  signer init --words 24                     # password first (twice), then 24 new words shown once on the terminal
   signer init --mnemonic-file words.txt      # import a mnemonic (prompts for the password twice)
-  signer init --words 24                     # generate a new mnemonic and show it once for backup
-  signer addresses --start 0 --count 1000 --json > addresses.json
+  signer addresses --start 0 --count 1000 --json > addresses.json   # asks the password: derived from the seed, with proofs
   signer xpub --account 0
   signer inspect batch_7_20261121_unsigned.json
   signer sign batch_7_20261121_unsigned.json    # needs a policy (policy.toml beside the keystore)
@@ -49,16 +49,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// First use: create the encrypted keystore from a new or imported mnemonic.
+    ///
+    /// The password comes first (asked twice). New words are then shown once,
+    /// only on a terminal; the screen is cleared and 4 of them are typed back.
     #[command(
-        after_help = "Examples:\n  signer init --words 24\n  signer init --mnemonic-file words.txt --password-file pw.txt"
+        after_help = "Examples:\n  signer init --words 24\n  signer init --words 24 --password-file pw.txt\n  signer init --mnemonic-file words.txt --password-file pw.txt"
     )]
     Init(InitArgs),
-    /// Export addresses and public keys for the hub to register.
+    /// Export addresses, public keys and proofs of possession for the hub to register.
+    ///
+    /// Derived from the seed (so the password is needed), each with a
+    /// signature by its own key over the wallet fingerprint, its path and
+    /// the address, which `hub-cli address import` checks.
     #[command(
-        after_help = "Examples:\n  signer addresses --count 20\n  signer addresses --start 1000 --count 100000 --json > addresses.json"
+        after_help = "Examples:\n  signer addresses --count 20\n  signer addresses --start 1000 --count 100000 --json --password-file pw.txt > addresses.json"
     )]
     Addresses(AddressesArgs),
     /// Print an account's extended public key (m/44'/60'/<account>'), for watch-only use.
+    ///
+    /// Derived from the seed, so the password is needed.
     #[command(
         after_help = "Examples:\n  signer xpub\n  signer xpub --account 1 --password-file pw.txt"
     )]
@@ -81,9 +90,12 @@ pub enum Command {
     /// Re-encrypt the keystore under a new password.
     #[command(after_help = "Examples:\n  signer change-password")]
     ChangePassword(ChangePasswordArgs),
-    /// Show the keystore's public data (fingerprint, first address, KDF cost).
-    #[command(after_help = "Examples:\n  signer info")]
-    Info(JsonArg),
+    /// Show the keystore's public data (fingerprint, first address, KDF cost),
+    /// checked against the seed (the password is needed).
+    #[command(
+        after_help = "Examples:\n  signer info\n  signer info --password-file pw.txt --json"
+    )]
+    Info(InfoArgs),
     /// Show or verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -114,10 +126,21 @@ pub struct JsonArg {
     pub json: bool,
 }
 
+/// Options of `info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Read the password from this file's first line instead of prompting.
+    #[arg(long, value_name = "F")]
+    pub password_file: Option<PathBuf>,
+    /// Print a JSON envelope instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Import this mnemonic (12 or 24 English words) instead of generating one.
+    /// Import this mnemonic (12, 15, 18, 21 or 24 English words) instead of generating one.
     #[arg(long, value_name = "F")]
     pub mnemonic_file: Option<PathBuf>,
     /// Read the new password from this file's first line instead of prompting (for scripted runbooks).
@@ -127,8 +150,14 @@ pub struct InitArgs {
     #[arg(long, value_name = "F")]
     pub bip39_passphrase_file: Option<PathBuf>,
     /// Length of a generated mnemonic.
-    #[arg(long, default_value = "24", value_parser = parse_words, value_name = "12|24")]
+    #[arg(long, default_value = "24", value_parser = parse_words, value_name = "12|15|18|21|24")]
     pub words: usize,
+    /// Print a generated mnemonic on standard output even when it is not a
+    /// terminal (a file, a pipe, a log): anyone who reads that output can
+    /// spend every address of the wallet. Without it, the words are shown
+    /// only on a terminal.
+    #[arg(long, conflicts_with = "mnemonic_file")]
+    pub unsafe_print_mnemonic_to_stdout: bool,
     /// Argon2id memory in MiB (at least 64).
     #[arg(long, value_name = "MIB")]
     pub kdf_memory_mib: Option<u32>,
@@ -138,11 +167,10 @@ pub struct InitArgs {
 }
 
 fn parse_words(s: &str) -> Result<usize, String> {
-    match s {
-        "12" => Ok(12),
-        "24" => Ok(24),
-        _ => Err("must be 12 or 24".into()),
-    }
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| crate::secret::WORD_COUNTS.contains(n))
+        .ok_or_else(|| "must be 12, 15, 18, 21 or 24".into())
 }
 
 /// Options of `addresses`.
@@ -160,7 +188,7 @@ pub struct AddressesArgs {
     /// Print a JSON envelope instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Password file, needed only for an account whose xpub the keystore does not store.
+    /// Read the password from this file's first line instead of prompting.
     #[arg(long, value_name = "F")]
     pub password_file: Option<PathBuf>,
 }
@@ -171,7 +199,7 @@ pub struct XpubArgs {
     /// The account.
     #[arg(long, default_value_t = 0)]
     pub account: u32,
-    /// Password file, needed only for an account whose xpub the keystore does not store.
+    /// Read the password from this file's first line instead of prompting.
     #[arg(long, value_name = "F")]
     pub password_file: Option<PathBuf>,
     /// Print a JSON envelope instead of text.

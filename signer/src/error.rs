@@ -71,6 +71,9 @@ pub enum SignerError {
     /// The operator did not confirm.
     #[error("not confirmed by the operator: nothing was signed")]
     Declined,
+    /// `init`: the operator did not confirm the backup of new words.
+    #[error("the backup of the new words was not confirmed: {0}. No keystore was written and these words are discarded: run `signer init` again for new ones (and destroy the paper with these)")]
+    BackupNotConfirmed(String),
     /// The output already exists.
     #[error("{} already exists: refusing to overwrite it{hint}", path.display())]
     OutputExists {
@@ -122,7 +125,7 @@ impl SignerError {
             Self::Keystore { .. } => exit::KEYSTORE,
             Self::BadInput { .. } => exit::BAD_INPUT,
             Self::Policy(_) => exit::POLICY,
-            Self::Declined => exit::DECLINED,
+            Self::Declined | Self::BackupNotConfirmed(_) => exit::DECLINED,
             Self::OutputExists { .. } => exit::OUTPUT_EXISTS,
             Self::Audit { .. } => exit::AUDIT,
             Self::Ledger(_) => exit::LEDGER_REFUSES,

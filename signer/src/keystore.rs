@@ -5,7 +5,7 @@
 //! ```json
 //! {
 //!   "format": "coldsign/keystore",
-//!   "version": 1,
+//!   "version": 2,
 //!   "kdf": { "algorithm": "argon2id", "argon2_version": 19, "memory_kib": 262144,
 //!            "iterations": 3, "parallelism": 1, "salt": "…32 hex bytes…" },
 //!   "cipher": { "algorithm": "aes-256-gcm", "nonce": "…12 hex bytes…" },
@@ -17,20 +17,26 @@
 //! }
 //! ```
 //!
-//! Everything but `ciphertext` and `checksum` (format, version, KDF
-//! parameters and salt, nonce, public data, ledger head) is the AES-GCM
-//! associated data, so editing any of it makes decryption fail.
+//! Format, version, KDF parameters and salt, nonce and ledger head are the
+//! AES-GCM associated data, so editing any of them makes decryption fail.
+//! The public data is not: it is a copy of what the seed gives, recomputed
+//! from the seed and compared at every unlock, so an edited public section
+//! is refused with its own message (a wrong password could not be told from
+//! an edit if it were authenticated data). Nothing uses it before that
+//! check. Version 1 keystores (public data inside the associated data) are
+//! read as they are and rewritten as version 2 by the next `sign` or
+//! `change-password`.
 //! `ledger_head` is the head of the audit log (the signer's ledger) once the
 //! last batch was recorded: a log that no longer holds it was deleted,
 //! truncated or replaced, and `sign` refuses it. It is rewritten, with a
-//! fresh nonce, each time a batch is recorded. `checksum` is keccak256 of the
-//! associated data and ciphertext: it is not a security measure (anyone can
+//! fresh nonce, each time a batch is recorded. `checksum` is keccak256 of
+//! every field but itself: it is not a security measure (anyone can
 //! recompute it) but lets the signer tell a damaged file from a wrong password.
 
 use crate::{
     error::{Result, SignerError},
     fsutil::{self, Overwrite},
-    hd::{AccountXpub, Root},
+    hd::Root,
     secret::{Password, SeedMaterial},
 };
 use aes_gcm::{aead::Aead, Aes256Gcm, KeyInit, Nonce};
@@ -41,8 +47,11 @@ use zeroize::Zeroizing;
 
 /// The `format` field of keystore files.
 pub const FORMAT: &str = "coldsign/keystore";
-/// The one keystore version this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The keystore version this build writes.
+pub const VERSION: u32 = 2;
+/// The keystore versions this build reads: 1 (public data inside the
+/// associated data) and 2.
+pub const READABLE_VERSIONS: [u32; 2] = [1, 2];
 /// Default Argon2id memory: 256 MiB.
 pub const DEFAULT_MEMORY_KIB: u32 = 256 * 1024;
 /// Default Argon2id passes.
@@ -66,6 +75,10 @@ pub const MAX_ITERATIONS: u32 = 64;
 /// keystores with parameters below [`MIN_MEMORY_KIB`] are opened. Never set it
 /// on a real signer.
 pub const INSECURE_KDF_ENV: &str = "SIGNER_INSECURE_KDF_FOR_TESTS";
+/// Argon2id memory of a keystore `init` makes under the test switch: 256 KiB.
+pub const TEST_MEMORY_KIB: u32 = 256;
+/// Argon2id passes of a keystore `init` makes under the test switch.
+pub const TEST_ITERATIONS: u32 = 1;
 
 /// Whether the test-only weak-KDF switch is on.
 pub fn insecure_kdf_for_tests() -> bool {
@@ -110,10 +123,37 @@ impl KdfParams {
     /// test-only switch.
     pub fn for_new_keystore() -> Self {
         if insecure_kdf_for_tests() {
-            Self::new(256, 1)
+            Self::new(TEST_MEMORY_KIB, TEST_ITERATIONS)
         } else {
             Self::new(DEFAULT_MEMORY_KIB, DEFAULT_ITERATIONS)
         }
+    }
+
+    /// The parameters to re-encrypt a keystore that has these, with a fresh
+    /// salt: never a lower cost than this keystore's memory, passes and
+    /// lanes, and raised to the defaults if below them. The test switch
+    /// never lowers anything: under it the keystore keeps exactly its cost,
+    /// so test-only parameters are used only by a keystore that already
+    /// has them (and such a keystore does not open without the switch).
+    pub fn for_reencryption(&self) -> Self {
+        self.for_reencryption_under(insecure_kdf_for_tests())
+    }
+
+    fn for_reencryption_under(&self, test_switch: bool) -> Self {
+        let mut next = Self::new(self.memory_kib, self.iterations);
+        next.parallelism = self.parallelism.max(DEFAULT_PARALLELISM);
+        if !test_switch {
+            next.memory_kib = next.memory_kib.max(DEFAULT_MEMORY_KIB);
+            next.iterations = next.iterations.max(DEFAULT_ITERATIONS);
+        }
+        next
+    }
+
+    /// Whether `self` costs at least as much as `other` in every dimension.
+    pub fn costs_at_least(&self, other: &Self) -> bool {
+        self.memory_kib >= other.memory_kib
+            && self.iterations >= other.iterations
+            && self.parallelism >= other.parallelism
     }
 
     /// Refuses unknown algorithms and parameters too weak or too costly.
@@ -208,7 +248,9 @@ pub struct AccountEntry {
     pub xpub: String,
 }
 
-/// What the keystore shows without the password.
+/// The keystore's public data: a copy of what the seed gives, kept in
+/// clear. Not to be trusted before [`Keystore::unlock`] compared it with the
+/// seed (which every unlock does).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublicInfo {
@@ -252,26 +294,37 @@ struct Associated<'a> {
     version: u32,
     kdf: &'a KdfParams,
     cipher: &'a CipherParams,
-    public: &'a PublicInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public: Option<&'a PublicInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ledger_head: Option<LedgerHead>,
 }
 
 impl KeystoreFile {
-    fn associated_data(&self) -> Vec<u8> {
+    /// The compact JSON of the header fields: with `public` or without.
+    fn header(&self, with_public: bool) -> Vec<u8> {
         serde_json::to_vec(&Associated {
             format: &self.format,
             version: self.version,
             kdf: &self.kdf,
             cipher: &self.cipher,
-            public: &self.public,
+            public: with_public.then_some(&self.public),
             ledger_head: self.ledger_head,
         })
         .unwrap_or_default()
     }
 
+    /// The AES-GCM associated data: every header field, without the public
+    /// data from version 2 on.
+    fn associated_data(&self) -> Vec<u8> {
+        self.header(self.version == 1)
+    }
+
+    /// keccak256 of every header field (public data included) and the
+    /// ciphertext: in version 1 that is the associated data and the
+    /// ciphertext, as it always was.
     fn compute_checksum(&self) -> B256 {
-        let mut data = self.associated_data();
+        let mut data = self.header(true);
         data.extend_from_slice(self.ciphertext.as_bytes());
         keccak256(data)
     }
@@ -286,7 +339,7 @@ impl KeystoreFile {
         self.checksum = self.compute_checksum();
     }
 
-    /// The stored xpub of `account`, if any.
+    /// The stored (unverified) xpub of `account`, if any.
     pub fn account_xpub(&self, account: u32) -> Option<&str> {
         self.public
             .accounts
@@ -328,8 +381,21 @@ fn encrypt(
     encrypt_with(kdf, public, ledger_head, &key, seed)
 }
 
-/// Encrypts `seed` under an already derived `key` with a fresh nonce.
+/// Encrypts `seed` under an already derived `key` with a fresh nonce, as a
+/// keystore of the current [`VERSION`].
 fn encrypt_with(
+    kdf: KdfParams,
+    public: PublicInfo,
+    ledger_head: Option<LedgerHead>,
+    key: &[u8; 32],
+    seed: &SeedMaterial,
+) -> Result<KeystoreFile> {
+    encrypt_as(VERSION, kdf, public, ledger_head, key, seed)
+}
+
+/// [`encrypt_with`] as a keystore of `version` (tests write version 1).
+fn encrypt_as(
+    version: u32,
     kdf: KdfParams,
     public: PublicInfo,
     ledger_head: Option<LedgerHead>,
@@ -341,7 +407,7 @@ fn encrypt_with(
     rand_core::OsRng.fill_bytes(&mut nonce);
     let mut file = KeystoreFile {
         format: FORMAT.into(),
-        version: VERSION,
+        version,
         kdf,
         cipher: CipherParams {
             algorithm: "aes-256-gcm".into(),
@@ -461,11 +527,14 @@ impl Keystore {
                 format!("not a coldsign keystore (format {:?})", header.format),
             ));
         }
-        if header.version != Some(u64::from(VERSION)) {
+        if !header
+            .version
+            .is_some_and(|v| READABLE_VERSIONS.iter().any(|r| u64::from(*r) == v))
+        {
             return Err(damaged(
                 path,
                 format!(
-                    "unsupported keystore version {:?} (this build reads version {VERSION})",
+                    "unsupported keystore version {:?} (this build reads versions 1 and {VERSION})",
                     header.version
                 ),
             ));
@@ -501,7 +570,8 @@ impl Keystore {
         &self.file
     }
 
-    /// The public data.
+    /// The public data as stored: not checked against the seed until an
+    /// unlock (which compares it); show it only after one.
     pub fn public(&self) -> &PublicInfo {
         &self.file.public
     }
@@ -533,14 +603,6 @@ impl Keystore {
             Overwrite::Replace,
             "",
         )
-    }
-
-    /// The stored xpub of `account`, parsed.
-    pub fn stored_xpub(&self, account: u32) -> Result<Option<AccountXpub>> {
-        self.file
-            .account_xpub(account)
-            .map(|x| AccountXpub::parse(x).map_err(|e| damaged(&self.path, e.to_string())))
-            .transpose()
     }
 
     /// Decrypts the seed material with `password`.
@@ -589,21 +651,66 @@ impl Keystore {
         );
         let seed = SeedMaterial::from_plaintext(&plain)
             .map_err(|e| damaged(&self.path, format!("damaged: {e}")))?;
-        // The public data must be that of the secret (it is authenticated, so
-        // this only fails on a bug or a keystore written by another program).
-        let expected = public_info(&seed, self.file.public.created_at.clone())?;
-        if expected != self.file.public {
-            return Err(damaged(
-                &self.path,
-                "public data does not match the encrypted seed",
-            ));
-        }
+        self.check_public(&seed)?;
         Ok(seed)
     }
 
-    /// Re-encrypts under `new_password` with a fresh salt and nonce and the
-    /// same KDF cost (raised to the defaults if below them), replacing the
-    /// file atomically.
+    /// The stored public data must be what `seed` gives: fingerprint, first
+    /// address and every stored account xpub (the creation time is not
+    /// derived). A difference means the public section was edited (and its
+    /// checksum recomputed): it is refused, naming what differs.
+    fn check_public(&self, seed: &SeedMaterial) -> Result<()> {
+        let stored = &self.file.public;
+        let expected = public_info(seed, stored.created_at.clone())?;
+        if expected == *stored {
+            return Ok(());
+        }
+        let mut diffs = Vec::new();
+        if expected.fingerprint != stored.fingerprint {
+            diffs.push(format!(
+                "fingerprint {:?} stored, the seed's is {}",
+                stored.fingerprint, expected.fingerprint
+            ));
+        }
+        if expected.first_address != stored.first_address {
+            diffs.push(format!(
+                "first address {} stored, the seed's is {}",
+                stored.first_address, expected.first_address
+            ));
+        }
+        if expected.accounts != stored.accounts {
+            // Parsed strictly, for the message: an xprv, a master key or a
+            // damaged string is named as such.
+            let refused: Vec<String> = stored
+                .accounts
+                .iter()
+                .filter_map(|a| {
+                    crate::hd::AccountXpub::parse(&a.xpub)
+                        .err()
+                        .map(|e| format!("account {}'s stored xpub: {e}", a.account))
+                })
+                .collect();
+            diffs.push(if refused.is_empty() {
+                "the stored account xpubs are not the seed's".to_owned()
+            } else {
+                refused.join("; ")
+            });
+        }
+        Err(damaged(
+            &self.path,
+            format!(
+                "its public section does not match the encrypted seed: it was edited ({}). \
+                 Addresses or xpubs it showed are not this wallet's: do not use them. Restore the \
+                 keystore from its backup, or re-create it from the mnemonic (move this file away, \
+                 then `signer init --mnemonic-file F`)",
+                diffs.join("; ")
+            ),
+        ))
+    }
+
+    /// Re-encrypts under `new_password` with a fresh salt and nonce and at
+    /// least the same KDF cost ([`KdfParams::for_reencryption`]: raised to
+    /// the defaults, never lowered), replacing the file atomically.
     pub fn change_password(&mut self, old: &Password, new: &Password) -> Result<()> {
         let seed = self.unlock(old)?;
         self.change_password_with(&seed, new)
@@ -611,10 +718,11 @@ impl Keystore {
 
     /// [`Keystore::change_password`] with the seed already unlocked.
     pub fn change_password_with(&mut self, seed: &SeedMaterial, new: &Password) -> Result<()> {
-        let mut kdf = KdfParams::for_new_keystore();
-        if !insecure_kdf_for_tests() {
-            kdf.memory_kib = kdf.memory_kib.max(self.file.kdf.memory_kib);
-            kdf.iterations = kdf.iterations.max(self.file.kdf.iterations);
+        let kdf = self.file.kdf.for_reencryption();
+        if !kdf.costs_at_least(&self.file.kdf) {
+            return Err(SignerError::Unexpected(
+                "refusing to lower the keystore's KDF cost".into(),
+            ));
         }
         let file = encrypt(
             &self.path,
@@ -649,6 +757,146 @@ mod tests {
             let mut weak = p.clone();
             weak.memory_kib = MIN_MEMORY_KIB - 1;
             assert!(weak.check().unwrap_err().contains("below the minimum"));
+        }
+    }
+
+    #[test]
+    fn reencryption_never_lowers_the_cost() {
+        let test = KdfParams::new(TEST_MEMORY_KIB, TEST_ITERATIONS);
+        // Test parameters only for a test keystore under the test switch.
+        let kept = test.for_reencryption_under(true);
+        assert_eq!((kept.memory_kib, kept.iterations), (TEST_MEMORY_KIB, 1));
+        assert_ne!(kept.salt, test.salt);
+        let raised = test.for_reencryption_under(false);
+        assert_eq!(
+            (raised.memory_kib, raised.iterations),
+            (DEFAULT_MEMORY_KIB, DEFAULT_ITERATIONS)
+        );
+        // A real keystore never goes down to test parameters: under the
+        // switch it keeps its cost, without it it is raised to the defaults.
+        let mut real = KdfParams::new(MIN_MEMORY_KIB, 1);
+        let kept = real.for_reencryption_under(true);
+        assert_eq!((kept.memory_kib, kept.iterations), (MIN_MEMORY_KIB, 1));
+        let raised = real.for_reencryption_under(false);
+        assert_eq!(
+            (raised.memory_kib, raised.iterations),
+            (DEFAULT_MEMORY_KIB, DEFAULT_ITERATIONS)
+        );
+        for switch in [false, true] {
+            real.memory_kib = 1024 * 1024;
+            real.iterations = 10;
+            real.parallelism = 4;
+            let next = real.for_reencryption_under(switch);
+            assert_eq!(
+                (next.memory_kib, next.iterations, next.parallelism),
+                (1024 * 1024, 10, 4)
+            );
+            assert!(next.costs_at_least(&real));
+        }
+    }
+
+    /// PUBLIC, INSECURE development mnemonic (Hardhat / anvil); never fund it.
+    const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+    fn dev_seed() -> SeedMaterial {
+        SeedMaterial::from_phrase(DEV_MNEMONIC, Zeroizing::new(String::new())).unwrap()
+    }
+
+    /// A keystore file of `version` under a fixed key (no KDF run: the key
+    /// stands for the password's), written to `dir`.
+    fn write_keystore(dir: &Path, version: u32, key: &[u8; 32]) -> Keystore {
+        let seed = dev_seed();
+        let public = public_info(&seed, "2026-11-21T06:00:00Z".into()).unwrap();
+        let kdf = KdfParams::new(MIN_MEMORY_KIB, 1);
+        let file = encrypt_as(version, kdf, public, None, key, &seed).unwrap();
+        let ks = Keystore {
+            path: dir.join("keystore.json"),
+            file,
+        };
+        std::fs::write(&ks.path, ks.to_json()).unwrap();
+        Keystore::open(&ks.path).unwrap()
+    }
+
+    #[test]
+    fn version_1_is_read_and_rewritten_as_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = [7u8; 32];
+        let mut ks = write_keystore(dir.path(), 1, &key);
+        assert_eq!(ks.file().version, 1);
+        let unlock = UnlockKey(Zeroizing::new(key));
+        ks.unlock_with(&unlock).unwrap();
+        // In version 1 the public data is authenticated: an edit cannot be
+        // told from a wrong password.
+        let mut edited = ks.file.clone();
+        edited.public.fingerprint = "00000000".into();
+        edited.recompute_checksum_unchecked();
+        let v1 = Keystore {
+            path: ks.path.clone(),
+            file: edited,
+        };
+        assert!(matches!(
+            v1.unlock_with(&unlock),
+            Err(SignerError::WrongPassword)
+        ));
+        let head = LedgerHead {
+            seq: 0,
+            mac: B256([1; 32]),
+        };
+        ks.record_ledger_head(&unlock, head).unwrap();
+        let again = Keystore::open(&ks.path).unwrap();
+        assert_eq!(again.file().version, VERSION);
+        assert_eq!(again.ledger_head(), Some(head));
+        again.unlock_with(&unlock).unwrap();
+        let wrong = UnlockKey(Zeroizing::new([8u8; 32]));
+        assert!(matches!(
+            again.unlock_with(&wrong),
+            Err(SignerError::WrongPassword)
+        ));
+    }
+
+    #[test]
+    fn an_edited_public_section_is_named_not_a_wrong_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = [9u8; 32];
+        let ks = write_keystore(dir.path(), VERSION, &key);
+        let unlock = UnlockKey(Zeroizing::new(key));
+        type Edit = fn(&mut PublicInfo);
+        let edits: [(&str, Edit); 5] = [
+            ("fingerprint", |p| p.fingerprint = "deadbeef".into()),
+            ("first address", |p| p.first_address = Address([0x11; 20])),
+            ("xpub", |p| p.accounts[0].xpub.push('x')),
+            ("xprv for an xpub", |p| {
+                // BIP-0032 test vector 1, chain m: a private key.
+                p.accounts[0].xpub = "xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi".into()
+            }),
+            ("account xpubs", |p| {
+                let mut extra = p.accounts[0].clone();
+                extra.account = 1;
+                p.accounts.push(extra);
+            }),
+        ];
+        for (what, edit) in edits {
+            let mut file = ks.file.clone();
+            edit(&mut file.public);
+            // Without a recomputed checksum: damaged.
+            let text = serde_json::to_string_pretty(&file).unwrap();
+            std::fs::write(&ks.path, &text).unwrap();
+            let err = Keystore::open(&ks.path).unwrap_err().to_string();
+            assert!(err.contains("checksum mismatch"), "{what}: {err}");
+            // With it: opens, and the unlock refuses it by name.
+            file.recompute_checksum_unchecked();
+            std::fs::write(&ks.path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+            let opened = Keystore::open(&ks.path).unwrap();
+            let err = opened.unlock_with(&unlock).unwrap_err();
+            assert!(matches!(err, SignerError::Keystore { .. }), "{what}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("public section does not match the encrypted seed"),
+                "{what}: {text}"
+            );
+            if what == "xprv for an xpub" {
+                assert!(text.contains("where an xpub is expected"), "{text}");
+            }
         }
     }
 }

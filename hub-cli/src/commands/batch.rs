@@ -110,6 +110,7 @@ pub(crate) fn create(
             chain.name
         )));
     }
+    one_wallet(&mut ctx.db, &chain, &orders)?;
     let actor = ctx.actor.clone();
     let chain_id = chain.id;
     let res = ctx.db.transaction(|db| {
@@ -193,6 +194,60 @@ pub(crate) fn create(
         Ok(())
     };
     ctx.out.finish(data, &batch.to_string(), outcome)
+}
+
+/// A batch is signed by one signer, so it never mixes two wallets: every
+/// order's sender must be an address whose wallet (the fingerprint its
+/// proof of possession named at import) is the same. An address imported
+/// before proofs has no recorded wallet and is refused until its file is
+/// imported again. One query for the chain's cold addresses, whatever the
+/// number of orders.
+fn one_wallet(db: &mut crate::db::Db, chain: &Chain, orders: &[Order]) -> Result<()> {
+    use std::collections::{BTreeMap, HashMap};
+    let wallets: HashMap<String, Option<String>> = db
+        .query(
+            "SELECT address, wallet_fingerprint FROM addresses WHERE chain = ? AND role = 'cold'",
+            params![chain.id],
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.opt_text(1)?)))
+        .collect::<Result<_>>()?;
+    let mut by_wallet: BTreeMap<&str, (usize, &Order)> = BTreeMap::new();
+    for o in orders {
+        let Some(wallet) = wallets.get(&o.from.to_checksum()) else {
+            return Err(HubError::Input(format!(
+                "order {} sends from {}, which is not a cold address on {}",
+                o.order_id, o.from, chain.name
+            )));
+        };
+        let Some(wallet) = wallet.as_deref() else {
+            return Err(HubError::Input(format!(
+                "order {} sends from {}, whose wallet is not recorded (it was imported before addresses \
+                 carried proofs of possession): export the signer's addresses again (`signer addresses \
+                 --json`) and import them (`hub-cli address import`); no batch was created",
+                o.order_id, o.from
+            )));
+        };
+        by_wallet.entry(wallet).or_insert((0, o)).0 += 1;
+    }
+    if by_wallet.len() > 1 {
+        let list: Vec<String> = by_wallet
+            .iter()
+            .map(|(w, (n, first))| {
+                format!(
+                    "wallet {w}: {n} order(s), e.g. {} from {}",
+                    first.order_id, first.from
+                )
+            })
+            .collect();
+        return Err(HubError::Input(format!(
+            "these orders come from {} wallets ({}): a batch is signed by one signer and never mixes \
+             wallets; create one batch per wallet with --orders; no batch was created",
+            by_wallet.len(),
+            list.join("; ")
+        )));
+    }
+    Ok(())
 }
 
 /// `batch drop`: orders out of a NEW or BLOCKED batch, back to pending:

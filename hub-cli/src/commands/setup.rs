@@ -10,7 +10,11 @@ use crate::{
     output::{Output, Table},
     rpc::redact,
 };
-use coldsign_core::{Address, U256};
+use coldsign_core::{
+    address::AddressError,
+    address_proof::{AddressProof, AddressProofError, WalletFingerprint},
+    Address, U256,
+};
 use serde_json::json;
 
 /// `chain add` and `chain list`.
@@ -553,6 +557,10 @@ struct AddressFile {
     #[serde(default)]
     #[allow(dead_code)]
     xpub: Option<String>,
+    /// The BIP32 fingerprint of the wallet, which every proof names
+    /// (absent in files from a signer without proofs: refused).
+    #[serde(default)]
+    fingerprint: Option<String>,
     addresses: Vec<AddressEntry>,
 }
 
@@ -581,13 +589,121 @@ fn parse_address_file(text: &str) -> std::result::Result<AddressFile, String> {
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AddressEntry {
     index: u32,
     path: String,
     address: String,
     public_key: String,
+    /// The proof of possession (absent in files from a signer without
+    /// proofs: refused).
+    #[serde(default)]
+    proof: Option<String>,
+}
+
+/// An entry whose address, public key, path and proof were checked.
+#[derive(Debug)]
+struct CheckedAddress<'a> {
+    address: Address,
+    entry: &'a AddressEntry,
+}
+
+/// Checks one entry: the address (EIP-55), the public key gives it, the
+/// path is a path, and the proof of possession verifies for the file's
+/// wallet fingerprint, this path and this address.
+fn check_entry<'a>(
+    fingerprint: &WalletFingerprint,
+    e: &'a AddressEntry,
+) -> std::result::Result<CheckedAddress<'a>, String> {
+    let address: Address = e.address.parse().map_err(|x: AddressError| x.to_string())?;
+    let key = coldsign_core::hex_data::decode(&e.public_key).map_err(|x| x.to_string())?;
+    let derived = Address::from_sec1_public_key(&key).map_err(|x| x.to_string())?;
+    if derived != address {
+        return Err(format!(
+            "public key belongs to {derived}, not {address}: the file is damaged"
+        ));
+    }
+    if !e.path.starts_with("m/") {
+        return Err(format!("{:?} is not a derivation path", e.path));
+    }
+    let Some(proof) = &e.proof else {
+        return Err("has no proof of possession".to_owned());
+    };
+    let proof: AddressProof = proof
+        .parse()
+        .map_err(|x: AddressProofError| x.to_string())?;
+    proof
+        .verify(fingerprint, &e.path, &address)
+        .map_err(|x| format!("proof of possession does not verify: {x}"))?;
+    Ok(CheckedAddress { address, entry: e })
+}
+
+/// Checks every entry, on all cores (a proof costs one public-key recovery:
+/// 100,000 take seconds on one core). The whole file is refused if one
+/// entry fails: the error names the first (and counts the others).
+fn check_entries<'a>(
+    fingerprint: &WalletFingerprint,
+    entries: &'a [AddressEntry],
+) -> Result<Vec<CheckedAddress<'a>>> {
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 16);
+    let chunk = entries.len().div_ceil(threads).max(1);
+    let results: Vec<Vec<std::result::Result<CheckedAddress<'a>, String>>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|e| check_entry(fingerprint, e))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+    let results: Vec<_> = results.into_iter().flatten().collect();
+    if results.len() != entries.len() {
+        return Err(HubError::Internal(
+            "an address check thread failed".to_owned(),
+        ));
+    }
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let mut checked = Vec::with_capacity(entries.len());
+    let mut seen = std::collections::HashMap::new();
+    for (n, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(c) => {
+                if let Some(first) = seen.insert(c.address, n) {
+                    return Err(HubError::Input(format!(
+                        "entry {n} (index {}): {} is also entry {first}: the file is damaged; nothing was imported",
+                        c.entry.index, c.address
+                    )));
+                }
+                checked.push(c);
+            }
+            Err(why) => {
+                let others = if failed > 1 {
+                    format!(" ({} entries fail in all)", failed)
+                } else {
+                    String::new()
+                };
+                return Err(HubError::Input(format!(
+                    "entry {n} (index {}, path {:?}): {why}{others}. The whole file is refused and nothing was imported: \
+                     export the addresses again on the signer (`signer addresses --json`), and do not use a file \
+                     that was edited",
+                    entries[n].index, entries[n].path
+                )));
+            }
+        }
+    }
+    Ok(checked)
 }
 
 /// `address import` and `address list`.
@@ -608,55 +724,71 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
                     file.display()
                 ))
             })?;
-            let mut checked = Vec::new();
-            for (n, e) in parsed.addresses.iter().enumerate() {
-                let bad =
-                    |m: String| HubError::Input(format!("entry {n} (index {}): {m}", e.index));
-                let address: Address = e
-                    .address
-                    .parse()
-                    .map_err(|x: coldsign_core::address::AddressError| bad(x.to_string()))?;
-                let key = coldsign_core::hex_data::decode(&e.public_key)
-                    .map_err(|x| bad(x.to_string()))?;
-                let derived =
-                    Address::from_sec1_public_key(&key).map_err(|x| bad(x.to_string()))?;
-                if derived != address {
-                    return Err(bad(format!(
-                        "public key belongs to {derived}, not {address}: the file is damaged"
-                    )));
+            let fingerprint: WalletFingerprint = match &parsed.fingerprint {
+                Some(f) => f.parse().map_err(|e: AddressProofError| {
+                    HubError::Input(format!("{}: {e}", file.display()))
+                })?,
+                None => {
+                    return Err(HubError::Input(format!(
+                        "{} has no wallet fingerprint and no proofs of possession (a signer from before \
+                         proofs wrote it): export the addresses again with this version's `signer addresses --json`",
+                        file.display()
+                    )))
                 }
-                if !e.path.starts_with("m/") {
-                    return Err(bad(format!("{:?} is not a derivation path", e.path)));
-                }
-                checked.push((address, e));
-            }
-            let (mut added, mut known) = (0u64, 0u64);
+            };
+            let checked = check_entries(&fingerprint, &parsed.addresses)?;
+            let fp_text = fingerprint.to_string();
+            let (mut added, mut known, mut recorded) = (0u64, 0u64, 0u64);
             let role_ref = role.as_str();
             ctx.db.transaction(|db| {
-                for (address, e) in &checked {
-                    if let Some(existing) = AddressRow::find(db, chain.id, *address)? {
+                for c in &checked {
+                    let (address, e) = (c.address, c.entry);
+                    if let Some(existing) = AddressRow::find(db, chain.id, address)? {
                         if existing.derivation_path.as_deref() != Some(e.path.as_str()) {
                             return Err(HubError::Conflict(format!(
-                                "{address} is already registered with path {:?}, the file says {:?}",
+                                "{address} is already registered with path {:?}, the file says {:?}; nothing was imported",
                                 existing.derivation_path, e.path
                             )));
+                        }
+                        match existing.wallet_fingerprint.as_deref() {
+                            Some(fp) if fp == fp_text => {}
+                            Some(fp) => {
+                                return Err(HubError::Conflict(format!(
+                                    "{address} is registered as an address of wallet {fp}, and this file proves it for wallet {fp_text}; nothing was imported"
+                                )))
+                            }
+                            None => {
+                                // Imported before proofs: its wallet is now proven.
+                                db.execute(
+                                    "UPDATE addresses SET wallet_fingerprint = ? WHERE chain = ? AND address = ?",
+                                    params![fp_text.as_str(), chain.id, address.to_checksum()],
+                                )?;
+                                recorded += 1;
+                            }
                         }
                         known += 1;
                         continue;
                     }
                     db.execute(
-                        "INSERT INTO addresses (chain, address, role, derivation_path, public_key, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?)",
-                        params![chain.id, address.to_checksum(), role_ref, e.path.as_str(), e.public_key.as_str(), now_rfc3339()],
+                        "INSERT INTO addresses (chain, address, role, derivation_path, public_key, wallet_fingerprint, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        params![chain.id, address.to_checksum(), role_ref, e.path.as_str(), e.public_key.as_str(), fp_text.as_str(), now_rfc3339()],
                     )?;
                     added += 1;
                 }
                 Ok::<_, HubError>(())
             })?;
+            let note = if recorded > 0 {
+                format!("; wallet recorded for {recorded} address(es) imported before proofs")
+            } else {
+                String::new()
+            };
             ctx.out.result(
-                json!({"chain": chain.name, "added": added, "already_known": known}),
+                json!({"chain": chain.name, "wallet_fingerprint": fp_text, "added": added,
+                       "already_known": known, "wallet_recorded": recorded}),
                 &format!(
-                    "{added} address(es) added on {}, {known} already known",
+                    "{added} address(es) of wallet {fp_text} added on {}, {known} already known{note} \
+                     (every proof of possession verified)",
                     chain.name
                 ),
             );
@@ -708,7 +840,8 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
                     a.derivation_path.clone().unwrap_or_default(),
                 ];
                 let mut entry = json!({"chain": name, "address": a.address, "role": a.role,
-                    "path": a.derivation_path, "public_key": a.public_key});
+                    "path": a.derivation_path, "public_key": a.public_key,
+                    "wallet_fingerprint": a.wallet_fingerprint});
                 if let Some(held) = &held {
                     let list = &held[n];
                     row.push(
@@ -809,5 +942,46 @@ mod tests {
         assert!(parse_address_file(&failed).is_err());
         let extra = format!(r#"{{"addresses":[{ENTRY}],"note":1}}"#);
         assert!(parse_address_file(&extra).is_err());
+    }
+
+    #[test]
+    fn every_proof_is_checked_and_one_failure_refuses_the_file() {
+        use super::{check_entries, AddressEntry};
+        use coldsign_core::{
+            address_proof::{AddressProof, WalletFingerprint},
+            Address,
+        };
+        let fp: WalletFingerprint = "16a93ed0".parse().unwrap();
+        let entry = |seed: u8, index: u32, proof_fp: &WalletFingerprint| {
+            let k = k256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+            let a = Address::from_verifying_key(k.verifying_key());
+            let path = format!("m/44'/60'/0'/0/{index}");
+            let proof = AddressProof::sign(&k, proof_fp, &path, &a).unwrap();
+            AddressEntry {
+                index,
+                path,
+                address: a.to_checksum(),
+                public_key: format!(
+                    "0x{}",
+                    hex::encode(k.verifying_key().to_encoded_point(true).as_bytes())
+                ),
+                proof: Some(proof.to_hex()),
+            }
+        };
+        let good: Vec<AddressEntry> = (1..=40).map(|i| entry(i, u32::from(i), &fp)).collect();
+        assert_eq!(check_entries(&fp, &good).unwrap().len(), 40);
+        let other: WalletFingerprint = "0badf00d".parse().unwrap();
+        let mut bad: Vec<AddressEntry> = (1..=40).map(|i| entry(i, u32::from(i), &fp)).collect();
+        bad[33] = entry(34, 34, &other);
+        let err = check_entries(&fp, &bad).unwrap_err().to_string();
+        assert!(err.contains("entry 33 (index 34"), "{err}");
+        assert!(err.contains("does not verify"), "{err}");
+        bad[33].proof = None;
+        let err = check_entries(&fp, &bad).unwrap_err().to_string();
+        assert!(err.contains("has no proof of possession"), "{err}");
+        let mut dup: Vec<AddressEntry> = (1..=3).map(|i| entry(i, u32::from(i), &fp)).collect();
+        dup.push(entry(2, 2, &fp));
+        let err = check_entries(&fp, &dup).unwrap_err().to_string();
+        assert!(err.contains("is also entry 1"), "{err}");
     }
 }

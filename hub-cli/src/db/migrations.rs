@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0004_order_hold.sql"),
     },
     Migration {
+        version: 5,
+        name: "address wallets",
+        sql: include_str!("migrations/0005_address_wallets.sql"),
+    },
+    Migration {
         version: 6,
         name: "service: tenants, api keys, callbacks, outbox",
         sql: include_str!("migrations/0006_service.sql"),
@@ -145,15 +150,27 @@ fn current_version(db: &mut Db) -> Result<Option<i64>, DbError> {
     Ok(Some(row.int(0)?))
 }
 
-/// Applies every migration not yet applied, each in its own transaction.
-/// Returns the versions applied. Refuses a database newer than the program.
+/// The versions recorded in `schema_migrations` (the table must exist).
+fn applied_versions(db: &mut Db) -> Result<std::collections::BTreeSet<i64>, DbError> {
+    db.query("SELECT version FROM schema_migrations", params![])?
+        .iter()
+        .map(|r| r.int(0))
+        .collect()
+}
+
+/// Applies every migration not yet applied, in version order, each in its
+/// own transaction: also one whose number is below the database's highest
+/// (the numbers were given out to work done side by side, so version 5 can
+/// land after 6). Returns the versions applied. Refuses a database newer
+/// than the program.
 pub(crate) fn migrate(db: &mut Db) -> Result<Vec<i64>, DbError> {
     ensure_table(db)?;
     let current = current_version(db)?.unwrap_or(0);
     refuse_newer(current)?;
     check_checksums(db)?;
+    let done = applied_versions(db)?;
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
         let sql = render(m.sql, db.backend());
         db.transaction(|db| {
             // Re-check inside the transaction: another process may have
@@ -188,7 +205,8 @@ fn refuse_newer(version: i64) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Checks at start-up that the schema is exactly the one this program uses.
+/// Checks at start-up that the schema is exactly the one this program uses:
+/// every one of its migrations applied, none newer.
 pub(crate) fn check_version(db: &mut Db) -> Result<(), DbError> {
     match current_version(db)? {
         None | Some(0) => Err(DbError::Schema(
@@ -200,7 +218,21 @@ pub(crate) fn check_version(db: &mut Db) -> Result<(), DbError> {
         ))),
         Some(v) => {
             refuse_newer(v)?;
-            check_checksums(db)
+            check_checksums(db)?;
+            let done = applied_versions(db)?;
+            let missing: Vec<String> = MIGRATIONS
+                .iter()
+                .filter(|m| !done.contains(&m.version))
+                .map(|m| format!("{} ({})", m.version, m.name))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(DbError::Schema(format!(
+                    "the database lacks schema migration {}: run `hub-cli migrate`",
+                    missing.join(", ")
+                )))
+            }
         }
     }
 }
@@ -216,7 +248,7 @@ mod tests {
         let path = dir.path().join("hub.db");
         let mut db = Db::open(path.to_str().unwrap(), true).unwrap();
         assert!(check_version(&mut db).is_err());
-        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4, 6, 7]);
+        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(migrate(&mut db).unwrap(), Vec::<i64>::new());
         check_version(&mut db).unwrap();
         // An applied migration whose file was edited afterwards is refused.
@@ -241,6 +273,24 @@ mod tests {
         let err = check_version(&mut db).unwrap_err().to_string();
         assert!(err.contains("newer than this hub-cli"), "{err}");
         assert!(migrate(&mut db).is_err());
+    }
+
+    #[test]
+    fn a_migration_numbered_below_the_highest_is_still_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path().join("hub.db").to_str().unwrap(), true).unwrap();
+        migrate(&mut db).unwrap();
+        // A database migrated by a build that had version 6 but not 5.
+        db.execute("DELETE FROM schema_migrations WHERE version = 5", params![])
+            .unwrap();
+        db.batch_execute("ALTER TABLE addresses DROP COLUMN wallet_fingerprint")
+            .unwrap();
+        let err = check_version(&mut db).unwrap_err().to_string();
+        assert!(err.contains("lacks schema migration 5"), "{err}");
+        assert_eq!(migrate(&mut db).unwrap(), vec![5]);
+        check_version(&mut db).unwrap();
+        db.query("SELECT wallet_fingerprint FROM addresses", params![])
+            .unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub use coldsign_e2e::{
 };
 
 use coldsign_core::{
+    address_proof::{AddressProof, WalletFingerprint},
     batch::{signed_file_name_for, SignedBatch, UnsignedBatch},
     Address,
 };
@@ -16,6 +17,10 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
 };
+
+/// The BIP32 fingerprint of the development wallet (the PUBLIC mnemonic
+/// anvil's dev keys come from), as `signer` prints it.
+pub const DEV_FINGERPRINT: &str = "16a93ed0";
 
 /// One test's world: anvil, database, working directory and the hub binary.
 pub struct World {
@@ -193,8 +198,33 @@ impl World {
         self.ok(&args);
     }
 
-    /// Registers dev accounts (and other keys) as cold addresses on `local`.
+    /// Registers dev accounts (and other keys) as cold addresses on `local`,
+    /// as addresses of the development wallet ([`DEV_FINGERPRINT`]).
     pub fn import_keys(&self, keys: &[&SigningKey]) {
+        self.import_keys_of(DEV_FINGERPRINT, keys);
+    }
+
+    /// Registers `keys` as cold addresses on `local`, as addresses of the
+    /// wallet `fingerprint`: the file `signer addresses --json` writes,
+    /// with a real proof of possession per address.
+    pub fn import_keys_of(&self, fingerprint: &str, keys: &[&SigningKey]) {
+        let path = self.write_address_file(fingerprint, keys);
+        self.ok(&[
+            "address",
+            "import",
+            path.to_str().expect("path"),
+            "--chain",
+            "local",
+        ]);
+    }
+
+    /// Writes `addresses.json` as `signer addresses --json` prints it (its
+    /// versioned envelope) for `keys`, each entry with its proof of
+    /// possession for `fingerprint`, signed by the key (core's message
+    /// construction, as the signer signs it). A dev account keeps its index
+    /// in the development wallet; another key gets index 100 + its position.
+    pub fn write_address_file(&self, fingerprint: &str, keys: &[&SigningKey]) -> PathBuf {
+        let fp: WalletFingerprint = fingerprint.parse().expect("fingerprint");
         let entries: Vec<Value> = keys
             .iter()
             .enumerate()
@@ -203,29 +233,27 @@ impl World {
                     .iter()
                     .position(|d| key(d).to_bytes() == k.to_bytes())
                     .unwrap_or(100 + i);
+                let path = format!("m/44'/60'/0'/0/{index}");
+                let address = address_of(k);
+                let proof = AddressProof::sign(k, &fp, &path, &address).expect("proof");
                 json!({
                     "index": index,
-                    "path": format!("m/44'/60'/0'/0/{index}"),
-                    "address": address_of(k).to_string(),
+                    "path": path,
+                    "address": address.to_string(),
                     "public_key": format!("0x{}", hex::encode(k.verifying_key().to_encoded_point(true).as_bytes())),
+                    "proof": proof.to_hex(),
                 })
             })
             .collect();
         let path = self.dir.path().join("addresses.json");
-        // The shape `signer addresses --json` prints: its versioned envelope.
         let file = json!({
             "schema_version": 1,
             "success": true,
-            "data": {"account": 0, "xpub": "xpub-not-checked-by-the-hub", "addresses": entries},
+            "data": {"account": 0, "addresses": entries, "fingerprint": fingerprint,
+                     "xpub": "xpub-not-checked-by-the-hub"},
         });
         std::fs::write(&path, file.to_string()).expect("write");
-        self.ok(&[
-            "address",
-            "import",
-            path.to_str().expect("path"),
-            "--chain",
-            "local",
-        ]);
+        path
     }
 
     /// Writes orders as CSV and imports them.

@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod addresses;
 mod deposits;
 mod exactly_once;
 mod flows;
@@ -26,6 +27,13 @@ macro_rules! both_backends {
         }
     };
 }
+
+both_backends!(
+    addresses => addresses_sqlite, addresses_postgres:
+    a_proof_that_does_not_verify_refuses_the_whole_import,
+    an_address_keeps_its_wallet,
+    a_batch_never_mixes_two_wallets,
+);
 
 both_backends!(
     exactly_once => exactly_once_sqlite, exactly_once_postgres:

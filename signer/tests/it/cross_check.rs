@@ -52,7 +52,7 @@ fn account_xpub_matches_ethers_js() {
     let tools = tools_dir();
     let env = Env::new();
     env.init_dev();
-    let out = env.run(&["xpub"]);
+    let out = env.run_pw(&["xpub"]);
     assert_ok(&out);
     let ours = stdout(&out).trim().to_owned();
     let js = format!(
@@ -62,6 +62,44 @@ fn account_xpub_matches_ethers_js() {
     let out = node(&tools).arg("-e").arg(js).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(ours, stdout(&out).trim());
+}
+
+/// The address proofs, checked by ethers.js from the bytes documented in
+/// docs/signer.md: its own message construction and keccak, its own
+/// recovery, and its own key derivation and signature (RFC 6979, so the
+/// same bytes).
+#[test]
+fn address_proofs_verify_in_ethers_js_from_the_documented_bytes() {
+    let tools = tools_dir();
+    let env = Env::new();
+    env.init_dev();
+    let out = env.run_pw(&["addresses", "--start", "5", "--count", "20", "--json"]);
+    assert_ok(&out);
+    let file = env.write("addresses.json", &stdout(&out));
+    let js = format!(
+        r#"
+const fs = require('fs');
+const {{ HDNodeWallet, concat, toUtf8Bytes, getBytes, keccak256, recoverAddress }} = require('ethers');
+const doc = JSON.parse(fs.readFileSync(process.argv[1], 'utf8')).data;
+const master = HDNodeWallet.fromPhrase({DEV_MNEMONIC:?}, '', 'm');
+if (master.fingerprint.slice(2) !== doc.fingerprint) throw new Error('fingerprint ' + master.fingerprint);
+let n = 0;
+for (const e of doc.addresses) {{
+  const path = toUtf8Bytes(e.path);
+  const message = concat([toUtf8Bytes('coldsign/address-proof/v1'), getBytes('0x' + doc.fingerprint),
+                          new Uint8Array([path.length]), path, getBytes(e.address)]);
+  const digest = keccak256(message);
+  if (recoverAddress(digest, e.proof) !== e.address) throw new Error('recovery failed for ' + e.path);
+  const own = HDNodeWallet.fromPhrase({DEV_MNEMONIC:?}, '', e.path).signingKey.sign(digest).serialized;
+  if (own !== e.proof) throw new Error('ethers signs ' + own + ', the signer wrote ' + e.proof);
+  n++;
+}}
+console.log(n);
+"#
+    );
+    let out = node(&tools).arg("-e").arg(js).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "20");
 }
 
 #[test]

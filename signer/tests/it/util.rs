@@ -104,6 +104,36 @@ impl Env {
         child.wait_with_output().unwrap()
     }
 
+    /// A password-taking command (`addresses`, `xpub`, `info`) with
+    /// `--password-file pw.txt` added.
+    pub fn run_pw(&self, args: &[&str]) -> Output {
+        let pw = self.password_file();
+        let mut all = args.to_vec();
+        all.extend(["--password-file", pw.to_str().unwrap()]);
+        self.run(&all)
+    }
+
+    /// The binary on a pseudo-terminal (util-linux `script`), with the
+    /// same hermetic environment as [`Env::cmd`]: standard input, output
+    /// and error are the terminal, and so is `/dev/tty` (hidden prompts).
+    pub fn pty(&self, args: &[&str]) -> Pty {
+        let mut line = shell_quote(env!("CARGO_BIN_EXE_signer"));
+        for a in args {
+            line.push(' ');
+            line.push_str(&shell_quote(a));
+        }
+        let mut c = Command::new("script");
+        c.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("TERM", "dumb")
+            .env("SIGNER_INSECURE_KDF_FOR_TESTS", "1")
+            .env("SIGNER_KEYSTORE", self.keystore());
+        Pty::spawn(c)
+    }
+
     /// `signer init --mnemonic-file MNEMONIC --password-file PASSWORD`.
     pub fn init_from(&self, mnemonic: &Path, password: &Path) -> Output {
         self.run(&[
@@ -326,4 +356,120 @@ pub fn tools_dir() -> PathBuf {
 
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn shell_quote(s: &str) -> String {
+    assert!(!s.contains('\''), "no quotes in test arguments: {s}");
+    format!("'{s}'")
+}
+
+/// A program running on a pseudo-terminal: what it printed so far, and a
+/// way to answer its prompts as an operator would (after they appear).
+pub struct Pty {
+    child: std::process::Child,
+    input: Option<std::process::ChildStdin>,
+    output: std::sync::mpsc::Receiver<Vec<u8>>,
+    /// Everything printed so far (terminal line endings made `\n`).
+    pub seen: String,
+    cursor: usize,
+}
+
+impl Pty {
+    fn spawn(mut c: Command) -> Self {
+        use std::io::Read;
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("util-linux `script` runs the signer on a pseudo-terminal");
+        let mut out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            input: child.stdin.take(),
+            child,
+            output: rx,
+            seen: String::new(),
+            cursor: 0,
+        }
+    }
+
+    /// Takes what was printed within `wait`; `false` once the output ended.
+    fn pull(&mut self, wait: std::time::Duration) -> bool {
+        use std::sync::mpsc::RecvTimeoutError;
+        match self.output.recv_timeout(wait) {
+            Ok(bytes) => {
+                self.seen
+                    .push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n"));
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    /// Waits (20 s at most) until `text` is printed after what the last
+    /// `expect` matched; returns what was printed up to and including it.
+    pub fn expect(&mut self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(at) = self.seen[self.cursor..].find(text) {
+                let end = self.cursor + at + text.len();
+                let got = self.seen[self.cursor..end].to_owned();
+                self.cursor = end;
+                return got;
+            }
+            let open = self.pull(std::time::Duration::from_millis(200));
+            assert!(
+                open && std::time::Instant::now() < deadline,
+                "{text:?} not printed ({}); so far:\n{}",
+                if open {
+                    "timed out"
+                } else {
+                    "the program ended"
+                },
+                self.seen
+            );
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let input = self.input.as_mut().unwrap();
+        input.write_all(line.as_bytes()).unwrap();
+        input.write_all(b"\n").unwrap();
+        input.flush().unwrap();
+    }
+
+    /// Waits for the program to end; its exit code and everything printed.
+    pub fn finish(mut self) -> (i32, String) {
+        drop(self.input.take());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running:\n{}",
+                self.seen
+            );
+            self.pull(std::time::Duration::from_millis(100));
+        };
+        // The rest of the output, until the terminal closes.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.pull(std::time::Duration::from_millis(100)) && std::time::Instant::now() < until
+        {
+        }
+        (status.code().unwrap_or(-1), self.seen)
+    }
 }

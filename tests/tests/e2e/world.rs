@@ -428,58 +428,44 @@ impl World {
             self.run("signer init --mnemonic-file <MNEMONIC_FILE> --password-file <PASSWORD_FILE>");
         assert!(out.stdout.contains("fingerprint"), "{}", out.stdout);
         std::fs::remove_file(&file).expect("rm");
-        let info = self.run("signer info");
+        let info = self.run("signer info --password-file <PASSWORD_FILE>");
         assert!(info.stdout.contains("argon2id"), "{}", info.stdout);
         self.note_audit_head();
     }
 
-    /// Runbook: create the keystore from a freshly generated mnemonic,
-    /// answering the backup check (three of the words) as the operator would.
+    /// Runbook: create the keystore from a freshly generated mnemonic, on a
+    /// terminal as the operator does (the signer shows new words only on
+    /// one): a pseudo-terminal from util-linux `script`. Presses Enter once
+    /// the words are "written down", checks the screen is cleared before
+    /// the check, and types back the 4 words asked for.
     pub fn init_signer_generated(&self) {
-        let (mut c, _) = self.command("signer init --words 24 --password-file <PASSWORD_FILE>");
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn signer");
-        let mut err = child.stderr.take().expect("stderr");
-        let mut input = child.stdin.take().expect("stdin");
-        let mut seen = String::new();
-        let mut answered = 0;
-        let mut buf = [0u8; 512];
-        while answered < 3 {
-            let n = err.read(&mut buf).expect("read stderr");
-            assert!(n > 0, "signer init stopped early: {seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            let asked: Vec<usize> = seen
-                .match_indices("word #")
-                .filter_map(|(at, _)| {
-                    let rest = &seen[at + 6..];
-                    rest[..rest.find(": ")?].parse().ok()
-                })
-                .collect();
-            while answered < asked.len() {
-                let k = asked[answered];
-                let word = seen
-                    .lines()
-                    .find_map(|l| l.trim().strip_prefix(&format!("{k}. ")).map(str::to_owned))
-                    .unwrap_or_else(|| panic!("word {k} not shown: {seen}"));
-                writeln!(input, "{word}").expect("answer");
-                answered += 1;
-            }
+        let (c, _) = self.command("signer init --words 24 --password-file <PASSWORD_FILE>");
+        let mut t = Terminal::spawn(&c);
+        let shown = t.expect("Press Enter once they are written down");
+        let words: Vec<String> = shown
+            .lines()
+            .filter_map(|l| {
+                let (n, w) = l.trim().split_once(". ")?;
+                n.parse::<usize>().ok().map(|_| w.to_owned())
+            })
+            .collect();
+        assert_eq!(words.len(), 24, "{shown}");
+        t.send("");
+        let cleared = t.expect("\u{1b}[2J\u{1b}[3J\u{1b}[H");
+        assert!(!cleared.contains("word #"), "{cleared}");
+        for _ in 0..4 {
+            let asked = t.expect(": ");
+            let k: usize = asked
+                .rsplit("word #")
+                .next()
+                .and_then(|r| r.trim_end_matches(": ").parse().ok())
+                .unwrap_or_else(|| panic!("not a word prompt: {asked}"));
+            t.send(&words[k - 1]);
         }
-        drop(input);
-        let mut rest = String::new();
-        err.read_to_string(&mut rest).expect("read stderr");
-        let out = child.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "signer init failed: {seen}{rest}{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let (code, seen) = t.finish();
+        assert_eq!(code, 0, "signer init failed: {seen}");
         assert!(self.signer_data().join("keystore.json").exists());
-        let info = self.run("signer info");
+        let info = self.run("signer info --password-file <PASSWORD_FILE>");
         assert!(info.stdout.contains("fingerprint"), "{}", info.stdout);
         self.note_audit_head();
     }
@@ -516,7 +502,7 @@ max_per_batch = "10000000"
     /// Runbook: export the signer's addresses to the medium and register
     /// them in the hub. Returns them by index.
     pub fn export_and_import_addresses(&self) -> Vec<Address> {
-        self.run("signer addresses --count 100 --json > <USB>/addresses.json");
+        self.run("signer addresses --count 100 --json --password-file <PASSWORD_FILE> > <USB>/addresses.json");
         self.run("hub-cli address import <USB>/addresses.json --chain eth");
         let listed = self.run("hub-cli address list --chain eth");
         let addresses = self.cold_addresses();
@@ -718,4 +704,127 @@ pub fn recipient(n: u32) -> Address {
 /// Reads a path as text.
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// A runbook command running on a pseudo-terminal (util-linux `script`),
+/// with the command's own environment and folder: what it printed, and a
+/// way to answer its prompts once they appear.
+pub struct Terminal {
+    child: std::process::Child,
+    input: Option<std::process::ChildStdin>,
+    output: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: String,
+    cursor: usize,
+}
+
+impl Terminal {
+    /// Runs `c` (program, arguments, environment, folder) under `script`.
+    pub fn spawn(c: &Command) -> Self {
+        let quote = |s: &std::ffi::OsStr| {
+            let s = s.to_str().expect("UTF-8 argument");
+            assert!(!s.contains('\''), "no quotes in runbook arguments: {s}");
+            format!("'{s}'")
+        };
+        let mut line = quote(c.get_program());
+        for a in c.get_args() {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        let mut s = Command::new("script");
+        s.args(["-q", "-e", "-c", &line, "/dev/null"]).env_clear();
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                s.env(k, v);
+            }
+        }
+        if let Some(dir) = c.get_current_dir() {
+            s.current_dir(dir);
+        }
+        let mut child = s
+            .env("TERM", "dumb")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("util-linux `script` runs the command on a pseudo-terminal");
+        let mut out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            input: child.stdin.take(),
+            child,
+            output: rx,
+            seen: String::new(),
+            cursor: 0,
+        }
+    }
+
+    /// Takes what was printed within `wait`; `false` once the output ended.
+    fn pull(&mut self, wait: Duration) -> bool {
+        use std::sync::mpsc::RecvTimeoutError;
+        match self.output.recv_timeout(wait) {
+            Ok(bytes) => {
+                self.seen
+                    .push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n"));
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    /// Waits (30 s at most) until `text` is printed after the last match;
+    /// returns what was printed up to and including it.
+    pub fn expect(&mut self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(at) = self.seen[self.cursor..].find(text) {
+                let end = self.cursor + at + text.len();
+                let got = self.seen[self.cursor..end].to_owned();
+                self.cursor = end;
+                return got;
+            }
+            let open = self.pull(Duration::from_millis(200));
+            assert!(
+                open && std::time::Instant::now() < deadline,
+                "{text:?} not printed; so far:\n{}",
+                self.seen
+            );
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub fn send(&mut self, line: &str) {
+        let input = self.input.as_mut().expect("input");
+        input.write_all(line.as_bytes()).expect("type");
+        input.write_all(b"\n").expect("type");
+        input.flush().expect("type");
+    }
+
+    /// Waits for the command to end: its exit code and everything printed.
+    pub fn finish(mut self) -> (i32, String) {
+        drop(self.input.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running: {}",
+                self.seen
+            );
+            self.pull(Duration::from_millis(100));
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while self.pull(Duration::from_millis(100)) && std::time::Instant::now() < until {}
+        (status.code().unwrap_or(-1), self.seen)
+    }
 }
