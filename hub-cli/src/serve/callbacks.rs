@@ -19,6 +19,7 @@ use crate::{
     clock::fixed_after,
     db::{params, Backend, Db, Value},
     error::Result,
+    model::bulk_rows,
 };
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -72,8 +73,10 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
     let lease = fixed_after(LEASE);
     let due = "SELECT x.id FROM outbox x JOIN callbacks c ON c.tenant = x.tenant \
          WHERE x.status = 'pending' AND x.next_attempt_at <= ? AND (x.lease_until IS NULL OR x.lease_until < ?) \
-         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE (p.order_ref = x.order_ref OR p.deposit = x.deposit) \
-         AND p.id < x.id AND p.status = 'pending') \
+         AND NOT (x.order_ref IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.order_ref = x.order_ref \
+         AND p.id < x.id AND p.status = 'pending')) \
+         AND NOT (x.deposit IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.deposit = x.deposit \
+         AND p.id < x.id AND p.status = 'pending')) \
          ORDER BY x.id LIMIT ?";
     let claim_sql = match db.backend() {
         Backend::Postgres => format!(
@@ -92,17 +95,26 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
         .map_err(crate::error::HubError::from)
     })?;
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let r = db.query_one(
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    // Every claimed event's body in one query, in event order (a query
+    // per event was a round trip each on PostgreSQL).
+    let marks = vec!["?"; ids.len()].join(", ");
+    let values: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
+    let rows = db.query(
+        &format!(
             "SELECT x.id, x.tenant, x.attempts, c.url, c.secret, e.id, e.at, e.kind, e.batch, e.from_state, \
              e.to_state, e.reason, e.message, o.order_id, \
              (SELECT i.tx_hash FROM batch_items i WHERE i.order_ref = x.order_ref AND i.batch = e.batch), \
              (SELECT i.block_number FROM batch_items i WHERE i.order_ref = x.order_ref AND i.batch = e.batch), \
              x.deposit \
              FROM outbox x JOIN events e ON e.id = x.event JOIN callbacks c ON c.tenant = x.tenant \
-             LEFT JOIN orders o ON o.id = x.order_ref WHERE x.id = ?",
-            params![id],
-        )?;
+             LEFT JOIN orders o ON o.id = x.order_ref WHERE x.id IN ({marks}) ORDER BY x.id"
+        ),
+        &values,
+    )?;
+    for r in &rows {
         let kind = r.text(7)?;
         if let Some(deposit) = r.opt_int(16)? {
             let filter = crate::commands::deposits::DepositFilter {
@@ -158,70 +170,154 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
     Ok(out)
 }
 
-/// Records one attempt's outcome.
-fn record(
-    db: &mut Db,
-    d: &Delivery,
+/// What one attempt gave: the receiver's status (none: no answer), why it
+/// failed, and how long it took.
+struct Outcome {
     status: Option<u16>,
-    error: Option<&str>,
-    max_attempts: i64,
-) -> Result<bool> {
-    let delivered = status.is_some_and(|s| (200..300).contains(&s));
-    let attempts = d.attempts + 1;
-    if delivered {
-        db.execute(
-            "UPDATE outbox SET status = 'delivered', attempts = ?, last_status = ?, last_error = NULL, \
-             delivered_at = ?, lease_until = NULL WHERE id = ?",
-            params![attempts, status.map(i64::from), fixed_after(Duration::ZERO), d.id],
-        )?;
-        return Ok(false);
+    error: Option<String>,
+    took: Duration,
+}
+
+impl Outcome {
+    /// A 2xx answer.
+    fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
     }
-    let dead = attempts >= max_attempts;
-    db.execute(
-        "UPDATE outbox SET status = ?, attempts = ?, last_status = ?, last_error = ?, next_attempt_at = ?, \
-         lease_until = NULL WHERE id = ?",
-        &[
-            Value::from(if dead { "dead" } else { "pending" }),
-            Value::from(attempts),
-            Value::from(status.map(i64::from)),
-            Value::from(error.map(str::to_owned)),
-            Value::from(fixed_after(backoff(attempts))),
-            Value::from(d.id),
-        ],
-    )?;
+}
+
+/// Records the outcomes of `done` (deliveries with their attempt's
+/// outcome) in one transaction, with multi-row UPDATEs: delivered, or due
+/// again after a back-off, or dead after `max_attempts`. Returns, for each,
+/// whether it is now dead.
+fn record(db: &mut Db, done: &[(&Delivery, Outcome)], max_attempts: i64) -> Result<Vec<bool>> {
+    let now = fixed_after(Duration::ZERO);
+    let mut dead = Vec::with_capacity(done.len());
+    let mut rows: Vec<[Value; 7]> = Vec::with_capacity(done.len());
+    for (d, o) in done {
+        let attempts = d.attempts + 1;
+        let status = Value::from(o.status.map(i64::from));
+        if o.delivered() {
+            dead.push(false);
+            rows.push([
+                Value::from(d.id),
+                Value::from("delivered"),
+                Value::from(attempts),
+                status,
+                Value::Null,
+                Value::Null,
+                Value::from(now.as_str()),
+            ]);
+        } else {
+            let given_up = attempts >= max_attempts;
+            dead.push(given_up);
+            rows.push([
+                Value::from(d.id),
+                Value::from(if given_up { "dead" } else { "pending" }),
+                Value::from(attempts),
+                status,
+                Value::from(o.error.clone()),
+                Value::from(fixed_after(backoff(attempts))),
+                Value::Null,
+            ]);
+        }
+    }
+    // A delivery keeps its due time, a failure keeps an earlier delivery's
+    // time (`callback replay --since-event`): NULL means "unchanged".
+    let tuple = "(CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?)";
+    let write = |db: &mut Db, chunk: &[[Value; 7]]| {
+        let sql = format!(
+            "WITH v (id, status, attempts, last_status, last_error, next_attempt_at, delivered_at) AS \
+             (VALUES {}) UPDATE outbox SET status = v.status, attempts = v.attempts, \
+             last_status = v.last_status, last_error = v.last_error, \
+             next_attempt_at = COALESCE(v.next_attempt_at, outbox.next_attempt_at), \
+             delivered_at = COALESCE(v.delivered_at, outbox.delivered_at), lease_until = NULL \
+             FROM v WHERE outbox.id = v.id",
+            vec![tuple; chunk.len()].join(", ")
+        );
+        let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        db.execute(&sql, &values)
+    };
+    if rows.len() <= bulk_rows(7) {
+        write(db, &rows)?;
+    } else {
+        db.transaction(|db| {
+            for chunk in rows.chunks(bulk_rows(7)) {
+                write(db, chunk)?;
+            }
+            Ok::<_, crate::error::HubError>(())
+        })?;
+    }
     Ok(dead)
 }
 
-/// POSTs one event; the receiver's status, or why there was none.
-fn post(agent: &ureq::Agent, d: &Delivery) -> (Option<u16>, Option<String>) {
+/// POSTs one event over the agent's kept-alive connection.
+fn post(agent: &ureq::Agent, d: &Delivery) -> Outcome {
+    let started = std::time::Instant::now();
     let t = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
     let sig = signature(&d.secret, t, &d.body);
-    match agent
+    let (status, error) = match agent
         .post(&d.url)
         .set("Content-Type", "application/json")
         .set("X-Coldsign-Signature", &sig)
         .send_string(&d.body)
     {
-        Ok(r) => (Some(r.status()), None),
-        Err(ureq::Error::Status(code, _)) => (Some(code), Some(format!("HTTP {code}"))),
+        Ok(r) => {
+            let status = r.status();
+            drain(r);
+            (Some(status), None)
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            drain(r);
+            (Some(code), Some(format!("HTTP {code}")))
+        }
         Err(ureq::Error::Transport(t)) => (None, Some(t.to_string())),
+    };
+    Outcome {
+        status,
+        error,
+        took: started.elapsed(),
     }
 }
 
+/// Reads (up to 64 KiB of) an answer's body, so that its connection goes
+/// back to the agent's pool for the next event instead of being closed.
+fn drain(r: ureq::Response) {
+    let _ = std::io::copy(
+        &mut std::io::Read::take(r.into_reader(), 64 * 1024),
+        &mut std::io::sink(),
+    );
+}
+
+/// Attempts between two records of outcomes at most: they are written in
+/// bulk, and a crash loses (sends again) at most this many.
+const RECORD_EVERY: usize = 50;
+/// Time between two records of outcomes at most (a slow receiver).
+const RECORD_AFTER: Duration = Duration::from_secs(1);
+
 /// One dispatch round: claims, delivers and records. Returns how many
 /// events it attempted.
+///
+/// Outcomes are recorded in bulk, every [`RECORD_EVERY`] attempts or
+/// [`RECORD_AFTER`], whichever comes first, and at the end: an event
+/// stays leased (and its order's later events wait) until its outcome is
+/// recorded, so the order of each order's events and the at-least-once
+/// rule are those of one record per attempt.
 pub(crate) fn round(state: &Arc<State>, db: &mut Db, agent: &ureq::Agent) -> Result<usize> {
     let batch = claim(db)?;
     let n = batch.len();
-    for d in &batch {
-        let started = std::time::Instant::now();
-        let (status, error) = post(agent, d);
-        let dead = record(db, d, status, error.as_deref(), state.callback_attempts)?;
-        state
-            .metrics
-            .callback(&d.tenant, started.elapsed(), status, dead);
-        if dead {
-            tracing::warn!(tenant = %d.tenant, outbox = d.id, "callback given up after {} attempts: {}", d.attempts + 1, error.unwrap_or_default());
+    let mut done: Vec<(&Delivery, Outcome)> = Vec::with_capacity(RECORD_EVERY);
+    let mut since = std::time::Instant::now();
+    for (k, d) in batch.iter().enumerate() {
+        done.push((d, post(agent, d)));
+        if done.len() >= RECORD_EVERY || since.elapsed() >= RECORD_AFTER || k + 1 == n {
+            let dead = record(db, &done, state.callback_attempts)?;
+            for ((d, o), dead) in done.drain(..).zip(dead) {
+                state.metrics.callback(&d.tenant, o.took, o.status, dead);
+                if dead {
+                    tracing::warn!(tenant = %d.tenant, outbox = d.id, "callback given up after {} attempts: {}", d.attempts + 1, o.error.unwrap_or_default());
+                }
+            }
+            since = std::time::Instant::now();
         }
     }
     Ok(n)
