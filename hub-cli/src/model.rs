@@ -722,14 +722,10 @@ impl Actor {
 
     /// Writes event rows, in order, with multi-row INSERTs of up to
     /// [`bulk_rows`] rows: a few statements (round trips, on PostgreSQL) for
-    /// thousands of events.
+    /// thousands of events; then, if any of them is an order's or a batch's,
+    /// their outbox rows with one more statement.
     pub(crate) fn events(&self, db: &mut Db, events: &[Event<'_>]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let before = db
-            .query_one("SELECT COALESCE(MAX(id), 0) FROM events", params![])?
-            .int(0)?;
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
         for chunk in events.chunks(bulk_rows(10)) {
             let mut sql = String::from(
                 "INSERT INTO events (at, kind, batch, item, order_ref, from_state, to_state, reason, message, operator) VALUES ",
@@ -751,19 +747,34 @@ impl Actor {
                     Value::from(self.operator.as_str()),
                 ]);
             }
-            db.execute(&sql, &values)?;
+            sql.push_str(" RETURNING id");
+            for r in db.query(&sql, &values)? {
+                let id = r.int(0)?;
+                first = first.min(id);
+                last = last.max(id);
+            }
+        }
+        // Only order and batch events are called back: item events alone
+        // (most of send's and upload's) need no outbox statement.
+        if first > last
+            || !events
+                .iter()
+                .any(|e| matches!(e.subject.kind, "order" | "batch"))
+        {
+            return Ok(());
         }
         // The outbox rows of these events, in the same transaction: every
-        // change of a tenant's order or batch is called back. (Rows of
-        // another transaction that committed meanwhile may be seen too:
-        // the unique event column makes that harmless.)
+        // change of a tenant's order or batch is called back. (On
+        // PostgreSQL another transaction's events may have ids in the same
+        // range; those it committed meanwhile are seen too, and the unique
+        // event column makes that harmless: it wrote their outbox rows.)
         db.execute(
             "INSERT INTO outbox (event, tenant, order_ref, batch, next_attempt_at) \
              SELECT e.id, COALESCE(o.tenant, b.tenant), e.order_ref, e.batch, '' FROM events e \
              LEFT JOIN orders o ON o.id = e.order_ref LEFT JOIN batches b ON b.id = e.batch \
-             WHERE e.id > ? AND e.kind IN ('order', 'batch') AND COALESCE(o.tenant, b.tenant) IS NOT NULL \
+             WHERE e.id BETWEEN ? AND ? AND e.kind IN ('order', 'batch') AND COALESCE(o.tenant, b.tenant) IS NOT NULL \
              ON CONFLICT (event) DO NOTHING",
-            params![before],
+            params![first, last],
         )?;
         Ok(())
     }
