@@ -240,6 +240,24 @@ impl AddressRow {
         .transpose()
     }
 
+    /// The registered rows (on every chain) of these addresses.
+    pub(crate) fn of_addresses(db: &mut Db, addresses: &[Address]) -> Result<Vec<Self>> {
+        let mut out = Vec::new();
+        for chunk in addresses.chunks(bulk_rows(1)) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let values: Vec<Value> = chunk.iter().map(|a| a.to_checksum().into()).collect();
+            for r in db.query(
+                &format!(
+                    "SELECT {ADDRESS_COLS} FROM addresses WHERE address IN ({marks}) ORDER BY chain, id"
+                ),
+                &values,
+            )? {
+                out.push(Self::from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every address (of one chain).
     pub(crate) fn all(db: &mut Db, chain: Option<i64>) -> Result<Vec<Self>> {
         let rows = match chain {

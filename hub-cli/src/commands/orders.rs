@@ -6,7 +6,9 @@ use crate::{
     clock::now_rfc3339,
     db::{params, Db, Row, Value},
     error::{HubError, Result},
-    model::{parse_address, AddressRow, Asset, Chain, Item, Order, Token, ORDER_COLS},
+    model::{
+        bulk_rows, parse_address, AddressRow, Asset, Chain, Event, Item, Order, Token, ORDER_COLS,
+    },
     output::{Output, Table},
     state::OrderState,
 };
@@ -44,10 +46,31 @@ struct Known {
 }
 
 impl Known {
-    /// Reads the chains, addresses and tokens.
+    /// Reads the chains, the tokens and every registered address.
     fn load(db: &mut Db) -> Result<Self> {
-        let chains = Chain::all(db)?;
         let addresses = AddressRow::all(db, None)?;
+        Self::with_addresses(db, addresses)
+    }
+
+    /// Reads the chains, the tokens and what is registered of the addresses
+    /// that `orders` name (as senders or recipients): all that their checks
+    /// look up, without reading every address of the hub for a few orders.
+    fn load_for(db: &mut Db, orders: &[CsvOrder]) -> Result<Self> {
+        let mut named: Vec<Address> = orders
+            .iter()
+            .flat_map(|o| [o.from.as_str(), o.to.as_str()])
+            .filter_map(|a| parse_address(a).ok())
+            .collect();
+        named.sort_by_key(|a| a.0);
+        named.dedup();
+        let addresses = AddressRow::of_addresses(db, &named)?;
+        Self::with_addresses(db, addresses)
+    }
+
+    /// Reads the chains and the tokens; `addresses` are the registered
+    /// addresses the checks may ask about.
+    fn with_addresses(db: &mut Db, addresses: Vec<AddressRow>) -> Result<Self> {
+        let chains = Chain::all(db)?;
         let mut cold: HashMap<Address, Vec<String>> = HashMap::new();
         for a in addresses.iter().filter(|a| a.role == "cold") {
             if let Some(c) = chains.iter().find(|c| c.id == a.chain) {
@@ -171,75 +194,147 @@ fn check_order(db: &mut Db, known: &mut Known, o: &CsvOrder) -> Result<NewOrder>
 
 /// Inserts the order; `Ok(false)` if the very same order already exists.
 fn insert(db: &mut Db, actor: &crate::model::Actor, o: &NewOrder) -> Result<bool> {
-    insert_for(db, actor, o, None)
+    Ok(insert_many(db, actor, std::slice::from_ref(o), None)?
+        .first()
+        .is_some_and(|(_, created)| *created))
 }
 
-/// Inserts the order for `tenant` (`None`: the desk's own); `Ok(false)` if
-/// the very same order of the same tenant already exists.
-fn insert_for(
+/// Inserts `orders` for `tenant` (`None`: the desk's own), each with its
+/// `created` event, in the caller's transaction. An order that already
+/// exists with the very same details for the same tenant is left as it is
+/// (`false`); the same id with other details, or another tenant's, is a
+/// conflict. Returns each order as stored, in the order given.
+///
+/// A few statements whatever the count (a round trip each on PostgreSQL):
+/// the existing orders are looked up, the new ones inserted and their
+/// events written by multi-row statements of up to [`bulk_rows`] rows,
+/// instead of four or five statements per order.
+fn insert_many(
     db: &mut Db,
     actor: &crate::model::Actor,
-    o: &NewOrder,
+    orders: &[NewOrder],
     tenant: Option<&str>,
-) -> Result<bool> {
-    if let Ok(existing) = Order::by_order_id(db, &o.order_id) {
-        if existing.tenant.as_deref() != tenant {
+) -> Result<Vec<(Order, bool)>> {
+    let mut existing: HashMap<String, Order> = HashMap::new();
+    for chunk in orders.chunks(bulk_rows(1)) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let ids: Vec<Value> = chunk.iter().map(|o| o.order_id.as_str().into()).collect();
+        for r in db.query(
+            &format!("SELECT {ORDER_COLS} FROM orders o WHERE o.order_id IN ({marks})"),
+            &ids,
+        )? {
+            let o = Order::from_row(&r)?;
+            existing.insert(o.order_id.clone(), o);
+        }
+    }
+    let mut fresh = Vec::new();
+    for o in orders {
+        let Some(e) = existing.get(&o.order_id) else {
+            fresh.push(o);
+            continue;
+        };
+        if e.tenant.as_deref() != tenant {
             return Err(HubError::Conflict(format!(
                 "order id {:?} is already used: order ids must be unique",
                 o.order_id
             )));
         }
-        let same = existing.chain == o.chain.id
-            && existing.asset == o.asset.symbol
-            && existing.from == o.from
-            && existing.to == o.to
-            && existing.amount == o.amount;
-        if same {
-            return Ok(false);
+        let same = e.chain == o.chain.id
+            && e.asset == o.asset.symbol
+            && e.from == o.from
+            && e.to == o.to
+            && e.amount == o.amount;
+        if !same {
+            return Err(HubError::Conflict(format!(
+                "order {:?} already exists with other details: order ids must be unique",
+                o.order_id
+            )));
         }
-        return Err(HubError::Conflict(format!(
-            "order {:?} already exists with other details: order ids must be unique",
-            o.order_id
-        )));
     }
     let now = now_rfc3339();
-    let row = db.query_one(
-        "INSERT INTO orders (order_id, chain, asset, token, from_address, to_address, amount, state, created_at, updated_at, tenant) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        params![
-            o.order_id.as_str(),
-            o.chain.id,
-            o.asset.symbol.as_str(),
-            o.asset.token.as_ref().map(|t| t.id),
-            o.from.to_checksum(),
-            o.to.to_checksum(),
-            o.amount.to_string(),
-            OrderState::Pending.as_str(),
-            now.as_str(),
-            now.as_str(),
-            tenant
-        ],
-    )?;
-    actor.event(
-        db,
-        crate::model::Subject {
-            kind: "order",
-            batch: None,
-            item: None,
-            order_ref: Some(row.int(0)?),
-        },
-        None,
-        OrderState::Pending.as_str(),
-        "created",
-        &format!(
-            "{} {} from {} to {}",
-            o.asset.human(o.amount),
-            o.asset.symbol,
-            o.from,
-            o.to
-        ),
-    )?;
-    Ok(true)
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
+    for chunk in fresh.chunks(bulk_rows(11)) {
+        let mut sql = String::from(
+            "INSERT INTO orders (order_id, chain, asset, token, from_address, to_address, amount, state, \
+             created_at, updated_at, tenant) VALUES ",
+        );
+        let mut values = Vec::with_capacity(chunk.len() * 11);
+        for (n, o) in chunk.iter().enumerate() {
+            sql.push_str(if n == 0 { "" } else { ", " });
+            sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            values.extend([
+                Value::from(o.order_id.as_str()),
+                Value::from(o.chain.id),
+                Value::from(o.asset.symbol.as_str()),
+                Value::from(o.asset.token.as_ref().map(|t| t.id)),
+                Value::from(o.from.to_checksum()),
+                Value::from(o.to.to_checksum()),
+                Value::from(o.amount.to_string()),
+                Value::from(OrderState::Pending.as_str()),
+                Value::from(now.as_str()),
+                Value::from(now.as_str()),
+                Value::from(tenant),
+            ]);
+        }
+        // RETURNING's row order is not promised: each id by its order id.
+        sql.push_str(" RETURNING id, order_id");
+        for r in db.query(&sql, &values)? {
+            ids.insert(r.text(1)?, r.int(0)?);
+        }
+    }
+    let id_of = |o: &NewOrder| {
+        ids.get(&o.order_id).copied().ok_or_else(|| {
+            HubError::Internal(format!("order {:?} was not inserted", o.order_id))
+        })
+    };
+    let messages: Vec<String> = fresh
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} from {} to {}",
+                o.asset.human(o.amount),
+                o.asset.symbol,
+                o.from,
+                o.to
+            )
+        })
+        .collect();
+    let mut events = Vec::with_capacity(fresh.len());
+    for (o, message) in fresh.iter().zip(&messages) {
+        events.push(Event {
+            at: now.clone(),
+            subject: order_subject(id_of(o)?),
+            from: None,
+            to: OrderState::Pending.as_str(),
+            reason: "created",
+            message,
+        });
+    }
+    actor.events(db, &events)?;
+    orders
+        .iter()
+        .map(|o| match existing.remove(&o.order_id) {
+            Some(e) => Ok((e, false)),
+            None => Ok((
+                Order {
+                    id: id_of(o)?,
+                    order_id: o.order_id.clone(),
+                    chain: o.chain.id,
+                    asset: o.asset.symbol.clone(),
+                    token: o.asset.token.as_ref().map(|t| t.id),
+                    from: o.from,
+                    to: o.to,
+                    amount: o.amount,
+                    state: OrderState::Pending,
+                    created_at: now.clone(),
+                    cancel_requested_at: None,
+                    held_at: None,
+                    tenant: tenant.map(str::to_owned),
+                },
+                true,
+            )),
+        })
+        .collect()
 }
 
 /// Runs an `order` subcommand.
@@ -743,17 +838,11 @@ fn import(ctx: &mut Ctx, file: &std::path::Path) -> Result<()> {
         )));
     }
     let actor = ctx.actor.clone();
-    let (added, unchanged) = ctx.db.transaction(|db| {
-        let (mut a, mut u) = (0u64, 0u64);
-        for o in &orders {
-            if insert(db, &actor, o)? {
-                a += 1;
-            } else {
-                u += 1;
-            }
-        }
-        Ok::<_, HubError>((a, u))
-    })?;
+    let stored = ctx
+        .db
+        .transaction(|db| insert_many(db, &actor, &orders, None))?;
+    let added = stored.iter().filter(|(_, created)| *created).count() as u64;
+    let unchanged = stored.len() as u64 - added;
     ctx.out.result(
         json!({"added": added, "already_present": unchanged}),
         &format!("{added} order(s) imported, {unchanged} already present"),
@@ -1012,7 +1101,7 @@ pub(crate) fn ingest(
     tenant: &str,
     orders: &[OrderInput],
 ) -> Result<Vec<(serde_json::Value, bool)>> {
-    let mut known = Known::load(db)?;
+    let mut known = Known::load_for(db, orders)?;
     let mut checked = Vec::with_capacity(orders.len());
     let mut errors = Vec::new();
     let mut first: HashMap<&str, usize> = HashMap::new();
@@ -1036,31 +1125,50 @@ pub(crate) fn ingest(
             errors.join("; ")
         )));
     }
-    let created = db.transaction(|db| {
-        checked
-            .iter()
-            .map(|c| insert_for(db, actor, c, Some(tenant)))
-            .collect::<Result<Vec<bool>>>()
-    })?;
-    let mut out = Vec::with_capacity(checked.len());
-    for (c, created) in checked.iter().zip(created) {
-        let o = Order::by_order_id(db, &c.order_id)?;
-        out.push((order_value(db, &o)?, created));
+    let stored = db.transaction(|db| insert_many(db, actor, &checked, Some(tenant)))?;
+    let mut shown = Shown::default();
+    stored
+        .iter()
+        .map(|(o, created)| Ok((shown.value(db, o)?, *created)))
+        .collect()
+}
+
+/// Shows stored orders as the API does, looking up each chain's name and
+/// each asset's decimals once rather than for every order.
+#[derive(Debug, Default)]
+pub(crate) struct Shown {
+    /// (chain name, decimals) by (chain, token).
+    assets: HashMap<(i64, Option<i64>), (String, u8)>,
+}
+
+impl Shown {
+    /// The order as the API shows it.
+    pub(crate) fn value(&mut self, db: &mut Db, o: &Order) -> Result<serde_json::Value> {
+        let (chain, decimals) = match self.assets.entry((o.chain, o.token)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let decimals = asset_of(db, o)?.decimals;
+                e.insert((Chain::by_id(db, o.chain)?.name, decimals))
+            }
+        };
+        let asset = Asset {
+            symbol: o.asset.clone(),
+            decimals: *decimals,
+            token: None,
+        };
+        Ok(
+            json!({"order_id": o.order_id, "chain": chain, "asset": o.asset,
+            "from": o.from, "to": o.to, "amount": asset.human(o.amount),
+            "amount_base_units": o.amount.to_string(), "state": o.state.as_str(),
+            "held": o.held_at.is_some(), "cancel_requested": o.cancel_requested_at.is_some(),
+            "created_at": o.created_at}),
+        )
     }
-    Ok(out)
 }
 
 /// An order as the API shows it.
 pub(crate) fn order_value(db: &mut Db, o: &Order) -> Result<serde_json::Value> {
-    let asset = asset_of(db, o)?;
-    let chain = Chain::by_id(db, o.chain)?;
-    Ok(
-        json!({"order_id": o.order_id, "chain": chain.name, "asset": o.asset,
-        "from": o.from, "to": o.to, "amount": asset.human(o.amount),
-        "amount_base_units": o.amount.to_string(), "state": o.state.as_str(),
-        "held": o.held_at.is_some(), "cancel_requested": o.cancel_requested_at.is_some(),
-        "created_at": o.created_at}),
-    )
+    Shown::default().value(db, o)
 }
 
 /// The order `order_id` of `tenant` with its history (events and batch
