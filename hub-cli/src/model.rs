@@ -611,6 +611,20 @@ impl<'a> ItemMove<'a> {
     }
 }
 
+/// One order's state change for [`Actor::move_orders`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrderMove<'a> {
+    /// The order's database id.
+    pub(crate) order_ref: i64,
+    /// The batch the change is about, if any (for its event).
+    pub(crate) batch: Option<i64>,
+    /// The state the order is expected to be in.
+    pub(crate) from: OrderState,
+    pub(crate) to: OrderState,
+    pub(crate) reason: &'a str,
+    pub(crate) message: &'a str,
+}
+
 /// How an extra column is passed in the VALUES list of a bulk update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bind {
@@ -952,6 +966,66 @@ impl Actor {
             reason,
             message,
         )
+    }
+
+    /// Moves many orders at once, each from its `from` to its `to`, with one
+    /// event per change in the order given: the compare-and-set of
+    /// [`Actor::move_order`], in bulk (one `UPDATE ... FROM (VALUES ...)`
+    /// per [`bulk_rows`] orders, then the events in multi-row INSERTs). An
+    /// order no longer in its `from` is a conflict, meant to roll back the
+    /// caller's transaction. Each order at most once per call.
+    pub(crate) fn move_orders(&self, db: &mut Db, moves: &[OrderMove<'_>]) -> Result<()> {
+        let at: Vec<String> = moves.iter().map(|_| now_rfc3339()).collect();
+        for (chunk, at) in moves.chunks(bulk_rows(4)).zip(at.chunks(bulk_rows(4))) {
+            let mut sql = String::from("WITH v (id, from_state, to_state, updated_at) AS (VALUES ");
+            let mut values = Vec::with_capacity(chunk.len() * 4);
+            for (k, (m, at)) in chunk.iter().zip(at).enumerate() {
+                sql.push_str(if k == 0 { "" } else { ", " });
+                sql.push_str("(CAST(? AS BIGINT), ?, ?, ?)");
+                values.extend([
+                    Value::from(m.order_ref),
+                    Value::from(m.from.as_str()),
+                    Value::from(m.to.as_str()),
+                    Value::from(at.as_str()),
+                ]);
+            }
+            sql.push_str(
+                ") UPDATE orders SET state = v.to_state, updated_at = v.updated_at FROM v \
+                 WHERE orders.id = v.id AND orders.state = v.from_state RETURNING orders.id",
+            );
+            let changed = db.query(&sql, &values)?;
+            if changed.len() != chunk.len() {
+                let changed = changed
+                    .iter()
+                    .map(|r| r.int(0))
+                    .collect::<std::result::Result<std::collections::HashSet<i64>, _>>()?;
+                let from = chunk
+                    .iter()
+                    .find(|m| !changed.contains(&m.order_ref))
+                    .map_or("?", |m| m.from.as_str());
+                return Err(HubError::Concurrent(format!(
+                    "an order changed while this command ran (expected {from}): run the command again"
+                )));
+            }
+        }
+        let events: Vec<Event<'_>> = moves
+            .iter()
+            .zip(at)
+            .map(|(m, at)| Event {
+                at,
+                subject: Subject {
+                    kind: "order",
+                    batch: m.batch,
+                    item: None,
+                    order_ref: Some(m.order_ref),
+                },
+                from: Some(m.from.as_str()),
+                to: m.to.as_str(),
+                reason: m.reason,
+                message: m.message,
+            })
+            .collect();
+        self.events(db, &events)
     }
 
     /// Sets a batch's state explicitly (BUILDING_TX, SIGNATURE_ERROR,

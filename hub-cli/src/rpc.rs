@@ -634,6 +634,18 @@ impl Rpc {
         parse_tx(&self.call("eth_getTransactionByHash", json!([hash_hex(hash)]))?)
     }
 
+    /// `eth_getTransactionByHash` of many transactions in batch requests.
+    pub(crate) fn transactions(&self, hashes: &[B256]) -> Result<Vec<Option<TxInfo>>, RpcError> {
+        let calls: Vec<Call> = hashes
+            .iter()
+            .map(|h| ("eth_getTransactionByHash", json!([hash_hex(*h)])))
+            .collect();
+        self.batch(&calls)?
+            .into_iter()
+            .map(|r| r.and_then(|v| parse_tx(&v)))
+            .collect()
+    }
+
     /// The hash of the canonical block at `number`, if there is one.
     pub(crate) fn block_hash(&self, number: u64) -> Result<Option<B256>, RpcError> {
         let v = self.call(

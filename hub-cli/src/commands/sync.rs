@@ -7,7 +7,7 @@ use crate::{
     db::{Db, Value},
     error::{HubError, Result},
     evidence::{self, BlockCache},
-    model::{db_int, Actor, Asset, Batch, Chain, Item},
+    model::{db_int, Actor, Asset, Batch, Chain, Item, ItemMove, OrderMove},
     rpc::{Receipt, Rpc},
     state::{BatchState, ItemState, OrderState},
 };
@@ -355,32 +355,60 @@ fn judge_unknown(db: &mut Db, rpc: &Rpc, item: &Item, hash: B256) -> Result<Opti
     Ok(Some(change))
 }
 
+/// Writes the changes in one transaction, then the batch's state.
+///
+/// In bulk: the items changed once are moved by [`Actor::move_items`] and
+/// the orders by [`Actor::move_orders`] (a few multi-row statements for a
+/// whole batch, with the same compare-and-set and one event per change),
+/// rather than two statements and two events' worth of round trips per
+/// item. An item changed twice in one round (a BROADCAST_ERROR that landed
+/// after all, a reorg then a verdict) is moved one change at a time, in
+/// order. Every item event precedes its order's event, as before.
 fn apply(db: &mut Db, actor: &Actor, batch: i64, changes: &[Change]) -> Result<BatchState> {
+    let mut times: HashMap<i64, usize> = HashMap::new();
+    for c in changes {
+        *times.entry(c.item.id).or_default() += 1;
+    }
+    let once = |c: &&Change| times.get(&c.item.id) == Some(&1);
+    let moves: Vec<ItemMove<'_>> = changes
+        .iter()
+        .filter(once)
+        .map(|c| {
+            ItemMove::new(&c.item, c.to, c.reason)
+                .message(c.message.clone())
+                .set(c.set.clone())
+        })
+        .collect();
+    let orders: Vec<OrderMove<'_>> = changes
+        .iter()
+        .filter_map(|c| {
+            c.order_to.map(|to| OrderMove {
+                order_ref: c.item.order.id,
+                batch: Some(batch),
+                from: OrderState::InBatch,
+                to,
+                reason: c.reason,
+                message: &c.message,
+            })
+        })
+        .collect();
     db.transaction(|db| {
-        let mut current: std::collections::HashMap<i64, ItemState> =
-            std::collections::HashMap::new();
-        for c in changes {
+        actor.move_items(db, &moves)?;
+        let mut current: HashMap<i64, ItemState> = HashMap::new();
+        for c in changes.iter().filter(|c| !once(c)) {
             let mut item = c.item.clone();
             if let Some(s) = current.get(&item.id) {
                 item.state = *s;
             }
             actor.move_item(db, &item, c.to, c.reason, &c.message, &c.set)?;
             current.insert(item.id, c.to);
+        }
+        for c in changes {
             if let Some(why) = &c.release {
-                bindings::release(db, item.order.id, why)?;
-            }
-            if let Some(o) = c.order_to {
-                actor.move_order(
-                    db,
-                    item.order.id,
-                    Some(batch),
-                    OrderState::InBatch,
-                    o,
-                    c.reason,
-                    &c.message,
-                )?;
+                bindings::release(db, c.item.order.id, why)?;
             }
         }
+        actor.move_orders(db, &orders)?;
         actor.refresh_batch(db, batch, "sync")
     })
 }
@@ -425,12 +453,38 @@ fn sync_once(ctx: &mut Ctx, id: i64) -> Result<(BatchState, Vec<Item>)> {
         .map(|i| i.tx_hash.unwrap_or_default())
         .collect();
     let receipts = rpc.receipts(&hashes)?;
+    // Whether the node still knows each CONFIRMING transaction it has no
+    // receipt for (none was mined yet: the usual case right after a send),
+    // asked in batch requests rather than one request per item.
+    let pooled: Vec<usize> = followed
+        .iter()
+        .zip(&receipts)
+        .enumerate()
+        .filter(|(_, (i, r))| {
+            r.is_none() && i.state == ItemState::Confirming && i.block_number.is_none()
+        })
+        .map(|(n, _)| n)
+        .collect();
+    let pooled_hashes: Vec<B256> = pooled.iter().map(|&n| hashes[n]).collect();
+    let mut known: Vec<Option<bool>> = vec![None; followed.len()];
+    for (&n, tx) in pooled.iter().zip(rpc.transactions(&pooled_hashes)?) {
+        known[n] = Some(tx.is_some());
+    }
     let bar = ctx.out.progress("sync", followed.len() as u64);
     let mut changes = Vec::new();
     let mut judge = Judge::new(&chain, &rpc, witness.as_ref(), latest);
-    for ((item, hash), receipt) in followed.iter().zip(&hashes).zip(&receipts) {
+    for (((item, hash), receipt), known) in
+        followed.iter().zip(&hashes).zip(&receipts).zip(&known)
+    {
         match (receipt, item.state) {
             (Some(r), _) => judge.receipt(item, *hash, r, &mut changes)?,
+            // Not mined, never was: known to the node means waiting;
+            // unknown, what its nonce says.
+            (None, ItemState::Confirming) if known.is_some() => {
+                if *known == Some(false) {
+                    changes.extend(judge_unknown(&mut ctx.db, &rpc, item, *hash)?);
+                }
+            }
             (None, ItemState::Confirming) => {
                 judge_missing(&mut ctx.db, &rpc, item, *hash, &mut changes)?
             }
@@ -460,8 +514,15 @@ fn summary(
     }
     let mut human = format!("batch {id}: {state}\n");
     let mut list = Vec::new();
+    // Each asset looked up once, not twice per item.
+    let mut assets: HashMap<(i64, Option<i64>), Asset> = HashMap::new();
     for i in items {
-        let asset = asset_of(&mut ctx.db, &i.order)?;
+        let asset = match assets.entry((i.order.chain, i.order.token)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(asset_of(&mut ctx.db, &i.order)?)
+            }
+        };
         human.push_str(&format!(
             "  {:<20} {:<20} {} {}{}\n",
             i.order.order_id,
