@@ -409,9 +409,14 @@ The file: {\"addresses\":[{\"index\":0,\"path\":\"m/44'/60'/0'/0/0\",\"address\"
         /// Chain name.
         #[arg(long)]
         chain: String,
-        /// Role of the addresses.
+        /// Role of the addresses: `cold` (a signer export with proofs) or
+        /// `deposit` (a signer export, or a JSON list of `{"address" |
+        /// "public_key", "reference"}`: the hub never needs their keys).
         #[arg(long, default_value = "cold")]
         role: String,
+        /// The tenant deposit addresses belong to (with `--role deposit`).
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// List addresses.
     #[command(after_help = "Examples:

@@ -544,6 +544,75 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
     }
 }
 
+/// Deposit addresses from a file: a signer export (each entry's public key
+/// must give its address), or a JSON list of `{"address" | "public_key",
+/// "reference"}`.
+fn deposit_list(text: &str) -> std::result::Result<Vec<super::deposits::WatchInput>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Plain {
+        #[serde(default)]
+        address: Option<String>,
+        #[serde(default)]
+        public_key: Option<String>,
+        #[serde(default)]
+        reference: Option<String>,
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let of_key = |key: &str| -> std::result::Result<Address, String> {
+        let bytes = coldsign_core::hex_data::decode(key).map_err(|e| e.to_string())?;
+        Address::from_sec1_public_key(&bytes).map_err(|e| e.to_string())
+    };
+    if value.is_array() {
+        let rows: Vec<Plain> = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        return rows
+            .into_iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let address = match (r.address, r.public_key) {
+                    (Some(a), None) => a,
+                    (None, Some(k)) => of_key(&k)
+                        .map_err(|e| format!("entry {n}: public key: {e}"))?
+                        .to_checksum(),
+                    (Some(a), Some(k)) => {
+                        let derived =
+                            of_key(&k).map_err(|e| format!("entry {n}: public key: {e}"))?;
+                        if a.parse::<Address>().ok() != Some(derived) {
+                            return Err(format!(
+                                "entry {n}: the public key gives {derived}, not {a}"
+                            ));
+                        }
+                        a
+                    }
+                    (None, None) => {
+                        return Err(format!("entry {n}: give an address or a public key"))
+                    }
+                };
+                Ok(super::deposits::WatchInput {
+                    address,
+                    reference: r.reference,
+                })
+            })
+            .collect();
+    }
+    let parsed = parse_address_file(text)?;
+    parsed
+        .addresses
+        .iter()
+        .map(|e| {
+            let derived = of_key(&e.public_key).map_err(|x| format!("{}: {x}", e.address))?;
+            if e.address.parse::<Address>().ok() != Some(derived) {
+                return Err(format!("{}: its public key gives {derived}", e.address));
+            }
+            Ok(super::deposits::WatchInput {
+                address: e.address.clone(),
+                reference: Some(e.path.clone()),
+            })
+        })
+        .collect()
+}
+
 /// The address list, as `signer addresses --json` prints it inside its
 /// envelope, or bare.
 #[derive(serde::Deserialize)]
@@ -709,11 +778,39 @@ fn check_entries<'a>(
 /// `address import` and `address list`.
 pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
     match cmd {
-        AddressCmd::Import { file, chain, role } => {
+        AddressCmd::Import {
+            file,
+            chain,
+            role,
+            tenant,
+        } => {
+            if role == "deposit" {
+                let tenant = tenant.ok_or_else(|| {
+                    HubError::Usage(
+                        "deposit addresses belong to a tenant: give --tenant NAME".to_owned(),
+                    )
+                })?;
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
+                let list = deposit_list(&text)
+                    .map_err(|e| HubError::Input(format!("{}: {e}", file.display())))?;
+                let added = super::deposits::watch(&mut ctx.db, &chain, &tenant, &list)?;
+                ctx.out.result(
+                    json!({"chain": chain, "tenant": tenant, "role": "deposit", "added": added, "in_file": list.len()}),
+                    &format!("{added} deposit address(es) of {tenant} added on {chain} ({} in the file)", list.len()),
+                );
+                return Ok(());
+            }
             if role != "cold" {
                 return Err(HubError::Input(format!(
-                    "role {role:?} is not supported yet: only `cold` addresses exist in this version"
+                    "role {role:?} is not one this hub knows: `cold` or `deposit`"
                 )));
+            }
+            if tenant.is_some() {
+                return Err(HubError::Usage(
+                    "--tenant is for deposit addresses: cold addresses are the desk's own"
+                        .to_owned(),
+                ));
             }
             let chain = Chain::by_name(&mut ctx.db, &chain)?;
             let text = std::fs::read_to_string(&file)

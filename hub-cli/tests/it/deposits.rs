@@ -168,9 +168,57 @@ fn world_with_deposits(backend: Backend) -> (World, Address, Vec<Address>, Recei
         "--reference",
         "user-1",
     ];
-    let list: Vec<String> = watched.iter().map(|a| a.to_string()).collect();
+    // Half watched by `deposit watch`, half imported from a file, as a
+    // front system's list of addresses (and one public key) would be.
+    let list: Vec<String> = watched[..3].iter().map(|a| a.to_string()).collect();
     args.extend(list.iter().map(String::as_str));
     w.ok(&args);
+    let (k, from_key) = (key(UNFUNDED_KEY), address_of(&key(UNFUNDED_KEY)));
+    let public_key = format!(
+        "0x{}",
+        hex::encode(k.verifying_key().to_encoded_point(true).as_bytes())
+    );
+    let file = w.dir.path().join("deposit-addresses.json");
+    let mut entries: Vec<Value> = watched[3..]
+        .iter()
+        .map(|a| json!({"address": a.to_string(), "reference": "user-2"}))
+        .collect();
+    entries.push(json!({"public_key": public_key, "reference": "user-3"}));
+    std::fs::write(&file, Value::from(entries).to_string()).unwrap();
+    let imported = w.json(&[
+        "address",
+        "import",
+        file.to_str().unwrap(),
+        "--chain",
+        "local",
+        "--role",
+        "deposit",
+        "--tenant",
+        "acme",
+    ]);
+    assert_eq!(imported["added"], 4, "{imported}");
+    let listed = w.json(&["address", "list", "--chain", "local"]);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["address"] == from_key.to_string()),
+        "{listed}"
+    );
+    // Deposit addresses belong to a tenant.
+    w.fails(
+        &[
+            "address",
+            "import",
+            file.to_str().unwrap(),
+            "--chain",
+            "local",
+            "--role",
+            "deposit",
+        ],
+        2,
+    );
     let receiver = Receiver::start();
     let secret = w.dir.path().join("acme.secret");
     std::fs::write(&secret, SECRET).unwrap();
@@ -250,10 +298,38 @@ pub fn deposits_are_followed_through_reorgs(backend: Backend) {
         (moved.clone(), "tx".into()),
         (watched[1], "ETH".into(), "777".into()),
     );
-    // A depth-2 reorg by anvil_reorg with the same transactions kept out.
+    // Reorganisations of depth 1 to 10 by anvil_reorg: the last `depth`
+    // blocks, each with a deposit the follower has seen, are replaced by
+    // blocks without them.
+    let mut gone_set = BTreeSet::from([gone.to_lowercase()]);
+    for depth in [1u32, 4, 10] {
+        let mut doomed = Vec::new();
+        for n in 0..depth {
+            doomed.push(
+                send_eth(
+                    &w,
+                    senders[3],
+                    watched[5],
+                    10_000 + u128::from(depth * 100 + n),
+                )
+                .to_lowercase(),
+            );
+            w.anvil.mine(1);
+        }
+        let _ = eventually(
+            "the follower to see the deposits about to be reorganised",
+            || {
+                let hub = hub_deposits(&w);
+                doomed
+                    .iter()
+                    .all(|h| hub.contains_key(&(h.clone(), "tx".into())))
+            },
+        );
+        w.anvil.rpc("anvil_reorg", json!([depth, []]));
+        w.anvil.mine(1);
+        gone_set.extend(doomed);
+    }
     w.anvil.rpc("evm_setAutomine", json!([true]));
-    w.anvil.mine(5);
-    w.anvil.rpc("anvil_reorg", json!([2, []]));
     w.anvil.mine(5);
 
     let _ = eventually("every deposit to be CONFIRMED as the chain says", || {
@@ -262,14 +338,15 @@ pub fn deposits_are_followed_through_reorgs(backend: Backend) {
             hub.get(k).is_some_and(|d| {
                 d.3 == "CONFIRMED" && Some(d.4.to_lowercase()) == block_of(&w, &k.0)
             })
-        }) && hub
-            .get(&(gone.to_lowercase(), "tx".into()))
-            .is_some_and(|d| d.3 == "REORGED")
+        }) && gone_set.iter().all(|g| {
+            hub.get(&(g.clone(), "tx".into()))
+                .is_some_and(|d| d.3 == "REORGED")
+        })
     });
-    check_against_chain(&w, &truth, &BTreeSet::from([gone.to_lowercase()]));
+    check_against_chain(&w, &truth, &gone_set);
     let _ = eventually("the callbacks", || {
         let per = callbacks_once_per_change(&receiver);
-        per.len() == truth.len() + 1
+        per.len() == truth.len() + gone_set.len()
             && per
                 .values()
                 .filter(|s| s.last().map(String::as_str) == Some("CONFIRMED"))
@@ -289,7 +366,7 @@ pub fn deposits_are_followed_through_reorgs(backend: Backend) {
         "the moved deposit: {per:?}"
     );
     let list = w.json(&["deposit", "list", "--state", "REORGED"]);
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list.as_array().unwrap().len(), gone_set.len());
     let chains = w.json(&["chain", "list"]);
     assert!(chains[0]["internal_transfers"].is_string(), "{chains}");
 }
