@@ -134,7 +134,10 @@ fn init(path: &Path, a: InitArgs) -> Result<()> {
             let phrase = fsutil::read_secret_text(f, "mnemonic file")?;
             let seed = SeedMaterial::from_phrase(&phrase, passphrase).map_err(|e| {
                 SignerError::bad_input(
-                    format!("mnemonic file {} refused; nothing was written", term::path(f)),
+                    format!(
+                        "mnemonic file {} refused; nothing was written",
+                        term::path(f)
+                    ),
                     e,
                 )
             })?;
