@@ -128,6 +128,9 @@ async fn serve(opts: Options) -> Result<()> {
     ));
     let app = api::router(Arc::clone(&state)).layer(
         tower::ServiceBuilder::new()
+            // axum's own limit for buffered bodies (2 MB by default) would
+            // refuse a signed file or 10,000 orders long before --max-body-mib.
+            .layer(axum::extract::DefaultBodyLimit::max(opts.max_body))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.max_body))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
