@@ -291,22 +291,17 @@ async fn dispatch(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool
             Ok::<_, HubError>((conn, n))
         })
         .await;
-        let mut busy = false;
+        let mut attempted = 0;
         match next {
             Ok(Ok((conn, Ok(n)))) => {
-                busy = n > 0;
+                attempted = n;
                 db = Some(conn);
             }
             Ok(Ok((_, Err(e)))) => tracing::warn!("callbacks: {e}"),
             Ok(Err(e)) => tracing::warn!("callbacks: cannot open the database: {e}"),
             Err(e) => tracing::warn!("callbacks: round failed: {e}"),
         }
-        let wait = if busy {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(250)
-        };
-        if pause(wait, &mut stop).await {
+        if pause(callbacks::pause_after(attempted), &mut stop).await {
             close(db).await;
             return;
         }
