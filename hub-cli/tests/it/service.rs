@@ -490,15 +490,18 @@ pub fn a_whole_cold_cycle_through_the_service(backend: Backend) {
     assert_eq!(w.anvil.balance(recipient(1)), ETH);
     assert_eq!(w.anvil.balance(recipient(2)), 2 * ETH);
     assert_eq!(w.anvil.nonce(a1), 2);
-    eventually("the COMPLETED callbacks", || {
-        receiver
-            .got
-            .lock()
-            .unwrap()
-            .iter()
+    // The batch's CLOSED event follows no order's events: it may come
+    // before the last COMPLETED or just after it.
+    eventually("the COMPLETED and CLOSED callbacks", || {
+        let got = receiver.got.lock().unwrap();
+        got.iter()
             .filter(|(_, b)| b.contains("\"new_state\":\"COMPLETED\""))
             .count()
             == 2
+            && got.iter().any(|(_, b)| {
+                b.contains("\"type\":\"batch.state_changed\"")
+                    && b.contains("\"new_state\":\"CLOSED\"")
+            })
     });
     let events = receiver.verified_events(SECRET);
     let mut per_order: BTreeMap<String, Vec<String>> = BTreeMap::new();
