@@ -42,6 +42,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use coldsign_core::{
+    address_proof::{AddressProof, WalletFingerprint},
     amount::format_units,
     batch::{signed_file_name_for, SignedBatch, UnsignedBatch},
     keccak256, Address, SignedTransaction, U256,
@@ -298,20 +299,32 @@ impl Hub {
             "--decimals",
             "6",
         ]);
+        // The file `signer addresses --json` writes: each address with its
+        // proof of possession (signed by the test keys, for a made-up
+        // wallet fingerprint), which the hub verifies at import.
+        let wallet: WalletFingerprint = "be0c4b3c".parse().unwrap();
         let entries: Vec<Value> = keys
             .iter()
             .enumerate()
             .map(|(i, k)| {
+                let path = format!("m/44'/60'/0'/0/{i}");
+                let address = address_of(k);
+                let proof = AddressProof::sign(k, &wallet, &path, &address).unwrap();
                 json!({
                     "index": i,
-                    "path": format!("m/44'/60'/0'/0/{i}"),
-                    "address": address_of(k).to_string(),
+                    "path": path,
+                    "address": address.to_string(),
                     "public_key": hex(k.verifying_key().to_encoded_point(true).as_bytes()),
+                    "proof": proof.to_hex(),
                 })
             })
             .collect();
         let addresses = self.dir.join("addresses.json");
-        std::fs::write(&addresses, json!({ "addresses": entries }).to_string()).unwrap();
+        std::fs::write(
+            &addresses,
+            json!({ "fingerprint": wallet, "addresses": entries }).to_string(),
+        )
+        .unwrap();
         self.run(&[
             "address",
             "import",
