@@ -6,6 +6,7 @@ tools := justfile_directory() / ".tools"
 anvil_version := "1.7.1"
 ethers_version := "6.17.0"
 eth_account_version := "0.14.0"
+coincurve_version := "21.0.0"
 schemathesis_version := "4.32.5"
 
 export COLDSIGN_TOOLS := tools
@@ -16,7 +17,7 @@ export COLDSIGN_COMMIT := `git rev-parse --short=12 HEAD 2>/dev/null || echo unk
 default:
     @just --list
 
-# Install the test tools into .tools/ (git-ignored): anvil and cast from npm, ethers.js, eth-account and schemathesis from PyPI.
+# Install the test tools into .tools/ (git-ignored): anvil and cast from npm, ethers.js, eth-account and schemathesis from PyPI, and eth-account with coincurve in a second venv.
 tools:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -38,6 +39,14 @@ tools:
         echo "installing eth-account into {{tools}}/venv" >&2
         python3 -m venv "{{tools}}/venv"
         "{{tools}}/venv/bin/pip" install --quiet --disable-pip-version-check "eth-account=={{eth_account_version}}" >&2
+    fi
+    # The signing bench's second eth-account row: the same pinned eth-account
+    # with coincurve (libsecp256k1), in its own venv so the first stays pure Python.
+    if [ ! -x "{{tools}}/venv-coincurve/bin/python" ] || ! "{{tools}}/venv-coincurve/bin/python" -c 'import eth_account, coincurve' 2>/dev/null; then
+        echo "installing eth-account and coincurve into {{tools}}/venv-coincurve" >&2
+        python3 -m venv "{{tools}}/venv-coincurve"
+        "{{tools}}/venv-coincurve/bin/pip" install --quiet --disable-pip-version-check \
+            "eth-account=={{eth_account_version}}" "coincurve=={{coincurve_version}}" >&2
     fi
     if [ ! -x "{{tools}}/venv/bin/schemathesis" ]; then
         echo "installing schemathesis into {{tools}}/venv" >&2
@@ -73,10 +82,17 @@ bench: tools
     dir="{{justfile_directory()}}/target/bench-report"
     mkdir -p "$dir"
     rm -f "$dir"/*.md
+    # The signing bench's alloy peer: its own crate and Cargo.lock outside the
+    # workspace (so `cargo test --workspace` never builds alloy), its own target dir.
+    cargo build --locked --release --manifest-path bench/alloy-peer/Cargo.toml \
+        --target-dir "{{justfile_directory()}}/target/alloy-peer"
+    export COLDSIGN_ALLOY_PEER="{{justfile_directory()}}/target/alloy-peer/release/alloy-peer"
     load_start=$(cut -d' ' -f1-3 /proc/loadavg)
     cargo bench --workspace --locked
     load_end=$(cut -d' ' -f1-3 /proc/loadavg)
     py="{{tools}}/venv/bin/python"
+    pyc="{{tools}}/venv-coincurve/bin/python"
+    locked() { awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' bench/alloy-peer/Cargo.lock; }
     report="$dir/report.md"
     {
         echo "# coldsign benchmarks"
@@ -95,7 +111,9 @@ bench: tools
         echo "| node | $(node --version) |"
         echo "| python | $("$py" --version 2>&1) |"
         echo "| ethers.js | $(node -p 'require("{{tools}}/node_modules/ethers/package.json").version') |"
-        echo "| eth-account | $("$py" -c 'import eth_account; print(eth_account.__version__)') |"
+        echo "| eth-account | $("$py" -c 'import eth_account; print(eth_account.__version__)') (pure-Python eth-keys) |"
+        echo "| eth-account + coincurve | $("$pyc" -c 'import eth_account; from importlib.metadata import version; print(eth_account.__version__, "+ coincurve", version("coincurve"))') |"
+        echo "| alloy (bench/alloy-peer) | alloy-signer-local $(locked alloy-signer-local), alloy-consensus $(locked alloy-consensus), k256 $(locked k256), secp256k1 $(locked secp256k1) |"
         echo "| anvil | $("{{tools}}/bin/anvil" --version | head -1) |"
         for f in $(find "$dir" -maxdepth 1 -name '*.md' ! -name report.md | sort); do
             echo

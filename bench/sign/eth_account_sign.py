@@ -9,7 +9,11 @@ second peer measured in the same run; the timing (derivation included,
 interpreter start-up and imports excluded) is printed on stderr as JSON.
 
 Usage: python eth_account_sign.py BATCH_FILE MNEMONIC_FILE
-Run with the interpreter of the tools' venv (<tools>/venv/bin/python).
+Run with the interpreter of one of the tools' venvs, which hold the same
+pinned eth-account: <tools>/venv/bin/python (no coincurve: eth-keys signs
+with its pure-Python backend) or <tools>/venv-coincurve/bin/python
+(coincurve installed: eth-keys picks its libsecp256k1 backend). The report
+names the backend and coincurve's version.
 
 Derivation: the BIP39 seed (eth_account.hdaccount.seed_from_mnemonic) once,
 each account node m/44'/60'/A'/0 once, then each distinct child once, with
@@ -29,6 +33,7 @@ from eth_account.hdaccount import seed_from_mnemonic
 from eth_account.hdaccount.deterministic import HDPath, Node, derive_child_key
 from eth_account.hdaccount._utils import hmac_sha512
 import eth_keys.backends
+from importlib import metadata
 
 
 def fields(tx):
@@ -99,12 +104,17 @@ def main():
     sys.stdout.write("\n")
     ms = lambda a, b: (b - a) * 1e3  # noqa: E731
     backend = type(eth_keys.backends.get_backend()).__name__
+    try:
+        coincurve = metadata.version("coincurve")
+    except metadata.PackageNotFoundError:
+        coincurve = None
     json.dump(
         {
             "peer": "eth-account",
             "version": ETH_ACCOUNT_VERSION,
             "python": sys.version.split()[0],
             "eth_keys_backend": backend,
+            "coincurve": coincurve,
             "items": len(raws),
             "distinct_keys": len(keys),
             "parse_ms": ms(t0, t_parsed),
