@@ -90,6 +90,7 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
                 "SELECT MIN(created_at) FROM orders WHERE state = 'PENDING'",
                 params![],
             )?;
+            let disagreements = super::payout_disagreements(db)?.len();
             let backlog = db.query(
                 "SELECT tenant, status, COUNT(*) FROM outbox WHERE status <> 'delivered' GROUP BY tenant, status",
                 params![],
@@ -106,10 +107,11 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
                 count(&batches)?,
                 oldest.and_then(|r| r.opt_text(0).ok().flatten()),
                 backlog,
+                disagreements,
             ))
         })
         .await;
-    let Ok((orders, batches, oldest, backlog)) = db else {
+    let Ok((orders, batches, oldest, backlog, disagreements)) = db else {
         return (StatusCode::SERVICE_UNAVAILABLE, "# database unavailable\n").into_response();
     };
     let mut out = String::new();
@@ -120,6 +122,11 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
     for (s, n) in &orders {
         let _ = writeln!(out, "coldsign_orders{{state=\"{}\"}} {n}", label(s));
     }
+    let _ = writeln!(
+        out,
+        "# HELP coldsign_payout_disagreements Payouts whose receipt names another block than the chain follower saw at that height (an alert).\n\
+         # TYPE coldsign_payout_disagreements gauge\ncoldsign_payout_disagreements {disagreements}"
+    );
     let _ = writeln!(
         out,
         "# HELP coldsign_batches Batches by state.\n# TYPE coldsign_batches gauge"

@@ -490,6 +490,23 @@ pub fn a_whole_cold_cycle_through_the_service(backend: Backend) {
     assert_eq!(w.anvil.balance(recipient(1)), ETH);
     assert_eq!(w.anvil.balance(recipient(2)), 2 * ETH);
     assert_eq!(w.anvil.nonce(a1), 2);
+    // The chain follower saw the payouts' blocks too: the two confirmation
+    // paths agree, and a receipt naming another block is an alert.
+    let metrics = || {
+        ureq::get(&format!("{}/metrics", s.url))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap()
+    };
+    assert!(metrics().contains("coldsign_payout_disagreements 0"));
+    w.db.execute(&format!(
+        "UPDATE batch_items SET block_hash = '0x{}' WHERE batch = {id}",
+        "ab".repeat(32)
+    ));
+    eventually("both payouts to be flagged", || {
+        metrics().contains("coldsign_payout_disagreements 2")
+    });
     // The batch's CLOSED event follows no order's events: it may come
     // before the last COMPLETED or just after it.
     eventually("the COMPLETED and CLOSED callbacks", || {
