@@ -555,6 +555,14 @@ fn deposit_list(text: &str) -> std::result::Result<Vec<super::deposits::WatchInp
         address: Option<String>,
         #[serde(default)]
         public_key: Option<String>,
+        /// An account xpub: `count` addresses from `start` on its
+        /// external chain (`…/0/i`), derived here without any private key.
+        #[serde(default)]
+        xpub: Option<String>,
+        #[serde(default)]
+        start: Option<u32>,
+        #[serde(default)]
+        count: Option<u32>,
         #[serde(default)]
         reference: Option<String>,
     }
@@ -566,7 +574,49 @@ fn deposit_list(text: &str) -> std::result::Result<Vec<super::deposits::WatchInp
     };
     if value.is_array() {
         let rows: Vec<Plain> = serde_json::from_value(value).map_err(|e| e.to_string())?;
-        return rows
+        let mut out = Vec::new();
+        for (n, r) in rows.into_iter().enumerate() {
+            let Some(xpub) = &r.xpub else {
+                out.push(r);
+                continue;
+            };
+            if r.address.is_some() || r.public_key.is_some() {
+                return Err(format!(
+                    "entry {n}: an xpub entry has no address or public key of its own"
+                ));
+            }
+            let count = r
+                .count
+                .ok_or_else(|| format!("entry {n}: an xpub needs a count"))?;
+            if count == 0 || count > 100_000 {
+                return Err(format!("entry {n}: count must be 1 to 100,000"));
+            }
+            let start = r.start.unwrap_or(0);
+            let account: bip32::XPub = xpub
+                .parse()
+                .map_err(|e| format!("entry {n}: not an xpub: {e}"))?;
+            let external = account
+                .derive_child(bip32::ChildNumber::new(0, false).map_err(|e| e.to_string())?)
+                .map_err(|e| format!("entry {n}: {e}"))?;
+            for i in start..start.saturating_add(count) {
+                let child = external
+                    .derive_child(bip32::ChildNumber::new(i, false).map_err(|e| e.to_string())?)
+                    .map_err(|e| format!("entry {n}: index {i}: {e}"))?;
+                let address = Address::from_verifying_key(child.public_key());
+                out.push(Plain {
+                    address: Some(address.to_checksum()),
+                    public_key: None,
+                    xpub: None,
+                    start: None,
+                    count: None,
+                    reference: Some(match &r.reference {
+                        Some(p) => format!("{p}/{i}"),
+                        None => format!("xpub/{i}"),
+                    }),
+                });
+            }
+        }
+        return out
             .into_iter()
             .enumerate()
             .map(|(n, r)| {
@@ -1011,6 +1061,42 @@ fn balances_of(
         out.push(list);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod deposit_list_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::deposit_list;
+
+    /// Deposit addresses from an account xpub are the wallet's own: the
+    /// first addresses of anvil's public test mnemonic (fixtures/vectors).
+    #[test]
+    fn an_xpub_gives_the_wallets_addresses() {
+        let seed =
+            bip39::Mnemonic::parse("test test test test test test test test test test test junk")
+                .unwrap()
+                .to_seed("");
+        let account =
+            bip32::XPrv::derive_from_path(seed, &"m/44'/60'/0'".parse().unwrap()).unwrap();
+        let xpub = account.public_key().to_string(bip32::Prefix::XPUB);
+        let file =
+            format!(r#"[{{"xpub": "{xpub}", "start": 1, "count": 2, "reference": "acct"}}]"#);
+        let got = deposit_list(&file).unwrap();
+        let addresses: Vec<&str> = got.iter().map(|w| w.address.as_str()).collect();
+        assert_eq!(
+            addresses,
+            [
+                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+            ]
+        );
+        assert_eq!(got[0].reference.as_deref(), Some("acct/1"));
+        assert!(
+            deposit_list(&format!(r#"[{{"xpub": "{xpub}"}}]"#)).is_err(),
+            "a count is needed"
+        );
+        assert!(deposit_list(r#"[{"xpub": "xprvnotakey", "count": 1}]"#).is_err());
+    }
 }
 
 #[cfg(test)]
