@@ -365,6 +365,8 @@ fn topic_of(a: Address) -> String {
 /// One round of the follower of `chain`: up to [`BLOCKS_PER_ROUND`] new
 /// blocks, reorganisations, confirmations. Returns the blocks read.
 pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
+    let started = std::time::Instant::now();
+    let waited = crate::rpc::stats::thread_wait();
     let rpc = crate::commands::connect(chain)?;
     let head = rpc.block_number()?;
     let start = match db
@@ -630,6 +632,21 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
     })?;
     read += blocks.len() as u64;
     confirm(db, chain, head)?;
+    // One line per round that stored blocks: the follower's progress, its
+    // time and the share of it spent waiting on the node (the scanning
+    // benchmark reads it).
+    tracing::info!(
+        chain = %chain.name,
+        first = blocks[0].number,
+        last = blocks[blocks.len() - 1].number,
+        blocks = blocks.len(),
+        deposits = found.values().map(Vec::len).sum::<usize>(),
+        ms = started.elapsed().as_millis() as u64,
+        node_ms = crate::rpc::stats::thread_wait()
+            .saturating_sub(waited)
+            .as_millis() as u64,
+        "follower: stored blocks"
+    );
     Ok(read)
 }
 
