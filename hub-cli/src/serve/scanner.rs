@@ -37,6 +37,17 @@ use std::collections::{HashMap, HashSet};
 
 /// Blocks read per round at most.
 const BLOCKS_PER_ROUND: u64 = 200;
+/// Blocks asked for in one JSON-RPC batch request. Each request's answers
+/// are parsed and dropped before the next one is sent, so a round holds at
+/// most this many blocks' JSON at a time.
+const BLOCKS_PER_REQUEST: u64 = 50;
+/// Receipts asked for in one JSON-RPC batch request.
+const RECEIPTS_PER_REQUEST: usize = 100;
+/// The most rows in one multi-row statement. Statements come in
+/// power-of-two sizes up to this ([`chunks`]): a few distinct texts, each
+/// prepared once per connection (PostgreSQL keeps every statement its
+/// connection prepared).
+const ROWS_PER_STATEMENT: usize = 256;
 /// keccak256("Transfer(address,address,uint256)").
 const TRANSFER_TOPIC: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 
@@ -132,38 +143,139 @@ fn last_stored(db: &mut Db, chain: i64) -> Result<Option<u64>> {
         .map(|n| u64::try_from(n).unwrap_or_default()))
 }
 
-/// One state change of a deposit, with its event and outbox row, in the
-/// caller's transaction: the only code that writes a deposit's state.
-fn move_deposit(
-    db: &mut Db,
+/// `items` in chunks of power-of-two lengths, at most
+/// [`ROWS_PER_STATEMENT`] each.
+fn chunks<T>(items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let n = ROWS_PER_STATEMENT.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(n);
+        out.push(chunk);
+        rest = tail;
+    }
+    out
+}
+
+/// `n` copies of the placeholder group `group`, comma-separated: the
+/// `VALUES` of a multi-row statement, or the list of an `IN`.
+fn groups(group: &str, n: usize) -> String {
+    vec![group; n].join(", ")
+}
+
+/// A change of a deposit's state: the deposit, its tenant (who is called
+/// back) and its event's message.
+struct Move {
     id: i64,
+    tenant: Option<String>,
+    message: String,
+}
+
+/// State changes of deposits from `from` to `to`, each with its event and,
+/// for a tenant's deposit, its outbox row, in the caller's transaction:
+/// with the insertion of new deposits in [`store`], the only code that
+/// writes a deposit's state. Multi-row statements, [`chunks`] at a time.
+fn move_deposits(db: &mut Db, moves: &[Move], from: &str, to: &str, reason: &str) -> Result<()> {
+    let now = now_rfc3339();
+    for chunk in chunks(moves) {
+        let mut values = vec![
+            Value::from(to),
+            Value::from(now.as_str()),
+            Value::from(from),
+        ];
+        values.extend(chunk.iter().map(|m| Value::from(m.id)));
+        // The guard on the old state is written so that no planner reads
+        // it with the state index: on a table whose statistics lag behind
+        // a catch-up, PostgreSQL did, and then scanned every SEEN deposit
+        // for each statement instead of probing the ids.
+        let n = db.execute(
+            &format!(
+                "UPDATE deposits SET state = ?, updated_at = ? WHERE state || '' = ? AND id IN ({})",
+                groups("?", chunk.len())
+            ),
+            &values,
+        )?;
+        if n != chunk.len() as u64 {
+            return Err(HubError::Concurrent(format!(
+                "{} of deposits {} changed while the follower ran (another process?)",
+                chunk.len() as u64 - n,
+                chunk
+                    .iter()
+                    .map(|m| m.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        record_events(db, chunk, Some(from), to, reason)?;
+    }
+    Ok(())
+}
+
+/// The events of deposits' state changes from `from` (`None`: a new
+/// deposit) to `to`, already written, and an outbox row for each tenant's
+/// deposit, in event order. Multi-row statements, none that reads the
+/// tables it writes.
+fn record_events(
+    db: &mut Db,
+    moves: &[Move],
     from: Option<&str>,
     to: &str,
     reason: &str,
-    message: &str,
 ) -> Result<()> {
     let now = now_rfc3339();
-    if let Some(from) = from {
-        let n = db.execute(
-            "UPDATE deposits SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
-            params![to, now.as_str(), id, from],
+    for chunk in chunks(moves) {
+        let mut values = Vec::with_capacity(chunk.len() * 6);
+        for m in chunk {
+            values.extend([
+                Value::from(now.as_str()),
+                Value::from(m.id),
+                Value::from(from),
+                Value::from(to),
+                Value::from(reason),
+                Value::from(m.message.as_str()),
+            ]);
+        }
+        let rows = db.query(
+            &format!(
+                "INSERT INTO events (at, kind, deposit, from_state, to_state, reason, message, operator) \
+                 VALUES {} RETURNING id, deposit",
+                groups("(?, 'deposit', ?, ?, ?, ?, ?, 'scanner')", chunk.len())
+            ),
+            &values,
         )?;
-        if n != 1 {
-            return Err(HubError::Concurrent(format!(
-                "deposit {id} changed while the follower ran (another process?)"
-            )));
+        let mut event_of = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            event_of.insert(r.int(1)?, r.int(0)?);
+        }
+        // In event order, so that the dispatcher calls back in that order.
+        let mut outbox: Vec<(i64, &str, i64)> = Vec::with_capacity(chunk.len());
+        for m in chunk {
+            if let Some(t) = &m.tenant {
+                let event = event_of.get(&m.id).copied().ok_or_else(|| {
+                    HubError::Internal(format!("no event inserted for deposit {}", m.id))
+                })?;
+                outbox.push((event, t, m.id));
+            }
+        }
+        outbox.sort_unstable();
+        for part in chunks(&outbox) {
+            let mut values = Vec::with_capacity(part.len() * 3);
+            for (event, tenant, deposit) in part {
+                values.extend([
+                    Value::from(*event),
+                    Value::from(*tenant),
+                    Value::from(*deposit),
+                ]);
+            }
+            db.execute(
+                &format!(
+                    "INSERT INTO outbox (event, tenant, deposit, next_attempt_at) VALUES {}",
+                    groups("(?, ?, ?, '')", part.len())
+                ),
+                &values,
+            )?;
         }
     }
-    let event = db.query_one(
-        "INSERT INTO events (at, kind, deposit, from_state, to_state, reason, message, operator) \
-         VALUES (?, 'deposit', ?, ?, ?, ?, ?, 'scanner') RETURNING id",
-        params![now.as_str(), id, from, to, reason, message],
-    )?;
-    db.execute(
-        "INSERT INTO outbox (event, tenant, deposit, next_attempt_at) \
-         SELECT ?, d.tenant, d.id, '' FROM deposits d WHERE d.id = ? AND d.tenant IS NOT NULL",
-        params![event.int(0)?, id],
-    )?;
     Ok(())
 }
 
@@ -178,132 +290,229 @@ struct Found {
     amount: U256,
 }
 
-/// Records `found` in `block`: new deposits SEEN; a known one re-mined in
-/// another block moves (REORGED → SEEN, or its block updated).
-fn record(
+/// A deposit the hub already has.
+struct Known {
+    id: i64,
+    state: String,
+    block_hash: String,
+    tenant: Option<String>,
+}
+
+/// Stores `blocks` and the deposits `found` in them (by block hash), in the
+/// caller's transaction: new deposits SEEN (and CONFIRMED at once, with
+/// both events, when already deep enough); a known one re-mined in another
+/// block moves (REORGED → SEEN, or its block updated). A block another
+/// process stored meanwhile is left as it is (it is this follower's too),
+/// and so are its deposits. Multi-row statements throughout: new deposits
+/// go in with `ON CONFLICT DO NOTHING`, and only those it refuses (known
+/// already) are read back.
+fn store(
     db: &mut Db,
-    chain: i64,
-    block: &SeenBlock,
-    found: &[Found],
+    chain: &Chain,
+    blocks: &[SeenBlock],
+    found: &HashMap<String, Vec<Found>>,
     watched: &HashMap<Address, Watched>,
 ) -> Result<()> {
+    let (confirmations, chain) = (chain.confirmations, chain.id);
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let (Some(lowest), Some(highest)) = (blocks.first(), blocks.last()) else {
+        return Ok(());
+    };
+    let stored: HashSet<i64> = db
+        .query(
+            "SELECT number FROM blocks WHERE chain = ? AND number >= ? AND number <= ?",
+            params![chain, int(lowest.number), int(highest.number)],
+        )?
+        .iter()
+        .map(|r| r.int(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let fresh: Vec<&SeenBlock> = blocks
+        .iter()
+        .filter(|b| !stored.contains(&int(b.number)))
+        .collect();
+    // The deposits of those blocks in block order, each identity once.
+    let mut identities = HashSet::new();
+    let items: Vec<(&SeenBlock, &Found)> = fresh
+        .iter()
+        .flat_map(|b| {
+            found
+                .get(&b.hash)
+                .into_iter()
+                .flatten()
+                .map(move |f| (*b, f))
+        })
+        .filter(|(_, f)| identities.insert((f.tx_hash.as_str(), f.position.as_str())))
+        .collect();
+    // A deposit already `confirmations` deep on the chain as stored at the
+    // end of this transaction (its tip is the highest of `blocks`, read up
+    // to the node's head) goes in CONFIRMED, with both its events, SEEN
+    // then CONFIRMED, as [`confirm`] would have made it right after.
+    let deep = |b: &SeenBlock| b.number.saturating_add(confirmations) <= highest.number;
     let now = now_rfc3339();
-    for f in found {
-        let existing = db.query_opt(
-            "SELECT id, state, block_hash FROM deposits WHERE chain = ? AND tx_hash = ? AND position = ?",
+    let mut refused: Vec<(&SeenBlock, &Found)> = Vec::new();
+    for chunk in chunks(&items) {
+        let mut values = Vec::with_capacity(chunk.len() * 15);
+        for (b, f) in chunk {
+            let w = watched.get(&f.address);
+            values.extend([
+                Value::from(chain),
+                Value::from(f.tx_hash.as_str()),
+                Value::from(f.position.as_str()),
+                Value::from(int(b.number)),
+                Value::from(b.hash.as_str()),
+                Value::from(f.address.to_checksum()),
+                Value::from(w.and_then(|w| w.tenant.as_deref())),
+                Value::from(w.and_then(|w| w.reference.as_deref())),
+                Value::from(f.asset.as_str()),
+                Value::from(f.token),
+                Value::from(f.from.to_checksum()),
+                Value::from(f.amount.to_string()),
+                Value::from(if deep(b) { "CONFIRMED" } else { "SEEN" }),
+                Value::from(now.as_str()),
+                Value::from(now.as_str()),
+            ]);
+        }
+        let rows = db.query(
+            &format!(
+                "INSERT INTO deposits (chain, tx_hash, position, block_number, block_hash, address, tenant, reference, \
+                 asset, token, from_address, amount, state, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (chain, tx_hash, position) DO NOTHING RETURNING id, tx_hash, position",
+                groups("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunk.len())
+            ),
+            &values,
+        )?;
+        let mut ids = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            ids.insert((r.text(1)?, r.text(2)?), r.int(0)?);
+        }
+        let (mut seen, mut confirmed) = (Vec::with_capacity(chunk.len()), Vec::new());
+        for (b, f) in chunk {
+            let Some(id) = ids.get(&(f.tx_hash.clone(), f.position.clone())) else {
+                refused.push((b, f));
+                continue;
+            };
+            let tenant = watched.get(&f.address).and_then(|w| w.tenant.clone());
+            if deep(b) {
+                confirmed.push(Move {
+                    id: *id,
+                    tenant: tenant.clone(),
+                    message: format!("block {} is {confirmations} confirmation(s) deep", b.number),
+                });
+            }
+            seen.push(Move {
+                id: *id,
+                tenant,
+                message: format!("in block {} ({})", b.number, b.hash),
+            });
+        }
+        record_events(db, &seen, None, "SEEN", "seen")?;
+        record_events(db, &confirmed, Some("SEEN"), "CONFIRMED", "confirmed")?;
+    }
+    // Those the hub had already: re-mined after a reorganisation.
+    for (b, f) in refused {
+        let r = db.query_one(
+            "SELECT id, state, block_hash, tenant FROM deposits WHERE chain = ? AND tx_hash = ? AND position = ?",
             params![chain, f.tx_hash.as_str(), f.position.as_str()],
         )?;
-        let n = i64::try_from(block.number).unwrap_or(i64::MAX);
-        match existing {
-            None => {
-                let w = watched.get(&f.address).cloned().unwrap_or(Watched {
-                    tenant: None,
-                    reference: None,
-                });
-                let row = db.query_one(
-                    "INSERT INTO deposits (chain, tx_hash, position, block_number, block_hash, address, tenant, reference, \
-                     asset, token, from_address, amount, state, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SEEN', ?, ?) RETURNING id",
-                    &[
-                        Value::from(chain),
-                        Value::from(f.tx_hash.as_str()),
-                        Value::from(f.position.as_str()),
-                        Value::from(n),
-                        Value::from(block.hash.as_str()),
-                        Value::from(f.address.to_checksum()),
-                        Value::from(w.tenant),
-                        Value::from(w.reference),
-                        Value::from(f.asset.as_str()),
-                        Value::from(f.token),
-                        Value::from(f.from.to_checksum()),
-                        Value::from(f.amount.to_string()),
-                        Value::from(now.as_str()),
-                        Value::from(now.as_str()),
-                    ],
-                )?;
-                move_deposit(
-                    db,
-                    row.int(0)?,
-                    None,
-                    "SEEN",
-                    "seen",
-                    &format!("in block {} ({})", block.number, block.hash),
-                )?;
-            }
-            Some(r) => {
-                let (id, state, hash) = (r.int(0)?, r.text(1)?, r.text(2)?);
-                db.execute(
-                    "UPDATE deposits SET block_number = ?, block_hash = ?, updated_at = ? WHERE id = ?",
-                    params![n, block.hash.as_str(), now.as_str(), id],
-                )?;
-                if state == "REORGED" {
-                    move_deposit(
-                        db,
-                        id,
-                        Some("REORGED"),
-                        "SEEN",
-                        "re-mined",
-                        &format!(
-                            "re-mined in block {} ({}) after a reorganisation",
-                            block.number, block.hash
-                        ),
-                    )?;
-                } else if hash != block.hash {
-                    // Moved without our seeing it leave (the orphaned block was
-                    // replaced before the follower read it): REORGED, then SEEN.
-                    move_deposit(
-                        db,
-                        id,
-                        Some(&state),
-                        "REORGED",
-                        "reorg",
-                        &format!("its block {hash} left the canonical chain"),
-                    )?;
-                    move_deposit(
-                        db,
-                        id,
-                        Some("REORGED"),
-                        "SEEN",
-                        "re-mined",
-                        &format!("re-mined in block {} ({})", block.number, block.hash),
-                    )?;
-                }
-            }
-        }
+        let known = Known {
+            id: r.int(0)?,
+            state: r.text(1)?,
+            block_hash: r.text(2)?,
+            tenant: r.opt_text(3)?,
+        };
+        remined(db, &known, b)?;
     }
+    for chunk in chunks(&fresh) {
+        let mut values = Vec::with_capacity(chunk.len() * 5);
+        for b in chunk {
+            values.extend([
+                Value::from(chain),
+                Value::from(int(b.number)),
+                Value::from(b.hash.as_str()),
+                Value::from(b.parent.as_str()),
+                Value::from(int(b.timestamp)),
+            ]);
+        }
+        db.execute(
+            &format!(
+                "INSERT INTO blocks (chain, number, hash, parent_hash, timestamp) VALUES {}",
+                groups("(?, ?, ?, ?, ?)", chunk.len())
+            ),
+            &values,
+        )?;
+    }
+    Ok(())
+}
+
+/// A known deposit found again in `block`: its block is updated; REORGED
+/// becomes SEEN, and one that moved without the follower seeing it leave
+/// (the orphaned block was replaced before it was read) goes REORGED, then
+/// SEEN.
+fn remined(db: &mut Db, known: &Known, block: &SeenBlock) -> Result<()> {
+    let n = i64::try_from(block.number).unwrap_or(i64::MAX);
     db.execute(
-        "INSERT INTO blocks (chain, number, hash, parent_hash, timestamp) VALUES (?, ?, ?, ?, ?)",
-        params![
-            chain,
-            i64::try_from(block.number).unwrap_or(i64::MAX),
-            block.hash.as_str(),
-            block.parent.as_str(),
-            i64::try_from(block.timestamp).unwrap_or(i64::MAX)
-        ],
+        "UPDATE deposits SET block_number = ?, block_hash = ?, updated_at = ? WHERE id = ?",
+        params![n, block.hash.as_str(), now_rfc3339().as_str(), known.id],
     )?;
+    let one = |message: String| {
+        [Move {
+            id: known.id,
+            tenant: known.tenant.clone(),
+            message,
+        }]
+    };
+    if known.state == "REORGED" {
+        move_deposits(
+            db,
+            &one(format!(
+                "re-mined in block {} ({}) after a reorganisation",
+                block.number, block.hash
+            )),
+            "REORGED",
+            "SEEN",
+            "re-mined",
+        )?;
+    } else if known.block_hash != block.hash {
+        move_deposits(
+            db,
+            &one(format!(
+                "its block {} left the canonical chain",
+                known.block_hash
+            )),
+            &known.state,
+            "REORGED",
+            "reorg",
+        )?;
+        move_deposits(
+            db,
+            &one(format!(
+                "re-mined in block {} ({})",
+                block.number, block.hash
+            )),
+            "REORGED",
+            "SEEN",
+            "re-mined",
+        )?;
+    }
     Ok(())
 }
 
 /// Removes the stored blocks above `keep` and marks their deposits REORGED.
 fn unwind(db: &mut Db, chain: i64, keep: u64) -> Result<u64> {
     let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-    let orphaned: Vec<(i64, String)> = db
-        .query(
-            "SELECT id, state FROM deposits WHERE chain = ? AND block_number > ? AND state <> 'REORGED'",
-            params![chain, keep],
-        )?
-        .iter()
-        .map(|r| Ok((r.int(0)?, r.text(1)?)))
-        .collect::<Result<_>>()?;
-    for (id, state) in &orphaned {
-        move_deposit(
-            db,
-            *id,
-            Some(state),
-            "REORGED",
-            "reorg",
-            "its block left the canonical chain",
-        )?;
+    let mut orphaned: HashMap<String, Vec<Move>> = HashMap::new();
+    for r in &db.query(
+        "SELECT id, state, tenant FROM deposits WHERE chain = ? AND block_number > ? AND state <> 'REORGED' ORDER BY id",
+        params![chain, keep],
+    )? {
+        orphaned.entry(r.text(1)?).or_default().push(Move {
+            id: r.int(0)?,
+            tenant: r.opt_text(2)?,
+            message: "its block left the canonical chain".to_owned(),
+        });
+    }
+    for (state, moves) in &orphaned {
+        move_deposits(db, moves, state, "REORGED", "reorg")?;
     }
     Ok(db.execute(
         "DELETE FROM blocks WHERE chain = ? AND number > ?",
@@ -408,39 +617,8 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
             next = common_ancestor(db, &rpc, chain.id, tip.min(head), start)? + 1;
         }
     }
-    let mut read = 0;
     let last = head.min(next.saturating_add(BLOCKS_PER_ROUND - 1));
-    let mut blocks = Vec::new();
-    let mut n = next;
-    while n <= last {
-        let Some(b) = parse_block(&rpc.call(
-            "eth_getBlockByNumber",
-            json!([hex_data::quantity_u64(n), true]),
-        )?)?
-        else {
-            break; // the node has not shown it (yet): never trust its head beyond that
-        };
-        if b.number != n {
-            return Err(bad(
-                "eth_getBlockByNumber",
-                &format!("asked for block {n}, got block {}", b.number),
-            ));
-        }
-        let parent_ok = match blocks.last() {
-            Some(prev) => b.parent == prev_hash(prev),
-            None => match n.checked_sub(1).filter(|p| *p >= start) {
-                Some(p) => stored_hash(db, chain.id, p)?.is_none_or(|h| h == b.parent),
-                None => true,
-            },
-        };
-        if !parent_ok {
-            // A reorganisation under us: store what we have, then the next
-            // round walks back from the stored tip.
-            break;
-        }
-        blocks.push(b);
-        n += 1;
-    }
+    let blocks = read_blocks(db, &rpc, chain.id, next, last, start)?;
     if blocks.is_empty() {
         confirm(db, chain, head)?;
         return Ok(0);
@@ -458,8 +636,9 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
                 "address": tokens.iter().map(|t| hex_data::encode(t.contract.0)).collect::<Vec<_>>(),
                 "topics": [TRANSFER_TOPIC, Json::Null, chunk],
             });
-            let got = rpc.call("eth_getLogs", json!([filter]))?;
-            logs.extend(got.as_array().cloned().unwrap_or_default());
+            if let Json::Array(got) = rpc.call("eth_getLogs", json!([filter]))? {
+                logs.extend(got);
+            }
         }
     }
     let hashes: HashSet<String> = blocks.iter().map(|b| b.hash.clone()).collect();
@@ -467,7 +646,7 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
     // A log's position is its rank among the transaction's matching logs,
     // not its index in the block: a transaction re-mined in another block
     // keeps it, so it stays one deposit.
-    logs.sort_by_key(|l| {
+    logs.sort_by_cached_key(|l| {
         (
             l.get("transactionHash")
                 .and_then(Json::as_str)
@@ -540,12 +719,13 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
             }
         }
     }
-    if !native.is_empty() {
-        let calls: Vec<crate::rpc::Call> = native
+    // One batch request at a time, each answer dropped once read.
+    for part in native.chunks(RECEIPTS_PER_REQUEST) {
+        let calls: Vec<crate::rpc::Call> = part
             .iter()
             .map(|(_, h, ..)| ("eth_getTransactionReceipt", json!([h])))
             .collect();
-        for ((bh, h, from, to, value), r) in native.iter().zip(rpc.batch(&calls)?) {
+        for ((bh, h, from, to, value), r) in part.iter().zip(rpc.batch(&calls)?) {
             let r = r?;
             let ok = r.get("status").and_then(Json::as_str) == Some("0x1")
                 && r.get("blockHash")
@@ -614,23 +794,7 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
             }
         }
     }
-    db.transaction(|db| {
-        for b in &blocks {
-            // Another process may have stored it meanwhile: then it is ours too.
-            if stored_hash(db, chain.id, b.number)?.is_some() {
-                continue;
-            }
-            record(
-                db,
-                chain.id,
-                b,
-                found.get(&b.hash).map_or(&[][..], Vec::as_slice),
-                &watched,
-            )?;
-        }
-        Ok::<_, HubError>(())
-    })?;
-    read += blocks.len() as u64;
+    db.transaction(|db| store(db, chain, &blocks, &found, &watched))?;
     confirm(db, chain, head)?;
     // One line per round that stored blocks: the follower's progress, its
     // time and the share of it spent waiting on the node (the scanning
@@ -642,16 +806,63 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
         blocks = blocks.len(),
         deposits = found.values().map(Vec::len).sum::<usize>(),
         ms = started.elapsed().as_millis() as u64,
-        node_ms = crate::rpc::stats::thread_wait()
-            .saturating_sub(waited)
-            .as_millis() as u64,
+        node_ms = crate::rpc::stats::thread_wait().saturating_sub(waited).as_millis() as u64,
         "follower: stored blocks"
     );
-    Ok(read)
+    Ok(blocks.len() as u64)
 }
 
-fn prev_hash(b: &SeenBlock) -> String {
-    b.hash.clone()
+/// Blocks `from..=to` as the node shows them, in order, asked for with
+/// JSON-RPC batch requests of [`BLOCKS_PER_REQUEST`]. Stops before the first
+/// block the node has not shown (its head is never trusted beyond that),
+/// and before one whose parent is not the block before it: a
+/// reorganisation under us; what was read is stored, and the next round
+/// walks back from the stored tip.
+fn read_blocks(
+    db: &mut Db,
+    rpc: &Rpc,
+    chain: i64,
+    from: u64,
+    to: u64,
+    start: u64,
+) -> Result<Vec<SeenBlock>> {
+    let mut blocks: Vec<SeenBlock> = Vec::new();
+    let mut n = from;
+    while n <= to {
+        let upto = to.min(n.saturating_add(BLOCKS_PER_REQUEST - 1));
+        let calls: Vec<crate::rpc::Call> = (n..=upto)
+            .map(|k| {
+                (
+                    "eth_getBlockByNumber",
+                    json!([hex_data::quantity_u64(k), true]),
+                )
+            })
+            .collect();
+        for answer in rpc.batch(&calls)? {
+            let Some(b) = parse_block(&answer?)? else {
+                return Ok(blocks); // not shown (yet)
+            };
+            if b.number != n {
+                return Err(bad(
+                    "eth_getBlockByNumber",
+                    &format!("asked for block {n}, got block {}", b.number),
+                ));
+            }
+            let parent_ok = match blocks.last() {
+                Some(prev) => b.parent == prev.hash,
+                None => match n.checked_sub(1).filter(|p| *p >= start) {
+                    Some(p) => stored_hash(db, chain, p)?.is_none_or(|h| h == b.parent),
+                    None => true,
+                },
+            };
+            if !parent_ok {
+                return Ok(blocks);
+            }
+            blocks.push(b);
+            n += 1;
+        }
+    }
+    Ok(blocks)
 }
 
 /// Walks back from `from` until the stored block equals the node's; unwinds
@@ -692,34 +903,29 @@ fn confirm(db: &mut Db, chain: &Chain, head: u64) -> Result<()> {
     };
     let depth = tip.min(head) + 1;
     let deep_enough = i64::try_from(depth.saturating_sub(chain.confirmations)).unwrap_or(i64::MAX);
-    let rows: Vec<(i64, i64)> = db
+    let rows: Vec<Move> = db
         .query(
-            "SELECT d.id, d.block_number FROM deposits d JOIN blocks b ON b.chain = d.chain AND b.number = d.block_number \
-             AND b.hash = d.block_hash WHERE d.chain = ? AND d.state = 'SEEN' AND d.block_number < ?",
+            "SELECT d.id, d.block_number, d.tenant FROM deposits d JOIN blocks b ON b.chain = d.chain AND b.number = d.block_number \
+             AND b.hash = d.block_hash WHERE d.chain = ? AND d.state = 'SEEN' AND d.block_number < ? ORDER BY d.id",
             params![chain.id, deep_enough],
         )?
         .iter()
-        .map(|r| Ok((r.int(0)?, r.int(1)?)))
+        .map(|r| {
+            Ok(Move {
+                id: r.int(0)?,
+                tenant: r.opt_text(2)?,
+                message: format!(
+                    "block {} is {} confirmation(s) deep",
+                    r.int(1)?,
+                    chain.confirmations
+                ),
+            })
+        })
         .collect::<Result<_>>()?;
     if rows.is_empty() {
         return Ok(());
     }
-    db.transaction(|db| {
-        for (id, block) in &rows {
-            move_deposit(
-                db,
-                *id,
-                Some("SEEN"),
-                "CONFIRMED",
-                "confirmed",
-                &format!(
-                    "block {block} is {} confirmation(s) deep",
-                    chain.confirmations
-                ),
-            )?;
-        }
-        Ok::<_, HubError>(())
-    })
+    db.transaction(|db| move_deposits(db, &rows, "SEEN", "CONFIRMED", "confirmed"))
 }
 
 /// Holds the follower lock of `chain` on PostgreSQL (tried, never waited
