@@ -160,6 +160,30 @@ pub(crate) fn venv_python(tools: &Path) -> PathBuf {
     p
 }
 
+/// The Python of the second venv (`just tools`): the same pinned
+/// eth-account with coincurve installed, so eth-keys signs with
+/// libsecp256k1 through coincurve.
+pub(crate) fn venv_coincurve_python(tools: &Path) -> PathBuf {
+    let p = tools.join("venv-coincurve/bin/python");
+    assert!(
+        p.is_file(),
+        "eth-account's coincurve venv missing at {}: run `just tools`",
+        p.display()
+    );
+    p
+}
+
+/// The alloy peer's binary (`bench/alloy-peer`, outside the workspace):
+/// `$COLDSIGN_ALLOY_PEER`, else where `just bench` builds it
+/// (`<workspace>/target/alloy-peer/release/alloy-peer`); `None` when it is
+/// not there.
+pub(crate) fn alloy_peer_bin() -> Option<PathBuf> {
+    let p = std::env::var_os("COLDSIGN_ALLOY_PEER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/alloy-peer/release/alloy-peer"));
+    p.is_file().then_some(p)
+}
+
 /// Runs `cmd`, asserts it succeeded, and returns its output.
 pub(crate) fn run_ok(cmd: &mut Command, what: &str) -> Output {
     let out = cmd
