@@ -528,8 +528,10 @@ fn main() {
         ours_rate / ea_rate
     );
     println!("  coldsign stages, ms     : {stages_text} (medians; the sign stage is {sign_over_floor:.2}x the floor)");
-    println!("  alloy (k256) stages, ms : {}", alloy_stages(&alloy));
-    println!("  alloy (libsecp256k1), ms: {}", alloy_stages(&alloy_secp));
+    if alloy_bin.is_some() {
+        println!("  alloy (k256) stages, ms : {}", alloy_stages(&alloy));
+        println!("  alloy (libsecp256k1), ms: {}", alloy_stages(&alloy_secp));
+    }
     for (name, p) in [
         ("alloy (k256)", &alloy),
         ("alloy (libsecp256k1)", &alloy_secp),
@@ -537,10 +539,12 @@ fn main() {
         ("eth-account + coincurve", &coincurve),
         ("eth-account", &eth_account),
     ] {
-        println!("  {name:<24}: {}", p.report);
+        if !p.reports.is_empty() {
+            println!("  {name:<24}: {}", p.report);
+        }
     }
     println!(
-        "  outputs identical: {} raw transactions, with every peer; the floor's signatures are ours",
+        "  outputs identical: {} raw transactions, with every peer that ran; the floor's signatures are ours",
         ours_hex.len()
     );
 
