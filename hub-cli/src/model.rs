@@ -21,6 +21,15 @@ pub(crate) fn parse_address(s: &str) -> Result<Address> {
         .map_err(|e: coldsign_core::address::AddressError| HubError::Input(e.to_string()))
 }
 
+/// An address as the hub stored it (checksummed when it was written): its
+/// checksum is not checked again at every read, which cost a Keccak-256
+/// per address of every row (three per batch item).
+fn stored_address(s: &str) -> Result<Address> {
+    hex_data::decode_fixed::<20>(s)
+        .map(Address)
+        .map_err(|e| HubError::Internal(format!("stored address {s:?}: {e}")))
+}
+
 fn parse_b256(s: &str) -> Result<B256> {
     hex_data::decode_fixed::<32>(s)
         .map(B256)
@@ -303,20 +312,25 @@ pub(crate) const ORDER_COLS: &str =
 
 impl Order {
     pub(crate) fn from_row(r: &Row) -> Result<Self> {
+        Self::from_row_at(r, 0)
+    }
+
+    /// The order in the [`ORDER_COLS`] columns of `r` from column `at` on.
+    fn from_row_at(r: &Row, at: usize) -> Result<Self> {
         Ok(Self {
-            id: r.int(0)?,
-            order_id: r.text(1)?,
-            chain: r.int(2)?,
-            asset: r.text(3)?,
-            token: r.opt_int(4)?,
-            from: parse_address(&r.text(5)?)?,
-            to: parse_address(&r.text(6)?)?,
-            amount: parse_u256(&r.text(7)?)?,
-            state: r.text(8)?.parse()?,
-            created_at: r.text(9)?,
-            cancel_requested_at: r.opt_text(10)?,
-            held_at: r.opt_text(11)?,
-            tenant: r.opt_text(12)?,
+            id: r.int(at)?,
+            order_id: r.text(at + 1)?,
+            chain: r.int(at + 2)?,
+            asset: r.text(at + 3)?,
+            token: r.opt_int(at + 4)?,
+            from: stored_address(&r.text(at + 5)?)?,
+            to: stored_address(&r.text(at + 6)?)?,
+            amount: parse_u256(&r.text(at + 7)?)?,
+            state: r.text(at + 8)?.parse()?,
+            created_at: r.text(at + 9)?,
+            cancel_requested_at: r.opt_text(at + 10)?,
+            held_at: r.opt_text(at + 11)?,
+            tenant: r.opt_text(at + 12)?,
         })
     }
 
@@ -357,6 +371,9 @@ pub(crate) struct Batch {
 
 const BATCH_COLS: &str =
     "id, chain, state, file_created_at, unsigned_json, signed_accepted_at, message, created_at";
+/// [`BATCH_COLS`] without the stored unsigned file.
+const BATCH_HEAD_COLS: &str =
+    "id, chain, state, file_created_at, NULL, signed_accepted_at, message, created_at";
 
 impl Batch {
     fn from_row(r: &Row) -> Result<Self> {
@@ -377,6 +394,21 @@ impl Batch {
         let row = db
             .query_opt(
                 &format!("SELECT {BATCH_COLS} FROM batches WHERE id = ?"),
+                params![id],
+            )?
+            .ok_or_else(|| {
+                HubError::NotFound(format!("no batch {id}: see `hub-cli batch list`"))
+            })?;
+        Self::from_row(&row)
+    }
+
+    /// The batch `id` without its stored unsigned file (`unsigned_json` is
+    /// `None`): what send and sync need, without reading the megabytes of
+    /// a large batch's file at every call.
+    pub(crate) fn head(db: &mut Db, id: i64) -> Result<Self> {
+        let row = db
+            .query_opt(
+                &format!("SELECT {BATCH_HEAD_COLS} FROM batches WHERE id = ?"),
                 params![id],
             )?
             .ok_or_else(|| {
@@ -447,14 +479,13 @@ const ITEM_COLS: &str =
 
 impl Item {
     fn from_row(r: &Row) -> Result<Self> {
-        let order_row = Row::slice(r, 16);
         Ok(Self {
             id: r.int(0)?,
             batch: r.int(1)?,
             position: r.int(2)?,
             state: r.text(3)?.parse()?,
             message: r.opt_text(4)?,
-            sender: parse_address(&r.text(5)?)?,
+            sender: stored_address(&r.text(5)?)?,
             nonce: r.opt_int(6)?.map(to_u64),
             gas_limit: r.opt_int(7)?.map(to_u64),
             max_fee_per_gas: r.opt_text(8)?.map(|s| parse_u256(&s)).transpose()?,
@@ -468,22 +499,20 @@ impl Item {
             fee: r.opt_text(13)?.map(|s| parse_u256(&s)).transpose()?,
             signing_hash: r.opt_text(14)?.map(|s| parse_b256(&s)).transpose()?,
             kind: crate::bindings::parse_kind(&r.text(15)?)?,
-            order: Order::from_row(&order_row)?,
+            order: Order::from_row_at(r, 16)?,
         })
     }
 
     /// The items of batch `batch`, in position order.
     pub(crate) fn of_batch(db: &mut Db, batch: i64) -> Result<Vec<Self>> {
-        db.query(
+        let rows = db.query(
             &format!(
                 "SELECT {ITEM_COLS}, {ORDER_COLS} FROM batch_items i JOIN orders o ON o.id = i.order_ref \
                  WHERE i.batch = ? ORDER BY i.position"
             ),
             params![batch],
-        )?
-        .iter()
-        .map(Self::from_row)
-        .collect()
+        )?;
+        rows.iter().map(Self::from_row).collect()
     }
 
     /// The item of order `order_id` among `items` of batch `batch`, or a
