@@ -71,10 +71,115 @@ fn classify(
     }
 }
 
+/// Items marked SENDING per database transaction: their JSON-RPC requests
+/// (100 transactions each) follow, and their verdicts are recorded in the
+/// next group's transaction. Fewer, larger transactions (a commit each, an
+/// fsync) than one per request; a crash leaves at most this many items
+/// SENDING, which the next send sends again (harmless: the node already
+/// knows them).
+const GROUP: usize = 2_000;
+
+/// Records, in one transaction, the verdicts in `judged` (each item as it
+/// was sent, SENDING) and then marks `next` SENDING, and the batch's state.
+fn record(
+    db: &mut crate::db::Db,
+    actor: &crate::model::Actor,
+    id: i64,
+    judged: &[(Item, Verdict)],
+    next: &[&Item],
+    reason: &'static str,
+) -> Result<()> {
+    let mut moves: Vec<ItemMove<'_>> = judged
+        .iter()
+        .filter_map(|(i, v)| {
+            let (to, reason, message) = match v {
+                Verdict::Accepted(why) => (ItemState::Confirming, "broadcast", (*why).to_owned()),
+                Verdict::Rejected(m) => {
+                    (ItemState::BroadcastError, "rejected by the node", m.clone())
+                }
+                Verdict::Unknown(_) => return None,
+            };
+            Some(ItemMove::new(i, to, reason).message(message))
+        })
+        .collect();
+    moves.extend(
+        next.iter()
+            .filter(|i| i.state != ItemState::Sending)
+            .map(|i| ItemMove::new(i, ItemState::Sending, reason)),
+    );
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let refresh = if judged.is_empty() {
+        "sending"
+    } else {
+        "broadcast"
+    };
+    db.transaction(|db| {
+        actor.move_items(db, &moves)?;
+        actor.refresh_batch(db, id, refresh)?;
+        Ok::<_, HubError>(())
+    })
+}
+
+/// Sends the group's transactions, 100 per JSON-RPC request, and adds each
+/// one's verdict to `judged`. A request the node did not answer is an
+/// error (the verdicts before it are in `judged`).
+fn broadcast(
+    rpc: &Rpc,
+    id: i64,
+    group: &[&Item],
+    judged: &mut Vec<(Item, Verdict)>,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    for chunk in group.chunks(100) {
+        let calls: Vec<Call> = chunk
+            .iter()
+            .map(|i| {
+                let raw = i.raw_tx.as_deref().unwrap_or_default();
+                (
+                    "eth_sendRawTransaction",
+                    json!([coldsign_core::hex_data::encode(raw)]),
+                )
+            })
+            .collect();
+        let answers = rpc.batch(&calls).map_err(|e| {
+            HubError::Node(format!(
+                "{e}: the transactions may or may not have reached the node; \
+                 run `hub-cli batch send {id}` again once it answers (resending is harmless)"
+            ))
+        })?;
+        for (i, a) in chunk.iter().zip(answers) {
+            let mut sending = (*i).clone();
+            sending.state = ItemState::Sending;
+            let verdict = classify(rpc, &sending, a)?;
+            judged.push((sending, verdict));
+            bar.inc(1);
+        }
+    }
+    Ok(())
+}
+
+/// Counts the verdicts.
+fn tally(
+    judged: &[(Item, Verdict)],
+    accepted: &mut u64,
+    rejected: &mut Vec<(String, String)>,
+    unknown: &mut Vec<(String, String)>,
+) {
+    for (i, v) in judged {
+        match v {
+            Verdict::Accepted(_) => *accepted += 1,
+            Verdict::Rejected(m) => rejected.push((i.order.order_id.clone(), m.clone())),
+            Verdict::Unknown(m) => unknown.push((i.order.order_id.clone(), m.clone())),
+        }
+    }
+}
+
 /// Broadcasts READY_TO_SEND (and interrupted SENDING) items, or with
 /// `resend` the READY_TO_RESEND ones.
 pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
-    let batch = Batch::get(&mut ctx.db, id)?;
+    let batch = Batch::head(&mut ctx.db, id)?;
     let items = Item::of_batch(&mut ctx.db, id)?;
     if resend {
         let open: Vec<_> = items
@@ -124,80 +229,27 @@ pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
         .out
         .progress(if resend { "resend" } else { "send" }, targets.len() as u64);
     let (mut accepted, mut rejected, mut unknown) = (0u64, Vec::new(), Vec::new());
-    for chunk in targets.chunks(100) {
+    let reason = if resend { "resend" } else { "send" };
+    // The verdicts of the transactions sent so far and not yet recorded.
+    let mut judged: Vec<(Item, Verdict)> = Vec::new();
+    for group in targets.chunks(GROUP) {
         // SENDING is recorded before anything leaves: a crash after this
-        // point is recovered by sending again (the node says "already known").
-        let reason = if resend { "resend" } else { "send" };
-        let moves: Vec<ItemMove<'_>> = chunk
-            .iter()
-            .filter(|i| i.state != ItemState::Sending)
-            .map(|i| ItemMove::new(i, ItemState::Sending, reason))
-            .collect();
-        ctx.db.transaction(|db| {
-            actor.move_items(db, &moves)?;
-            actor.refresh_batch(db, id, "sending")?;
-            Ok::<_, HubError>(())
-        })?;
-        let sending: Vec<Item> = chunk
-            .iter()
-            .map(|i| {
-                let mut s = (*i).clone();
-                s.state = ItemState::Sending;
-                s
-            })
-            .collect();
-        let calls: Vec<Call> = sending
-            .iter()
-            .map(|i| {
-                let raw = i.raw_tx.clone().unwrap_or_default();
-                (
-                    "eth_sendRawTransaction",
-                    json!([coldsign_core::hex_data::encode(raw)]),
-                )
-            })
-            .collect();
-        let answers = rpc.batch(&calls).map_err(|e| {
-            HubError::Node(format!(
-                "{e}: the transactions may or may not have reached the node; \
-                 run `hub-cli batch send {id}` again once it answers (resending is harmless)"
-            ))
-        })?;
-        let mut verdicts = Vec::new();
-        for (i, a) in sending.iter().zip(answers) {
-            verdicts.push(classify(&rpc, i, a)?);
-            bar.inc(1);
-        }
-        let moves: Vec<ItemMove<'_>> = sending
-            .iter()
-            .zip(&verdicts)
-            .filter_map(|(i, v)| {
-                let (to, reason, message) = match v {
-                    Verdict::Accepted(why) => {
-                        (ItemState::Confirming, "broadcast", (*why).to_owned())
-                    }
-                    Verdict::Rejected(m) => {
-                        (ItemState::BroadcastError, "rejected by the node", m.clone())
-                    }
-                    Verdict::Unknown(_) => return None,
-                };
-                Some(ItemMove::new(i, to, reason).message(message))
-            })
-            .collect();
-        ctx.db.transaction(|db| {
-            actor.move_items(db, &moves)?;
-            actor.refresh_batch(db, id, "broadcast")?;
-            Ok::<_, HubError>(())
-        })?;
-        for (i, v) in sending.iter().zip(&verdicts) {
-            match v {
-                Verdict::Accepted(_) => accepted += 1,
-                Verdict::Rejected(m) => rejected.push((i.order.order_id.clone(), m.clone())),
-                Verdict::Unknown(m) => unknown.push((i.order.order_id.clone(), m.clone())),
-            }
+        // point is recovered by sending again (the node says "already
+        // known"). The previous group's verdicts go in the same transaction.
+        record(&mut ctx.db, &actor, id, &judged, group, reason)?;
+        tally(&judged, &mut accepted, &mut rejected, &mut unknown);
+        judged.clear();
+        let sent = broadcast(&rpc, id, group, &mut judged, &bar);
+        if let Err(e) = sent {
+            // What the node already answered is recorded before the error.
+            record(&mut ctx.db, &actor, id, &judged, &[], reason)?;
+            return Err(e);
         }
     }
+    record(&mut ctx.db, &actor, id, &judged, &[], reason)?;
+    tally(&judged, &mut accepted, &mut rejected, &mut unknown);
     bar.finish_and_clear();
-    let state = Batch::get(&mut ctx.db, id)?.state;
+    let state = Batch::head(&mut ctx.db, id)?.state;
     let mut human = format!(
         "batch {id}: {accepted} sent, {} rejected; batch is {state}\n",
         rejected.len()
