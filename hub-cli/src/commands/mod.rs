@@ -6,7 +6,7 @@ pub(crate) mod deposits;
 pub(crate) mod orders;
 mod send;
 mod setup;
-mod sync;
+pub(crate) mod sync;
 mod upload;
 
 use crate::{

@@ -85,15 +85,9 @@ pub(crate) fn round(state: &Arc<State>, db: Db) -> Db {
                 tracing::warn!(batch = id, "supervisor: send: {e}");
             }
         }
-        let sync = BatchCmd::Sync {
-            id: Some(id),
-            all: false,
-            wait: false,
-            timeout: 0,
-            interval: 1,
-        };
-        match commands::run(&mut ctx, Command::Batch(sync)) {
-            Ok(()) => {}
+        // `batch sync ID`'s round, without the summary nobody reads here.
+        match commands::sync::follow(&mut ctx, id) {
+            Ok(_) => {}
             Err(e) => {
                 failed |= matches!(e, HubError::Node(_));
                 tracing::warn!(batch = id, "supervisor: sync: {e}");
