@@ -475,6 +475,10 @@ impl Service {
 
     /// SIGTERM, and waits for a clean exit.
     fn stop(mut self) {
+        if let Some(dir) = std::env::var_os("SERVICE_BENCH_KEEP_LOGS") {
+            let name = self.log.file_name().expect("a log file name");
+            let _ = std::fs::copy(&self.log, Path::new(&dir).join(name));
+        }
         let mut child = self.child.take().expect("running");
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
