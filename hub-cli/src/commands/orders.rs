@@ -283,9 +283,9 @@ fn insert_many(
         }
     }
     let id_of = |o: &NewOrder| {
-        ids.get(&o.order_id).copied().ok_or_else(|| {
-            HubError::Internal(format!("order {:?} was not inserted", o.order_id))
-        })
+        ids.get(&o.order_id)
+            .copied()
+            .ok_or_else(|| HubError::Internal(format!("order {:?} was not inserted", o.order_id)))
     };
     let messages: Vec<String> = fresh
         .iter()
