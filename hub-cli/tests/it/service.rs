@@ -140,9 +140,14 @@ impl Receiver {
                 let (mut len, mut sig) = (0usize, String::new());
                 let mut line = String::new();
                 let _ = reader.read_line(&mut line);
+                let mut complete = false;
                 loop {
                     line.clear();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if line == "\r\n" {
+                        complete = true;
                         break;
                     }
                     let lower = line.to_ascii_lowercase();
@@ -154,7 +159,7 @@ impl Receiver {
                     }
                 }
                 let mut body = vec![0; len];
-                if reader.read_exact(&mut body).is_err() {
+                if !complete || reader.read_exact(&mut body).is_err() {
                     continue; // the sender died mid-request (kill -9): nothing was delivered
                 }
                 let fail = *f.lock().unwrap();
