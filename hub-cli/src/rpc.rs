@@ -454,7 +454,9 @@ impl Rpc {
         text.replace(&self.url, &self.display_url())
     }
 
-    fn answer(method: &str, v: &Value) -> Result<Value, RpcError> {
+    /// The result of one JSON-RPC answer, taken out of it (an answer of a
+    /// batch of 100 receipts is megabytes: its results are not copied).
+    fn answer(method: &str, mut v: Value) -> Result<Value, RpcError> {
         if let Some(err) = v.get("error") {
             return Err(RpcError::Node {
                 code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
@@ -465,8 +467,8 @@ impl Rpc {
                     .to_owned(),
             });
         }
-        v.get("result")
-            .cloned()
+        v.get_mut("result")
+            .map(Value::take)
             .ok_or_else(|| bad(method, "no result and no error"))
     }
 
@@ -474,7 +476,7 @@ impl Rpc {
     pub(crate) fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let v = self.post(&body, 1, method)?;
-        Self::answer(method, &v)
+        Self::answer(method, v)
     }
 
     /// Calls many methods with JSON-RPC batch requests (in chunks); each call
@@ -491,7 +493,7 @@ impl Rpc {
             let v = self.post(&Value::Array(body), chunk.len(), what)?;
             let Value::Array(answers) = v else {
                 // Some nodes answer a batch with a single error object.
-                let err = Self::answer("batch", &v)
+                let err = Self::answer("batch", v)
                     .err()
                     .unwrap_or_else(|| bad("batch", "not an array"));
                 return Err(err);
@@ -505,7 +507,7 @@ impl Rpc {
             }
             for ((method, _), a) in chunk.iter().zip(by_id) {
                 out.push(match a {
-                    Some(a) => Self::answer(method, &a),
+                    Some(a) => Self::answer(method, a),
                     None => Err(bad(method, "missing from the batch answer")),
                 });
             }
