@@ -672,7 +672,29 @@ fn sync_round(ctx: &mut Ctx, id: i64) -> Result<(BatchState, Vec<Item>)> {
 /// service's supervisor: without the summary of every item that the
 /// command builds for its output and the supervisor would not read.
 /// Returns the batch's state.
+///
+/// A batch with nothing to follow yet (every transaction still to be sent)
+/// only has its state refreshed, as `sync_once` does, without reading every
+/// item first to find that out.
 pub(crate) fn follow(ctx: &mut Ctx, id: i64) -> Result<BatchState> {
+    let followed = ctx.db.query_opt(
+        "SELECT 1 FROM batch_items WHERE batch = ? AND state IN ('CONFIRMING', 'BROADCAST_ERROR') \
+         AND tx_hash IS NOT NULL LIMIT 1",
+        &[Value::from(id)],
+    )?;
+    if followed.is_none() {
+        let batch = Batch::head(&mut ctx.db, id)?;
+        if matches!(
+            batch.state,
+            BatchState::SendingTx
+                | BatchState::InProcess
+                | BatchState::ProcessException
+                | BatchState::Closed
+        ) {
+            let actor = ctx.actor.clone();
+            return ctx.db.transaction(|db| actor.refresh_batch(db, id, "sync"));
+        }
+    }
     Ok(sync_round(ctx, id)?.0)
 }
 

@@ -1,8 +1,12 @@
 //! The supervisor: follows every open batch without an operator. Each
-//! round, for every batch that was sent and is not CLOSED, it sends what is
-//! ready to send and runs one `sync` (receipts, confirmations, lingering
-//! detection, the re-check of BROADCAST_ERROR items). Node faults are
-//! logged and counted, never fatal. Nothing that needs an operator's
+//! round, for every batch that was sent and is not CLOSED, it runs one
+//! `sync` (receipts, confirmations, lingering detection, the re-check of
+//! BROADCAST_ERROR items) and then sends what is ready to send: in that
+//! order, what a round sent is followed from the next round on, instead of
+//! asking the node at once for receipts of transactions it got
+//! milliseconds before (10,000 receipts and transactions asked for, and
+//! every item read, for nothing, after a large batch's send). Node faults
+//! are logged and counted, never fatal. Nothing that needs an operator's
 //! decision (resolve, check, resend, cancel) is decided here.
 //!
 //! With several `serve` processes on one PostgreSQL, a batch is worked on
@@ -79,18 +83,18 @@ pub(crate) fn round(state: &Arc<State>, db: Db) -> Db {
         let started = Instant::now();
         let waited = crate::rpc::stats::thread_wait();
         let mut failed = false;
-        if batch_state == "SENDING_TX" {
-            if let Err(e) = commands::run(&mut ctx, Command::Batch(BatchCmd::Send { id })) {
-                failed |= matches!(e, HubError::Node(_));
-                tracing::warn!(batch = id, "supervisor: send: {e}");
-            }
-        }
         // `batch sync ID`'s round, without the summary nobody reads here.
         match commands::sync::follow(&mut ctx, id) {
             Ok(_) => {}
             Err(e) => {
                 failed |= matches!(e, HubError::Node(_));
                 tracing::warn!(batch = id, "supervisor: sync: {e}");
+            }
+        }
+        if batch_state == "SENDING_TX" {
+            if let Err(e) = commands::run(&mut ctx, Command::Batch(BatchCmd::Send { id })) {
+                failed |= matches!(e, HubError::Node(_));
+                tracing::warn!(batch = id, "supervisor: send: {e}");
             }
         }
         let node_wait = crate::rpc::stats::thread_wait().saturating_sub(waited);
