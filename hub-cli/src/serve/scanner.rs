@@ -19,6 +19,11 @@
 //! - SEEN → CONFIRMED once its block is `confirmations` deep on the chain the
 //!   follower has seen; the follower never trusts a head the node has not
 //!   shown block by block.
+//! - Throughput: a round reads up to [`BLOCKS_PER_ROUND`] blocks in runs of
+//!   [`BLOCKS_PER_RUN`]. A thread reads the next run from the node (its
+//!   blocks in one JSON-RPC batch request, one `eth_getLogs`, the native
+//!   deposits' receipts in batch requests) while the round stores the last
+//!   one, in one transaction of multi-row statements.
 //! - A restart resumes from the last stored block. With several `serve`
 //!   processes on PostgreSQL each chain has one follower, holding an
 //!   advisory lock; when its process dies the lock goes with its connection
@@ -37,10 +42,6 @@ use std::collections::{HashMap, HashSet};
 
 /// Blocks read per round at most.
 const BLOCKS_PER_ROUND: u64 = 200;
-/// Blocks asked for in one JSON-RPC batch request. Each request's answers
-/// are parsed and dropped before the next one is sent, so a round holds at
-/// most this many blocks' JSON at a time.
-const BLOCKS_PER_REQUEST: u64 = 50;
 /// Receipts asked for in one JSON-RPC batch request.
 const RECEIPTS_PER_REQUEST: usize = 100;
 /// The most rows in one multi-row statement. Statements come in
@@ -618,31 +619,235 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
         }
     }
     let last = head.min(next.saturating_add(BLOCKS_PER_ROUND - 1));
-    let blocks = read_blocks(db, &rpc, chain.id, next, last, start)?;
-    if blocks.is_empty() {
-        confirm(db, chain, head)?;
-        return Ok(0);
+    // The stored block below the first one to read: its parent.
+    let parent = match next.checked_sub(1).filter(|p| *p >= start) {
+        Some(p) => stored_hash(db, chain.id, p)?,
+        None => None,
+    };
+    let scope = Scope {
+        rpc: &rpc,
+        watched: &watched,
+        tokens: &tokens,
+        native: &chain.native_symbol,
+        traces,
+    };
+    // The node is read one run ahead of the database: a thread reads the
+    // next run of blocks and their deposits while this one stores the last,
+    // each run in its own transaction, in order.
+    let mut done = Progress::default();
+    let outcome = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        s.spawn(move || read_runs(scope, next, last, parent, &tx));
+        for run in rx {
+            let run: Run = run?;
+            db.transaction(|db| store(db, chain, &run.blocks, &run.found, &watched))?;
+            done.add(&run);
+        }
+        Ok::<_, HubError>(())
+    });
+    if let Some((first, last)) = done.range {
+        // One line per round that stored blocks: the follower's progress,
+        // its time and how much of it was spent waiting on the node (the
+        // scanning benchmark reads it).
+        let node = crate::rpc::stats::thread_wait().saturating_sub(waited) + done.node;
+        tracing::info!(
+            chain = %chain.name,
+            first,
+            last,
+            blocks = done.blocks,
+            deposits = done.deposits,
+            ms = started.elapsed().as_millis() as u64,
+            node_ms = node.as_millis() as u64,
+            "follower: stored blocks"
+        );
     }
-    // Token transfers to deposit addresses over the whole range, in one
-    // filtered call (or a few, for many addresses).
-    let mut logs: Vec<Json> = Vec::new();
-    if !tokens.is_empty() && !watched.is_empty() {
-        let (from, to) = (blocks[0].number, blocks[blocks.len() - 1].number);
-        let addrs: Vec<String> = watched.keys().map(|a| topic_of(*a)).collect();
-        for chunk in addrs.chunks(500) {
-            let filter = json!({
-                "fromBlock": hex_data::quantity_u64(from),
-                "toBlock": hex_data::quantity_u64(to),
-                "address": tokens.iter().map(|t| hex_data::encode(t.contract.0)).collect::<Vec<_>>(),
-                "topics": [TRANSFER_TOPIC, Json::Null, chunk],
-            });
-            if let Json::Array(got) = rpc.call("eth_getLogs", json!([filter]))? {
-                logs.extend(got);
+    outcome?;
+    confirm(db, chain, head)?;
+    Ok(done.blocks)
+}
+
+/// Blocks per run: a run is read with one JSON-RPC batch request, one
+/// `eth_getLogs` and its native deposits' receipts, and stored in one
+/// transaction.
+const BLOCKS_PER_RUN: u64 = 50;
+
+/// What a round reads from the node besides blocks, shared with its
+/// reading thread.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    rpc: &'a Rpc,
+    watched: &'a HashMap<Address, Watched>,
+    tokens: &'a [Token],
+    /// The chain's native asset.
+    native: &'a str,
+    /// Whether the node offers `trace_block`.
+    traces: bool,
+}
+
+/// A run of consecutive blocks as the node showed them, and the deposits
+/// in them by block hash.
+struct Run {
+    blocks: Vec<SeenBlock>,
+    found: HashMap<String, Vec<Found>>,
+    /// Whether the run holds every block asked for. If not, the node has
+    /// not shown the next one, or its parent is not the run's last block (a
+    /// reorganisation under us: the next round walks back from the stored
+    /// tip), and the round ends with this run.
+    whole: bool,
+    /// The time its reading thread waited on the node for it.
+    node: std::time::Duration,
+}
+
+/// What a round stored.
+#[derive(Default)]
+struct Progress {
+    /// The first and last block stored.
+    range: Option<(u64, u64)>,
+    blocks: u64,
+    deposits: usize,
+    /// The reading thread's time waiting on the node.
+    node: std::time::Duration,
+}
+
+impl Progress {
+    fn add(&mut self, run: &Run) {
+        let (Some(first), Some(last)) = (run.blocks.first(), run.blocks.last()) else {
+            return;
+        };
+        self.range = Some(
+            self.range
+                .map_or((first.number, last.number), |(f, _)| (f, last.number)),
+        );
+        self.blocks += run.blocks.len() as u64;
+        self.deposits += run.found.values().map(Vec::len).sum::<usize>();
+        self.node += run.node;
+    }
+}
+
+/// Reads blocks `from..=to` run after run, the first one's parent being
+/// `parent` (when stored), and hands each run to `tx`. Stops after a run
+/// that is not whole, when the node shows nothing more, when the chain
+/// moved under a run (it is dropped; the next round reads it again), on an
+/// error (handed on), or when the receiver is gone.
+fn read_runs(
+    scope: Scope<'_>,
+    from: u64,
+    to: u64,
+    mut parent: Option<String>,
+    tx: &std::sync::mpsc::SyncSender<Result<Run>>,
+) {
+    let mut n = from;
+    while n <= to {
+        let upto = to.min(n.saturating_add(BLOCKS_PER_RUN - 1));
+        let run = match read_run(scope, n, upto, parent.as_deref()) {
+            Ok(Some(run)) => run,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
             }
+        };
+        let whole = run.whole;
+        parent = run.blocks.last().map(|b| b.hash.clone());
+        if tx.send(Ok(run)).is_err() || !whole {
+            return;
+        }
+        n = upto + 1;
+    }
+}
+
+/// One run: blocks `from..=to` (the first one's parent must be `parent`,
+/// when given) and the deposits in them; `None` if the node shows none of
+/// them, or a log of a block not among them (the chain moved meanwhile).
+fn read_run(scope: Scope<'_>, from: u64, to: u64, parent: Option<&str>) -> Result<Option<Run>> {
+    let waited = crate::rpc::stats::thread_wait();
+    let (blocks, whole) = read_blocks(scope.rpc, from, to, parent)?;
+    if blocks.is_empty() {
+        return Ok(None);
+    }
+    let mut found: HashMap<String, Vec<Found>> = HashMap::new();
+    if !token_deposits(scope, &blocks, &mut found)? {
+        return Ok(None);
+    }
+    native_deposits(scope, &blocks, &mut found)?;
+    internal_deposits(scope, &blocks, &mut found)?;
+    Ok(Some(Run {
+        blocks,
+        found,
+        whole,
+        node: crate::rpc::stats::thread_wait().saturating_sub(waited),
+    }))
+}
+
+/// Blocks `from..=to` as the node shows them, in order, with one JSON-RPC
+/// batch request, and whether that is all of them. Stops before the first
+/// block the node has not shown (its head is never trusted beyond that),
+/// and before one whose parent is not the block before it (for the first,
+/// `parent`, when given).
+fn read_blocks(
+    rpc: &Rpc,
+    from: u64,
+    to: u64,
+    parent: Option<&str>,
+) -> Result<(Vec<SeenBlock>, bool)> {
+    let calls: Vec<crate::rpc::Call> = (from..=to)
+        .map(|k| {
+            (
+                "eth_getBlockByNumber",
+                json!([hex_data::quantity_u64(k), true]),
+            )
+        })
+        .collect();
+    let mut blocks: Vec<SeenBlock> = Vec::with_capacity(calls.len());
+    for (n, answer) in (from..=to).zip(rpc.batch(&calls)?) {
+        let Some(b) = parse_block(&answer?)? else {
+            return Ok((blocks, false)); // not shown (yet)
+        };
+        if b.number != n {
+            return Err(bad(
+                "eth_getBlockByNumber",
+                &format!("asked for block {n}, got block {}", b.number),
+            ));
+        }
+        let expected = blocks.last().map(|p| p.hash.as_str()).or(parent);
+        if expected.is_some_and(|h| h != b.parent) {
+            return Ok((blocks, false));
+        }
+        blocks.push(b);
+    }
+    Ok((blocks, true))
+}
+
+/// Token transfers to deposit addresses in `blocks`, with one filtered
+/// `eth_getLogs` over their range (or a few, for many addresses), added to
+/// `found`. `false` if a log is of a block not among them: the chain moved
+/// meanwhile.
+fn token_deposits(
+    scope: Scope<'_>,
+    blocks: &[SeenBlock],
+    found: &mut HashMap<String, Vec<Found>>,
+) -> Result<bool> {
+    let (tokens, watched) = (scope.tokens, scope.watched);
+    let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+        return Ok(true);
+    };
+    if tokens.is_empty() || watched.is_empty() {
+        return Ok(true);
+    }
+    let mut logs: Vec<Json> = Vec::new();
+    let addrs: Vec<String> = watched.keys().map(|a| topic_of(*a)).collect();
+    for chunk in addrs.chunks(500) {
+        let filter = json!({
+            "fromBlock": hex_data::quantity_u64(first.number),
+            "toBlock": hex_data::quantity_u64(last.number),
+            "address": tokens.iter().map(|t| hex_data::encode(t.contract.0)).collect::<Vec<_>>(),
+            "topics": [TRANSFER_TOPIC, Json::Null, chunk],
+        });
+        if let Json::Array(got) = scope.rpc.call("eth_getLogs", json!([filter]))? {
+            logs.extend(got);
         }
     }
-    let hashes: HashSet<String> = blocks.iter().map(|b| b.hash.clone()).collect();
-    let mut found: HashMap<String, Vec<Found>> = HashMap::new();
+    let hashes: HashSet<&str> = blocks.iter().map(|b| b.hash.as_str()).collect();
     // A log's position is its rank among the transaction's matching logs,
     // not its index in the block: a transaction re-mined in another block
     // keeps it, so it stays one deposit.
@@ -659,10 +864,8 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
     for l in &logs {
         const M: &str = "eth_getLogs";
         let bh = hash_of(l, "blockHash", M)?;
-        if !hashes.contains(&bh) {
-            // A log of a block we did not read as canonical: the chain moved
-            // meanwhile; the next round sees it again.
-            return Ok(0);
+        if !hashes.contains(bh.as_str()) {
+            return Ok(false);
         }
         let topics: Vec<&str> = l
             .get("topics")
@@ -707,38 +910,47 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
             amount: U256::from_big_endian(&data),
         });
     }
-    // Native deposits: the block's transactions to deposit addresses, with
-    // receipt status 1.
-    let mut native: Vec<(String, String, Address, Address, U256)> = Vec::new();
-    for b in &blocks {
+    Ok(true)
+}
+
+/// Native deposits in `blocks`: their transactions to deposit addresses,
+/// with receipt status 1 in the same block, added to `found`. Receipts are
+/// asked for with batch requests, one at a time, each answer dropped once
+/// read.
+fn native_deposits(
+    scope: Scope<'_>,
+    blocks: &[SeenBlock],
+    found: &mut HashMap<String, Vec<Found>>,
+) -> Result<()> {
+    let mut native: Vec<(&str, &str, Address, Address, U256)> = Vec::new();
+    for b in blocks {
         for (h, from, to, value) in &b.txs {
-            if let Some(to) = to.filter(|t| watched.contains_key(t)) {
+            if let Some(to) = to.filter(|t| scope.watched.contains_key(t)) {
                 if !value.is_zero() {
-                    native.push((b.hash.clone(), h.clone(), *from, to, *value));
+                    native.push((&b.hash, h, *from, to, *value));
                 }
             }
         }
     }
-    // One batch request at a time, each answer dropped once read.
     for part in native.chunks(RECEIPTS_PER_REQUEST) {
         let calls: Vec<crate::rpc::Call> = part
             .iter()
             .map(|(_, h, ..)| ("eth_getTransactionReceipt", json!([h])))
             .collect();
-        for ((bh, h, from, to, value), r) in part.iter().zip(rpc.batch(&calls)?) {
+        for ((bh, h, from, to, value), r) in part.iter().zip(scope.rpc.batch(&calls)?) {
             let r = r?;
             let ok = r.get("status").and_then(Json::as_str) == Some("0x1")
                 && r.get("blockHash")
                     .and_then(Json::as_str)
                     .map(str::to_ascii_lowercase)
                     .as_deref()
-                    == Some(bh.as_str());
+                    == Some(*bh);
             if ok {
-                found.entry(bh.clone()).or_default().push(Found {
-                    tx_hash: h.clone(),
+                found.entry((*bh).to_owned()).or_default().push(Found {
+                    tx_hash: (*h).to_owned(),
                     position: "tx".to_owned(),
                     address: *to,
-                    asset: chain.native_symbol.clone(),
+                    asset: scope.native.to_owned(),
                     token: None,
                     from: *from,
                     amount: *value,
@@ -746,123 +958,67 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
             }
         }
     }
-    if traces && !watched.is_empty() {
-        for b in &blocks {
-            let Ok(t) = rpc.call("trace_block", json!([hex_data::quantity_u64(b.number)])) else {
-                continue;
-            };
-            for tr in t.as_array().into_iter().flatten() {
-                let path: Vec<String> = tr
-                    .get("traceAddress")
-                    .and_then(Json::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Json::as_u64)
-                    .map(|n| n.to_string())
-                    .collect();
-                if path.is_empty() || tr.get("error").is_some() {
-                    continue; // the top-level call is the transaction itself
-                }
-                let action = tr.get("action").cloned().unwrap_or(Json::Null);
-                let to = action.get("to").and_then(Json::as_str).and_then(address);
-                let value = crate::rpc::quantity(
-                    "trace_block",
-                    action.get("value").unwrap_or(&json!("0x0")),
-                )
-                .unwrap_or_default();
-                let (Some(to), Some(from)) = (
-                    to,
-                    action.get("from").and_then(Json::as_str).and_then(address),
-                ) else {
-                    continue;
-                };
-                if watched.contains_key(&to) && !value.is_zero() {
-                    found.entry(b.hash.clone()).or_default().push(Found {
-                        tx_hash: tr
-                            .get("transactionHash")
-                            .and_then(Json::as_str)
-                            .unwrap_or_default()
-                            .to_ascii_lowercase(),
-                        position: format!("trace:{}", path.join(",")),
-                        address: to,
-                        asset: chain.native_symbol.clone(),
-                        token: None,
-                        from,
-                        amount: value,
-                    });
-                }
-            }
-        }
-    }
-    db.transaction(|db| store(db, chain, &blocks, &found, &watched))?;
-    confirm(db, chain, head)?;
-    // One line per round that stored blocks: the follower's progress, its
-    // time and the share of it spent waiting on the node (the scanning
-    // benchmark reads it).
-    tracing::info!(
-        chain = %chain.name,
-        first = blocks[0].number,
-        last = blocks[blocks.len() - 1].number,
-        blocks = blocks.len(),
-        deposits = found.values().map(Vec::len).sum::<usize>(),
-        ms = started.elapsed().as_millis() as u64,
-        node_ms = crate::rpc::stats::thread_wait().saturating_sub(waited).as_millis() as u64,
-        "follower: stored blocks"
-    );
-    Ok(blocks.len() as u64)
+    Ok(())
 }
 
-/// Blocks `from..=to` as the node shows them, in order, asked for with
-/// JSON-RPC batch requests of [`BLOCKS_PER_REQUEST`]. Stops before the first
-/// block the node has not shown (its head is never trusted beyond that),
-/// and before one whose parent is not the block before it: a
-/// reorganisation under us; what was read is stored, and the next round
-/// walks back from the stored tip.
-fn read_blocks(
-    db: &mut Db,
-    rpc: &Rpc,
-    chain: i64,
-    from: u64,
-    to: u64,
-    start: u64,
-) -> Result<Vec<SeenBlock>> {
-    let mut blocks: Vec<SeenBlock> = Vec::new();
-    let mut n = from;
-    while n <= to {
-        let upto = to.min(n.saturating_add(BLOCKS_PER_REQUEST - 1));
-        let calls: Vec<crate::rpc::Call> = (n..=upto)
-            .map(|k| {
-                (
-                    "eth_getBlockByNumber",
-                    json!([hex_data::quantity_u64(k), true]),
-                )
-            })
-            .collect();
-        for answer in rpc.batch(&calls)? {
-            let Some(b) = parse_block(&answer?)? else {
-                return Ok(blocks); // not shown (yet)
-            };
-            if b.number != n {
-                return Err(bad(
-                    "eth_getBlockByNumber",
-                    &format!("asked for block {n}, got block {}", b.number),
-                ));
+/// ETH moved to deposit addresses by internal calls in `blocks`, from
+/// `trace_block` when the node offers it, added to `found`.
+fn internal_deposits(
+    scope: Scope<'_>,
+    blocks: &[SeenBlock],
+    found: &mut HashMap<String, Vec<Found>>,
+) -> Result<()> {
+    if !scope.traces || scope.watched.is_empty() {
+        return Ok(());
+    }
+    for b in blocks {
+        let Ok(t) = scope
+            .rpc
+            .call("trace_block", json!([hex_data::quantity_u64(b.number)]))
+        else {
+            continue;
+        };
+        for tr in t.as_array().into_iter().flatten() {
+            let path: Vec<String> = tr
+                .get("traceAddress")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_u64)
+                .map(|n| n.to_string())
+                .collect();
+            if path.is_empty() || tr.get("error").is_some() {
+                continue; // the top-level call is the transaction itself
             }
-            let parent_ok = match blocks.last() {
-                Some(prev) => b.parent == prev.hash,
-                None => match n.checked_sub(1).filter(|p| *p >= start) {
-                    Some(p) => stored_hash(db, chain, p)?.is_none_or(|h| h == b.parent),
-                    None => true,
-                },
+            let action = tr.get("action").cloned().unwrap_or(Json::Null);
+            let to = action.get("to").and_then(Json::as_str).and_then(address);
+            let value =
+                crate::rpc::quantity("trace_block", action.get("value").unwrap_or(&json!("0x0")))
+                    .unwrap_or_default();
+            let (Some(to), Some(from)) = (
+                to,
+                action.get("from").and_then(Json::as_str).and_then(address),
+            ) else {
+                continue;
             };
-            if !parent_ok {
-                return Ok(blocks);
+            if scope.watched.contains_key(&to) && !value.is_zero() {
+                found.entry(b.hash.clone()).or_default().push(Found {
+                    tx_hash: tr
+                        .get("transactionHash")
+                        .and_then(Json::as_str)
+                        .unwrap_or_default()
+                        .to_ascii_lowercase(),
+                    position: format!("trace:{}", path.join(",")),
+                    address: to,
+                    asset: scope.native.to_owned(),
+                    token: None,
+                    from,
+                    amount: value,
+                });
             }
-            blocks.push(b);
-            n += 1;
         }
     }
-    Ok(blocks)
+    Ok(())
 }
 
 /// Walks back from `from` until the stored block equals the node's; unwinds
