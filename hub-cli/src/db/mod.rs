@@ -260,6 +260,19 @@ fn pg_open_error(url: &str, e: &postgres::Error) -> DbError {
     }
 }
 
+/// Waits for another connection's write lock: 1 ms at a time, for about
+/// 30 s in all. (SQLite's own busy timeout sleeps 1, 2, 5, 10, 15, 20, 25,
+/// then 50 and 100 ms at a time: a writer queued behind commits of a few
+/// milliseconds each, the service's API behind its callback dispatcher,
+/// slept for tens of milliseconds after the lock was free.)
+fn sqlite_busy(attempts: i32) -> bool {
+    if attempts >= 30_000 {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    true
+}
+
 fn sqlite_err(e: rusqlite::Error) -> DbError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {
         if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
@@ -389,7 +402,7 @@ impl Db {
                 .map_err(|e| open_err(e.to_string()))?;
         }
         let conn = rusqlite::Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
+        conn.busy_handler(Some(sqlite_busy))
             .map_err(|e| open_err(e.to_string()))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")
             .map_err(|e| open_err(e.to_string()))?;
