@@ -312,7 +312,7 @@ async fn dispatch(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool
         let next = tokio::task::spawn_blocking(move || {
             let mut conn = match conn {
                 Some(c) => c,
-                None => Db::open(&url, false)?,
+                None => callbacks::connect(&url)?,
             };
             let n = callbacks::round(&s, &mut conn, &a);
             Ok::<_, HubError>((conn, n))
