@@ -100,7 +100,7 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
         ),
         Backend::Sqlite => format!("UPDATE outbox SET lease_until = ? WHERE id IN ({due}) RETURNING id"),
     };
-    let ids: Vec<i64> = db.transaction(|db| {
+    let claim_rows = |db: &mut Db| {
         db.query(
             &claim_sql,
             params![lease.as_str(), now.as_str(), now.as_str(), CLAIM],
@@ -109,7 +109,14 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
         .map(|r| r.int(0))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(crate::error::HubError::from)
-    })?;
+    };
+    // One statement is atomic on its own: on PostgreSQL without BEGIN and
+    // COMMIT around it (two round trips a round); SQLite's BEGIN IMMEDIATE
+    // costs nothing and takes the write lock before the statement reads.
+    let ids: Vec<i64> = match db.backend() {
+        Backend::Postgres => claim_rows(db)?,
+        Backend::Sqlite => db.transaction(claim_rows)?,
+    };
     let mut out = Vec::with_capacity(ids.len());
     if ids.is_empty() {
         return Ok(out);
@@ -304,9 +311,10 @@ fn drain(r: ureq::Response) {
     );
 }
 
-/// Attempts between two records of outcomes at most: they are written in
-/// bulk, and a crash loses (sends again) at most this many.
-const RECORD_EVERY: usize = 50;
+/// Attempts between two records of outcomes at most (a round's claim):
+/// they are written in bulk, one commit (an fsync) a round, and a crash
+/// sends again at most this many.
+const RECORD_EVERY: usize = CLAIM as usize;
 /// Time between two records of outcomes at most (a slow receiver).
 const RECORD_AFTER: Duration = Duration::from_secs(1);
 
