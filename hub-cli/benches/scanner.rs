@@ -22,12 +22,10 @@
 //! `hub-cli deposit list` must hold every deposit with the right amounts.
 //! Peak RSS (`VmHWM` of `/proc/PID/status`) of the serve process is read
 //! once the follower has stored 500 blocks and again at the end: memory
-//! stays flat if the two are close. The deposit addresses' tenant is
-//! cleared before `serve` starts (`SCANNER_BENCH_TENANT=1` keeps it): the
-//! callback dispatcher's claim scans every pending outbox row for each
-//! deposit row (`outbox.deposit` has no index), and with the follower's
-//! tens of thousands of rows it holds SQLite's write lock past the
-//! follower's busy timeout.
+//! stays flat if the two are close. The deposit addresses belong to a
+//! tenant, so every deposit event also goes through the outbox, as in
+//! production; the callback dispatcher runs beside the follower (with no
+//! callback URL it claims nothing).
 //!
 //! **The peer.** A minimal client in this file (ureq, `serde_json`), one
 //! thread like the follower, making the follower's calls for the same
@@ -523,7 +521,7 @@ impl Drop for Serve {
 
 /// A fresh hub on `backend` follows the prepared chain from its first block
 /// to its last; checks `deposit list` against what was sent.
-fn scan(url: &str, chain: &Prepared, backend: Backend, keep_tenant: bool) -> Scan {
+fn scan(url: &str, chain: &Prepared, backend: Backend) -> Scan {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new(backend, dir.path());
     let hub = Hub {
@@ -572,11 +570,6 @@ fn scan(url: &str, chain: &Prepared, backend: Backend, keep_tenant: bool) -> Sca
         "UPDATE chains SET scan_from_block = {}, internal_transfers = 'none'",
         chain.first
     ));
-    if !keep_tenant {
-        // Deposits without a tenant have no outbox rows: the callback
-        // dispatcher then has nothing to scan while the follower writes.
-        db.execute("UPDATE addresses SET tenant = NULL WHERE role = 'deposit'");
-    }
 
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -733,7 +726,6 @@ fn main() {
         Ok("0") => false,
         _ => full && postgres_answers(),
     };
-    let keep_tenant = std::env::var_os("SCANNER_BENCH_TENANT").is_some_and(|v| v == "1");
     let load_before = load_average();
     let anvil = Anvil::start();
     let chain = prepare(&anvil, blocks);
@@ -753,7 +745,7 @@ fn main() {
     eprintln!("peer: {}", secs(peers[0].took));
     let mut scans = Vec::new();
     for (backend, name) in &backends {
-        let s = scan(&anvil.url, &chain, *backend, keep_tenant);
+        let s = scan(&anvil.url, &chain, *backend);
         eprintln!(
             "{name}: {} ({} rounds, {} busy, {} node wait), peak RSS {} after {} blocks, {} at the end",
             secs(s.span),
@@ -798,20 +790,13 @@ fn main() {
          follower asks for the same in runs of 50 blocks); run before and after each follower run, and each \
          follower run is compared with the mean of the two around it. The hub's chain is marked as having \
          no `trace_block` (`internal_transfers = 'none'`, as on a node without the trace API), so both make \
-         the same calls.{}\n",
+         the same calls. The deposit addresses belong to a tenant, so every deposit event also \
+         goes through the outbox.\n",
         group(n_blocks),
         group(n_deposits),
         secs(chain.took),
         group(traffic.requests as f64),
         group(traffic.calls as f64),
-        if keep_tenant {
-            ""
-        } else {
-            " The deposit addresses' tenant is cleared before `serve` starts, so the follower writes no \
-             outbox rows: the callback dispatcher scans every pending outbox row for each deposit row \
-             (no index on `outbox.deposit`), which with tens of thousands of rows holds SQLite's write \
-             lock past the follower's 30 s busy timeout (`SCANNER_BENCH_TENANT=1` keeps it)."
-        }
     )
     .unwrap();
     writeln!(

@@ -45,10 +45,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "deposits",
         sql: include_str!("migrations/0007_deposits.sql"),
     },
+    Migration {
+        version: 8,
+        name: "outbox claim indexes",
+        sql: include_str!("migrations/0008_outbox_claim_indexes.sql"),
+    },
 ];
 
 /// The schema version this program reads and writes.
-pub(crate) const SCHEMA_VERSION: i64 = 7;
+pub(crate) const SCHEMA_VERSION: i64 = 8;
 
 fn render(sql: &str, backend: Backend) -> String {
     let (id, int) = match backend {
@@ -248,7 +253,7 @@ mod tests {
         let path = dir.path().join("hub.db");
         let mut db = Db::open(path.to_str().unwrap(), true).unwrap();
         assert!(check_version(&mut db).is_err());
-        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(migrate(&mut db).unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(migrate(&mut db).unwrap(), Vec::<i64>::new());
         check_version(&mut db).unwrap();
         // An applied migration whose file was edited afterwards is refused.
