@@ -62,19 +62,21 @@ impl Address {
 
     /// The EIP-55 checksummed form, `0x`-prefixed.
     pub fn to_checksum(&self) -> String {
-        let lower = hex::encode(self.0);
-        let hash = keccak256(lower.as_bytes());
-        let mut out = String::with_capacity(42);
-        out.push_str("0x");
-        for (i, c) in lower.chars().enumerate() {
+        let mut buf = [0u8; 42];
+        self.checksum_into(&mut buf).to_owned()
+    }
+
+    /// The EIP-55 checksummed form written into `buf`, without allocating.
+    fn checksum_into<'a>(&self, buf: &'a mut [u8; 42]) -> &'a str {
+        crate::hex_data::prefixed_hex_into(&self.0, buf);
+        let hash = keccak256(&buf[2..]);
+        for (i, c) in buf[2..].iter_mut().enumerate() {
             let nibble = (hash.0[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
             if c.is_ascii_alphabetic() && nibble >= 8 {
-                out.push(c.to_ascii_uppercase());
-            } else {
-                out.push(c);
+                c.make_ascii_uppercase();
             }
         }
-        out
+        std::str::from_utf8(buf).unwrap_or("")
     }
 }
 
@@ -94,11 +96,12 @@ impl FromStr for Address {
         let has_lower = digits.bytes().any(|b| b.is_ascii_lowercase());
         let has_upper = digits.bytes().any(|b| b.is_ascii_uppercase());
         if has_lower && has_upper {
-            let expected = address.to_checksum();
+            let mut buf = [0u8; 42];
+            let expected = address.checksum_into(&mut buf);
             if expected != s {
                 return Err(AddressError::BadChecksum {
                     given: s.to_owned(),
-                    expected,
+                    expected: expected.to_owned(),
                 });
             }
         }
@@ -108,26 +111,27 @@ impl FromStr for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_checksum())
+        let mut buf = [0u8; 42];
+        f.write_str(self.checksum_into(&mut buf))
     }
 }
 
 impl fmt::Debug for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_checksum())
+        fmt::Display::fmt(self, f)
     }
 }
 
 impl serde::Serialize for Address {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_checksum())
+        let mut buf = [0u8; 42];
+        s.serialize_str(self.checksum_into(&mut buf))
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Address {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::hex_data::deserialize_str_with(d, "a 0x-prefixed address", str::parse)
     }
 }
 

@@ -21,32 +21,34 @@ impl B256 {
 
     /// `0x`-prefixed lower-case hex.
     pub fn to_hex(&self) -> String {
-        format!("0x{}", hex::encode(self.0))
+        let mut buf = [0u8; 66];
+        crate::hex_data::prefixed_hex_into(&self.0, &mut buf).to_owned()
     }
 }
 
 impl fmt::Debug for B256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        fmt::Display::fmt(self, f)
     }
 }
 
 impl fmt::Display for B256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        let mut buf = [0u8; 66];
+        f.write_str(crate::hex_data::prefixed_hex_into(&self.0, &mut buf))
     }
 }
 
 impl serde::Serialize for B256 {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        let mut buf = [0u8; 66];
+        s.serialize_str(crate::hex_data::prefixed_hex_into(&self.0, &mut buf))
     }
 }
 
 impl<'de> serde::Deserialize<'de> for B256 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::from_hex(&s).map_err(serde::de::Error::custom)
+        crate::hex_data::deserialize_str_with(d, "a 0x-prefixed 32-byte hex value", Self::from_hex)
     }
 }
 

@@ -54,7 +54,11 @@ pub fn decode_fixed<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
 
 /// Encodes bytes as `0x`-prefixed lower-case hex.
 pub fn encode(bytes: impl AsRef<[u8]>) -> String {
-    format!("0x{}", hex::encode(bytes.as_ref()))
+    let bytes = bytes.as_ref();
+    let mut out = vec![0u8; 2 + 2 * bytes.len()];
+    let text = prefixed_hex_into(bytes, &mut out).len();
+    out.truncate(text);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn quantity_digits(s: &str) -> Result<&str, HexError> {
@@ -96,48 +100,95 @@ pub fn quantity_u64(v: u64) -> String {
     format!("{v:#x}")
 }
 
+/// `0x` and the lower-case hex of `bytes` in `out`, which must be exactly
+/// `2 + 2 * bytes.len()` long; returns the text (empty if the length is
+/// wrong). For fixed-size values, without allocating.
+pub(crate) fn prefixed_hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    if out.len() != 2 + 2 * bytes.len() {
+        return "";
+    }
+    out[0] = b'0';
+    out[1] = b'x';
+    if hex::encode_to_slice(bytes, &mut out[2..]).is_err() {
+        return "";
+    }
+    std::str::from_utf8(out).unwrap_or("")
+}
+
+/// Deserializes a JSON string through `parse`, reading it in place when the
+/// input allows (serde's `Cow<str>` always copies it).
+pub(crate) fn deserialize_str_with<'de, D, T, E>(
+    d: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    E: std::fmt::Display,
+{
+    struct Visitor<T, E> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, E>,
+    }
+    impl<T, E: std::fmt::Display> serde::de::Visitor<'_> for Visitor<T, E> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<X: serde::de::Error>(self, v: &str) -> Result<T, X> {
+            (self.parse)(v).map_err(X::custom)
+        }
+    }
+    d.deserialize_str(Visitor { expecting, parse })
+}
+
 /// Serde adapters for fields written as JSON-RPC quantities or hex bytes.
 pub mod serde_hex {
     /// `u64` as a canonical quantity.
     pub mod u64_quantity {
-        use serde::{de::Error, Deserialize, Deserializer, Serializer};
+        use serde::{Deserializer, Serializer};
         /// Serializes as `0x…`.
         pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
             s.serialize_str(&super::super::quantity_u64(*v))
         }
         /// Deserializes a canonical quantity.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            super::super::parse_quantity_u64(&s).map_err(D::Error::custom)
+            super::super::deserialize_str_with(
+                d,
+                "a hex quantity",
+                super::super::parse_quantity_u64,
+            )
         }
     }
 
     /// `U256` as a canonical quantity.
     pub mod u256_quantity {
         use crate::amount::U256;
-        use serde::{de::Error, Deserialize, Deserializer, Serializer};
+        use serde::{Deserializer, Serializer};
         /// Serializes as `0x…`.
         pub fn serialize<S: Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
             s.serialize_str(&super::super::quantity_u256(*v))
         }
         /// Deserializes a canonical quantity.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
-            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            super::super::parse_quantity_u256(&s).map_err(D::Error::custom)
+            super::super::deserialize_str_with(
+                d,
+                "a hex quantity",
+                super::super::parse_quantity_u256,
+            )
         }
     }
 
     /// `Vec<u8>` as `0x`-prefixed hex.
     pub mod bytes {
-        use serde::{de::Error, Deserialize, Deserializer, Serializer};
+        use serde::{Deserializer, Serializer};
         /// Serializes as `0x…`.
         pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
             s.serialize_str(&super::super::encode(v))
         }
         /// Deserializes `0x`-prefixed hex.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            super::super::decode(&s).map_err(D::Error::custom)
+            super::super::deserialize_str_with(d, "0x-prefixed hex", super::super::decode)
         }
     }
 }

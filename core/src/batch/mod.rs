@@ -119,6 +119,3 @@ fn check_timestamp(ts: &str) -> Result<(), BatchError> {
         Err(BatchError::BadTimestamp(ts.to_owned()))
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -980,3 +980,113 @@ fn the_ledger_head_is_part_of_the_digest_and_of_the_signed_file() {
     assert_eq!(reparsed.ledger_head, Some(head));
     reparsed.verify_against(&with).unwrap();
 }
+
+/// A batch of `n` native payments from 200 senders, each sender's nonces
+/// consecutive.
+fn large(n: usize) -> Vec<UnsignedItemDraft> {
+    (0..n)
+        .map(|i| {
+            let to = Address([(i % 251) as u8 + 1; 20]);
+            let wei = 1_000_000_000_000_000 * (i as u128 + 1);
+            let amount = coldsign_core::amount::format_units(U256::from(wei), 18).unwrap();
+            native(
+                &format!("L-{i}"),
+                (i % 200) as u8 + 1,
+                (i / 200) as u64,
+                to,
+                wei,
+                &amount,
+            )
+        })
+        .collect()
+}
+
+/// The compact form of a JSON text: every whitespace byte outside strings
+/// dropped (JSON strings never hold raw whitespace other than spaces).
+fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn digest_is_the_keccak_of_the_compact_body() {
+    // Small, and large enough to span several of the digest's chunks.
+    for n in [1, 4, 8_193] {
+        let batch = if n == 4 {
+            sample()
+        } else {
+            UnsignedBatch::new(7, CHAIN, "2026-11-21T09:30:00Z", large(n)).unwrap()
+        };
+        let text = batch.to_json();
+        let compact = minify(&text);
+        let digest_field = format!(",\"digest\":\"{}\"}}", batch.digest());
+        let body = compact
+            .strip_suffix(&digest_field)
+            .unwrap_or_else(|| panic!("{n} items: the digest is not the last field"));
+        assert_eq!(
+            coldsign_core::keccak256(format!("{body}}}")),
+            batch.digest(),
+            "{n} items"
+        );
+        assert_eq!(UnsignedBatch::parse(&text).unwrap(), batch, "{n} items");
+    }
+}
+
+#[test]
+fn a_large_file_reports_its_first_error_in_file_order() {
+    let batch = UnsignedBatch::new(7, CHAIN, "2026-11-21T09:30:00Z", large(4_500)).unwrap();
+    let base: Value = serde_json::from_str(&batch.to_json()).unwrap();
+    // Two bad order ids: the first one in the file is named.
+    let mut v = base.clone();
+    v["items"][4_000]["order_id"] = json!("bad id");
+    v["items"][3_000]["order_id"] = json!("also bad");
+    match parse(&v) {
+        Err(BatchError::Item { index, reason, .. }) => {
+            assert_eq!(index, 3_000);
+            assert_eq!(reason, ItemError::BadOrderId);
+        }
+        other => panic!("wrong result {other:?}"),
+    }
+    // A JSON error anywhere comes before any item's validation error, and
+    // reads as a parse of the whole file reports it (line and column).
+    let mut v = base.clone();
+    v["items"][100]["order_id"] = json!("bad id");
+    v["items"][4_300]["surprise"] = json!(1);
+    let err = parse(&v).unwrap_err();
+    let whole_file = serde_json::from_str::<Value>(&v.to_string()).map(|_| ());
+    assert!(whole_file.is_ok());
+    match &err {
+        BatchError::Json(message) => {
+            assert!(message.contains("unknown field `surprise`"), "{message}");
+            assert!(message.contains("line 1 column"), "{message}");
+        }
+        other => panic!("wrong error {other:?}"),
+    }
+    // A duplicate (sender, nonce) far apart is still found.
+    let mut v = base;
+    v["items"][4_399]["tx"]["nonce"] = v["items"][199]["tx"]["nonce"].clone();
+    rehash(&mut v, 4_399);
+    let err = parse(&v).unwrap_err();
+    assert!(
+        matches!(&err, BatchError::DuplicateNonce { nonce: 0, second, .. } if second == "L-4399"),
+        "wrong error {err:?}"
+    );
+}
