@@ -249,7 +249,8 @@ fn main() {
     let python = common::venv_python(&tools);
     let coincurve_python = common::venv_coincurve_python(&tools);
     let alloy_bin = common::alloy_peer_bin();
-    if alloy_bin.is_none() {
+    let skip_peers = std::env::var_os("SIGN_BENCH_OURS_ONLY").is_some_and(|v| v == "1");
+    if alloy_bin.is_none() && !skip_peers {
         assert!(
             !full,
             "the alloy peer is not built: run `just bench`, or `{ALLOY_PEER_BUILD}` from the workspace root"
@@ -274,6 +275,7 @@ fn main() {
     let runs = if full { RUNS } else { 1 };
     let ethers_runs = if full { ETHERS_RUNS } else { 1 };
     let coincurve_runs = if full { COINCURVE_RUNS } else { 1 };
+    let ours_only = std::env::var_os("SIGN_BENCH_OURS_ONLY").is_some_and(|v| v == "1");
     let eth_account_runs = std::env::var("SIGN_BENCH_ETH_ACCOUNT_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -311,6 +313,9 @@ fn main() {
         let (s, sigs) = floor.run();
         floor_secs.push(s);
         floor_sigs = sigs;
+        if ours_only {
+            continue;
+        }
         if alloy_bin.is_some() {
             alloy.run(&mut alloy_cmd("k256"), "the alloy peer (k256)");
             alloy_secp.run(&mut alloy_cmd("secp256k1"), "the alloy peer (secp256k1)");
@@ -343,6 +348,22 @@ fn main() {
         }
     }
     let load_end = common::load_average();
+    if ours_only {
+        // A quick look while working on the signer: no peers, no fragment.
+        let stage = |i: usize| median(stage_runs.iter().map(|r| r[i].1).collect()) * 1e3;
+        let stages: Vec<String> = (0..stage_runs[0].len())
+            .map(|i| format!("{} {:.0}", stage_runs[0][i].0, stage(i)))
+            .collect();
+        let (ours, floor) = (median(secs), median(floor_secs));
+        eprintln!(
+            "coldsign {:.0} ms, floor {:.0} ms ({:.2}x the floor's time); stages (ms): {}",
+            ours * 1e3,
+            floor * 1e3,
+            ours / floor,
+            stages.join(", ")
+        );
+        return;
+    }
     let ours_best = secs.iter().copied().fold(f64::INFINITY, f64::min);
     let ours = median(secs);
     let floor_s = median(floor_secs.clone());

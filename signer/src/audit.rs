@@ -36,6 +36,7 @@ use crate::{
 use coldsign_core::{batch::LedgerHead, B256};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Sha256, Sha512};
 use std::{
     fs::OpenOptions,
@@ -186,7 +187,7 @@ struct Canonical<'a> {
     event: &'a str,
     items: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ledger: Option<&'a [LedgerItem]>,
+    ledger: Option<&'a [Box<RawValue>]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mac: Option<B256>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,6 +207,70 @@ struct CanonicalTotal<'a> {
     token: Option<&'a str>,
 }
 
+/// Each ledger item's compact JSON, serialised once on all cores: an entry
+/// is hashed, MACed and written, and each of those copies these bytes
+/// rather than serialising 100,000 items again. The same bytes as the items
+/// serialised in place (`entry_out_writes_what_entry_writes` checks it).
+fn ledger_json(ledger: Option<&[LedgerItem]>) -> Option<Vec<Box<RawValue>>> {
+    use rayon::prelude::*;
+    let items = ledger?;
+    // Serialising these types cannot fail.
+    items
+        .par_iter()
+        .map(serde_json::value::to_raw_value)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .ok()
+}
+
+/// An [`Entry`] as written, with its ledger already serialised: the same
+/// fields in the same order.
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    seq: u64,
+    time: &'a str,
+    event: &'a str,
+    batch_id: Option<u64>,
+    chain_id: Option<u64>,
+    unsigned_digest: Option<B256>,
+    items: Option<usize>,
+    totals: Option<&'a [LoggedTotal]>,
+    result: &'a str,
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_reissues: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger: Option<&'a [Box<RawValue>]>,
+    prev: B256,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<B256>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    hash: B256,
+}
+
+impl<'a> EntryOut<'a> {
+    fn new(e: &'a Entry, ledger: Option<&'a [Box<RawValue>]>) -> Self {
+        Self {
+            seq: e.seq,
+            time: &e.time,
+            event: &e.event,
+            batch_id: e.batch_id,
+            chain_id: e.chain_id,
+            unsigned_digest: e.unsigned_digest,
+            items: e.items,
+            totals: e.totals.as_deref(),
+            result: &e.result,
+            detail: e.detail.as_deref(),
+            allowed_reissues: e.allowed_reissues.as_deref(),
+            ledger,
+            prev: e.prev,
+            mac: e.mac,
+            policy: e.policy.as_deref(),
+            hash: e.hash,
+        }
+    }
+}
+
 /// Feeds serialised bytes into a hash or MAC without buffering them (a
 /// 100,000-item entry is tens of MB).
 struct Feed<F: FnMut(&[u8])>(F);
@@ -221,7 +286,11 @@ impl<F: FnMut(&[u8])> Write for Feed<F> {
 }
 
 impl Entry {
-    fn canonical(&self, with_mac: bool) -> Canonical<'_> {
+    fn canonical<'a>(
+        &'a self,
+        with_mac: bool,
+        ledger: Option<&'a [Box<RawValue>]>,
+    ) -> Canonical<'a> {
         Canonical {
             allowed_reissues: self.allowed_reissues.as_deref(),
             batch_id: self.batch_id,
@@ -229,7 +298,7 @@ impl Entry {
             detail: self.detail.as_deref(),
             event: &self.event,
             items: self.items,
-            ledger: self.ledger.as_deref(),
+            ledger,
             mac: if with_mac { self.mac } else { None },
             policy: self.policy.as_deref(),
             prev: self.prev,
@@ -251,19 +320,38 @@ impl Entry {
 
     /// keccak256 of the entry's compact JSON, keys sorted, without `hash`.
     pub fn compute_hash(&self) -> B256 {
-        use sha3::Digest;
-        let mut k = sha3::Keccak256::new();
-        // Writing into a hash cannot fail, and these types always serialise.
-        let _ = serde_json::to_writer(Feed(|b: &[u8]| k.update(b)), &self.canonical(true));
-        B256(k.finalize().into())
+        self.compute_hash_with(ledger_json(self.ledger.as_deref()).as_deref())
     }
 
     /// The MAC of this entry under `key`, after the MAC `prev_mac`.
     pub fn compute_mac(&self, key: &MacKey, prev_mac: &B256) -> B256 {
+        self.compute_mac_with(
+            key,
+            prev_mac,
+            ledger_json(self.ledger.as_deref()).as_deref(),
+        )
+    }
+
+    /// [`Entry::compute_hash`] with the ledger already serialised.
+    fn compute_hash_with(&self, ledger: Option<&[Box<RawValue>]>) -> B256 {
+        use sha3::Digest;
+        let mut k = sha3::Keccak256::new();
+        // Writing into a hash cannot fail, and these types always serialise.
+        let _ = serde_json::to_writer(Feed(|b: &[u8]| k.update(b)), &self.canonical(true, ledger));
+        B256(k.finalize().into())
+    }
+
+    /// [`Entry::compute_mac`] with the ledger already serialised.
+    fn compute_mac_with(
+        &self,
+        key: &MacKey,
+        prev_mac: &B256,
+        ledger: Option<&[Box<RawValue>]>,
+    ) -> B256 {
         let mut m = key.hmac();
         m.update(ENTRY_MAC_DOMAIN.as_bytes());
         m.update(prev_mac.as_bytes());
-        let _ = serde_json::to_writer(Feed(|b: &[u8]| m.update(b)), &self.canonical(false));
+        let _ = serde_json::to_writer(Feed(|b: &[u8]| m.update(b)), &self.canonical(false, ledger));
         B256(m.finalize().into_bytes().into())
     }
 
@@ -523,11 +611,12 @@ impl AuditLog {
             mac: None,
             hash: B256::default(),
         };
+        let ledger = ledger_json(entry.ledger.as_deref());
         if let Some(key) = key {
             let prev_mac = after.ledger_head.map(|h| h.mac).unwrap_or_default();
-            entry.mac = Some(entry.compute_mac(key, &prev_mac));
+            entry.mac = Some(entry.compute_mac_with(key, &prev_mac, ledger.as_deref()));
         }
-        entry.hash = entry.compute_hash();
+        entry.hash = entry.compute_hash_with(ledger.as_deref());
         let ctx = || format!("cannot append to {}", self.path.display());
         let file = OpenOptions::new()
             .create(true)
@@ -536,7 +625,7 @@ impl AuditLog {
             .open(&self.path)
             .map_err(|e| SignerError::io(ctx(), e))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 16, &file);
-        serde_json::to_writer(&mut w, &entry)
+        serde_json::to_writer(&mut w, &EntryOut::new(&entry, ledger.as_deref()))
             .map_err(std::io::Error::from)
             .and_then(|()| w.write_all(b"\n"))
             .and_then(|()| w.flush())
@@ -619,6 +708,48 @@ mod tests {
         v.as_object_mut().unwrap().remove("hash");
         let sorted = coldsign_core::keccak256(serde_json::to_vec(&v).unwrap());
         assert_eq!(with_mac.compute_hash(), sorted);
+    }
+
+    fn ledger_item(n: u8) -> crate::ledger::LedgerItem {
+        crate::ledger::LedgerItem {
+            data_hash: B256([n; 32]),
+            from: coldsign_core::Address([n; 20]),
+            kind: coldsign_core::batch::ItemKind::Payment,
+            nonce: u64::from(n),
+            order_id: format!("o-{n}"),
+            recipient: n.is_multiple_of(2).then_some(coldsign_core::Address([n ^ 0xff; 20])),
+            signing_hash: B256([n ^ 1; 32]),
+            to: coldsign_core::Address([n ^ 2; 20]),
+            tx_hash: B256([n ^ 3; 32]),
+            value: coldsign_core::U256::from(u64::from(n) * 1_000),
+        }
+    }
+
+    #[test]
+    fn entry_out_writes_what_entry_writes() {
+        // The ledger serialised once, ahead, gives the bytes serde writes for
+        // the entry itself, and the hash of the sorted JSON as defined.
+        let mut e = entry(3);
+        e.ledger = Some((0..40).map(ledger_item).collect());
+        e.mac = Some(B256([9; 32]));
+        e.policy = Some("policy.toml 0xab".into());
+        e.allowed_reissues = Some(vec!["o-1".into()]);
+        e.hash = B256([4; 32]);
+        let ledger = ledger_json(e.ledger.as_deref());
+        assert_eq!(
+            serde_json::to_string(&EntryOut::new(&e, ledger.as_deref())).unwrap(),
+            serde_json::to_string(&e).unwrap()
+        );
+        let mut v = serde_json::to_value(&e).unwrap();
+        v.as_object_mut().unwrap().remove("hash");
+        let sorted = coldsign_core::keccak256(serde_json::to_vec(&v).unwrap());
+        assert_eq!(e.compute_hash(), sorted);
+        assert_eq!(e.compute_hash_with(ledger.as_deref()), sorted);
+        let (k, prev) = (key(5), B256([6; 32]));
+        assert_eq!(
+            e.compute_mac_with(&k, &prev, ledger.as_deref()),
+            e.compute_mac(&k, &prev)
+        );
     }
 
     #[test]
