@@ -19,6 +19,7 @@ mod output;
 mod rpc;
 mod serve;
 mod state;
+mod updates;
 
 use clap::Parser;
 use error::{exit, HubError};

@@ -8,6 +8,7 @@ use crate::{
     error::{HubError, Result},
     fees::FeePolicy,
     state::{derive_batch_state, BatchState, ItemState, OrderState},
+    updates::{check_pairing, ItemUpdate},
 };
 use coldsign_core::{amount::format_units, hex_data, Address, B256, U256};
 
@@ -596,22 +597,22 @@ pub(crate) struct ItemMove<'a> {
     pub(crate) reason: &'a str,
     /// The item's message (none if empty) and its events'.
     pub(crate) message: String,
-    /// Extra columns to set.
-    pub(crate) set: Vec<(&'static str, Value)>,
+    /// What else the transition writes.
+    pub(crate) update: ItemUpdate,
     /// A second change right after the first, in the same transaction
     /// (state and reason), with its own event: the row is written once.
     pub(crate) then: Option<(ItemState, &'a str)>,
 }
 
 impl<'a> ItemMove<'a> {
-    /// `item` to `to` for `reason`, no message, no extra columns.
+    /// `item` to `to` for `reason`, no message, nothing else written.
     pub(crate) fn new(item: &'a Item, to: ItemState, reason: &'a str) -> Self {
         Self {
             item,
             to,
             reason,
             message: String::new(),
-            set: Vec::new(),
+            update: ItemUpdate::None,
             then: None,
         }
     }
@@ -622,9 +623,9 @@ impl<'a> ItemMove<'a> {
         self
     }
 
-    /// Setting these columns too.
-    pub(crate) fn set(mut self, set: Vec<(&'static str, Value)>) -> Self {
-        self.set = set;
+    /// Writing `update` too.
+    pub(crate) fn update(mut self, update: ItemUpdate) -> Self {
+        self.update = update;
         self
     }
 
@@ -675,13 +676,14 @@ fn update_items(
     cols: &[&str],
     chunk: &[usize],
     moves: &[ItemMove<'_>],
+    columns: &[Vec<(&'static str, Value)>],
     at: &[String],
 ) -> Result<()> {
     let mut binds = Vec::with_capacity(cols.len());
     for (c, col) in cols.iter().enumerate() {
         let (mut int, mut text) = (false, false);
         for &n in chunk {
-            match &moves[n].set[c].1 {
+            match &columns[n][c].1 {
                 Value::Int(_) => int = true,
                 Value::Text(_) => text = true,
                 Value::Null => {}
@@ -728,7 +730,7 @@ fn update_items(
             Value::from((!m.message.is_empty()).then_some(m.message.as_str())),
             Value::from(at[n].as_str()),
         ]);
-        for ((_, v), bind) in m.set.iter().zip(&binds) {
+        for ((_, v), bind) in columns[n].iter().zip(&binds) {
             if *bind != Bind::Null {
                 values.push(v.clone());
             }
@@ -850,12 +852,13 @@ impl Actor {
         to: ItemState,
         reason: &str,
         message: &str,
-        set: &[(&str, Value)],
+        update: &ItemUpdate,
     ) -> Result<()> {
         let from = item.state;
         if from != to {
             from.check_move(to)?;
         }
+        check_pairing(to, update)?;
         let mut sql = String::from("UPDATE batch_items SET state = ?, message = ?, updated_at = ?");
         let mut values = vec![
             Value::from(to.as_str()),
@@ -866,9 +869,9 @@ impl Actor {
             }),
             Value::from(now_rfc3339()),
         ];
-        for (col, v) in set {
+        for (col, v) in update.columns()? {
             sql.push_str(&format!(", {col} = ?"));
-            values.push(v.clone());
+            values.push(v);
         }
         sql.push_str(" WHERE id = ? AND state = ?");
         values.push(Value::from(item.id));
@@ -912,15 +915,20 @@ impl Actor {
             if m.item.state != m.to {
                 m.item.state.check_move(m.to)?;
             }
+            check_pairing(m.to, &m.update)?;
             if let Some((then, _)) = m.then {
                 m.to.check_move(then)?;
             }
         }
         let at: Vec<String> = moves.iter().map(|_| now_rfc3339()).collect();
+        let sets = moves
+            .iter()
+            .map(|m| m.update.columns())
+            .collect::<Result<Vec<_>>>()?;
         // Moves with the same extra columns share one statement shape.
         let mut groups: Vec<(Vec<&str>, Vec<usize>)> = Vec::new();
-        for (n, m) in moves.iter().enumerate() {
-            let cols: Vec<&str> = m.set.iter().map(|(c, _)| *c).collect();
+        for (n, set) in sets.iter().enumerate() {
+            let cols: Vec<&str> = set.iter().map(|(c, _)| *c).collect();
             match groups.iter_mut().find(|(c, _)| *c == cols) {
                 Some((_, members)) => members.push(n),
                 None => groups.push((cols, vec![n])),
@@ -928,7 +936,7 @@ impl Actor {
         }
         for (cols, members) in &groups {
             for chunk in members.chunks(bulk_rows(5 + cols.len())) {
-                update_items(db, cols, chunk, moves, &at)?;
+                update_items(db, cols, chunk, moves, &sets, &at)?;
             }
         }
         let mut events = Vec::with_capacity(moves.len());
@@ -1239,8 +1247,8 @@ mod tests {
             operator: "op".into(),
         };
 
-        // Built items set integers (one NULL among them) and text (some
-        // NULL); failed ones set only NULL: two statement shapes, each over
+        // Built items set integers and text (the priority fee NULL for
+        // some); failed ones set only NULL: two statement shapes, each over
         // more than one statement.
         let moves: Vec<ItemMove<'_>> = items
             .iter()
@@ -1248,14 +1256,17 @@ mod tests {
                 if i.position % 3 == 0 {
                     ItemMove::new(i, ItemState::BuildError, "build failed")
                         .message(format!("no funds {}", i.position))
-                        .set(vec![("nonce", Value::Null)])
+                        .update(ItemUpdate::BuildFailed)
                 } else {
-                    let nonce = (i.position != 1).then_some(i.position);
-                    let prio = (i.position % 2 == 0).then(|| i.position.to_string());
-                    ItemMove::new(i, ItemState::TxBuilt, "built").set(vec![
-                        ("nonce", Value::from(nonce)),
-                        ("max_priority_fee_per_gas", Value::from(prio)),
-                    ])
+                    let prio = (i.position % 2 == 0).then(|| U256::from(i.position as u64));
+                    ItemMove::new(i, ItemState::TxBuilt, "built").update(ItemUpdate::Built {
+                        kind: coldsign_core::batch::ItemKind::Payment,
+                        nonce: i.position as u64,
+                        gas_limit: 21_000,
+                        max_fee_per_gas: U256::from(7u64),
+                        max_priority_fee_per_gas: prio,
+                        signing_hash: B256([i.position as u8; 32]),
+                    })
                 }
             })
             .collect();
@@ -1268,7 +1279,8 @@ mod tests {
                 assert_eq!(i.message, Some(format!("no funds {}", i.position)));
             } else {
                 assert_eq!(i.state, ItemState::TxBuilt);
-                assert_eq!(i.nonce, (i.position != 1).then_some(i.position as u64));
+                assert_eq!(i.nonce, Some(i.position as u64));
+                assert_eq!(i.signing_hash, Some(B256([i.position as u8; 32])));
                 assert_eq!(i.message, None);
             }
         }
@@ -1299,10 +1311,10 @@ mod tests {
             .filter(|i| i.state == ItemState::TxBuilt)
             .map(|i| {
                 ItemMove::new(i, ItemState::SignatureReady, "signature received")
-                    .set(vec![(
-                        "raw_tx",
-                        Value::from(format!("0x{:04x}", i.position)),
-                    )])
+                    .update(ItemUpdate::Signed {
+                        raw_tx: (i.position as u16).to_be_bytes().to_vec(),
+                        tx_hash: B256([i.position as u8; 32]),
+                    })
                     .then(ItemState::ReadyToSend, "assembled")
             })
             .collect();

@@ -9,6 +9,7 @@ use crate::{
     model::{Batch, Chain, Item, Order, Subject, ORDER_COLS},
     output::{Output, Table},
     state::{BatchState, ItemState, OrderState},
+    updates::ItemUpdate,
 };
 use serde_json::{json, Value};
 use std::{io::Write, path::Path};
@@ -319,7 +320,7 @@ pub(crate) fn drop_orders(
                 ItemState::Selected,
                 "batch changed",
                 &format!("{} dropped: build again", names.join(", ")),
-                &[("nonce", None::<i64>.into())],
+                &ItemUpdate::Unbuilt,
             )?;
         }
         db.execute(

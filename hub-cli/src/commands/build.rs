@@ -5,14 +5,15 @@ use super::{connect, orders::asset_of, Ctx};
 use crate::{
     bindings::{self, Binding, NonceUse, Whose},
     clock::now_batch_timestamp,
-    db::{params, Value},
+    db::params,
     error::{HubError, Result},
     evidence::{self, BlockCache},
     fees::{Fees, NATIVE_TRANSFER_GAS},
-    model::{db_int, AddressRow, Asset, Batch, Chain, Item, ItemMove, Order},
+    model::{AddressRow, Asset, Batch, Chain, Item, ItemMove, Order},
     output::{Output, Table},
     rpc::{Call, Rpc, RpcError},
     state::{BatchState, ItemState, OrderState},
+    updates::ItemUpdate,
 };
 use coldsign_core::{
     batch::{ItemKind, LedgerHead, Summary, UnsignedBatch, UnsignedItemDraft},
@@ -823,20 +824,16 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
                     } => (*max_fee_per_gas, Some(*max_priority_fee_per_gas)),
                     Fees::Legacy { gas_price } => (*gas_price, None),
                 };
-                moves.push(ItemMove::new(i, ItemState::TxBuilt, "built").set(vec![
-                    ("kind", bindings::kind_value(draft.kind)),
-                    ("nonce", Value::from(db_int(*nonce)?)),
-                    ("gas_limit", Value::from(db_int(*gas_limit)?)),
-                    ("max_fee_per_gas", Value::from(max_fee.to_string())),
-                    (
-                        "max_priority_fee_per_gas",
-                        Value::from(prio.map(|p| p.to_string())),
-                    ),
-                    (
-                        "signing_hash",
-                        Value::from(draft.tx.signing_hash().to_string()),
-                    ),
-                ]));
+                moves.push(ItemMove::new(i, ItemState::TxBuilt, "built").update(
+                    ItemUpdate::Built {
+                        kind: draft.kind,
+                        nonce: *nonce,
+                        gas_limit: *gas_limit,
+                        max_fee_per_gas: max_fee,
+                        max_priority_fee_per_gas: prio,
+                        signing_hash: draft.tx.signing_hash(),
+                    },
+                ));
                 t.row(vec![
                     i.order.order_id.clone(),
                     ItemState::TxBuilt.to_string(),
@@ -869,7 +866,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
                 moves.push(
                     ItemMove::new(i, ItemState::BuildError, "build failed")
                         .message(m)
-                        .set(vec![("nonce", Value::Null)]),
+                        .update(ItemUpdate::BuildFailed),
                 );
             }
         }

@@ -7,9 +7,10 @@ use crate::{
     db::{Db, Value},
     error::{HubError, Result},
     evidence::{self, BlockCache},
-    model::{db_int, Actor, Asset, Batch, Chain, Item, ItemMove, OrderMove},
+    model::{Actor, Asset, Batch, Chain, Item, ItemMove, OrderMove},
     rpc::{Receipt, Rpc},
     state::{BatchState, ItemState, OrderState},
+    updates::ItemUpdate,
 };
 use coldsign_core::{batch::ItemKind, hex_data, B256};
 use serde_json::json;
@@ -40,7 +41,7 @@ struct Change {
     to: ItemState,
     reason: &'static str,
     message: String,
-    set: Vec<(&'static str, Value)>,
+    update: ItemUpdate,
     order_to: Option<OrderState>,
     /// Release the order's nonce binding, for this reason: the chain showed
     /// the nonce consumed by a transaction that is none of its own.
@@ -54,7 +55,7 @@ impl Change {
             to,
             reason,
             message,
-            set: Vec::new(),
+            update: ItemUpdate::None,
             order_to: None,
             release: None,
         }
@@ -68,23 +69,6 @@ fn native(chain: &Chain) -> Asset {
         token: None,
     }
 }
-
-fn receipt_cols(r: &Receipt) -> Result<Vec<(&'static str, Value)>> {
-    let fee = r.gas_used.saturating_mul(r.effective_gas_price);
-    Ok(vec![
-        ("block_number", Value::from(db_int(r.block_number)?)),
-        ("block_hash", Value::from(r.block_hash.to_string())),
-        ("gas_used", Value::from(r.gas_used.to_string())),
-        ("fee", Value::from(fee.to_string())),
-    ])
-}
-
-const CLEAR_RECEIPT: [(&str, Value); 4] = [
-    ("block_number", Value::Null),
-    ("block_hash", Value::Null),
-    ("gas_used", Value::Null),
-    ("fee", Value::Null),
-];
 
 /// What judging a batch's items needs: the chain, its node (and witness),
 /// and what was already asked of them in this round.
@@ -166,7 +150,7 @@ impl<'a> Judge<'a> {
                             "waiting for the witness",
                             message,
                         );
-                        c.set = receipt_cols(r)?;
+                        c.update = ItemUpdate::mined(r);
                         changes.push(c);
                     }
                     return Ok(());
@@ -207,10 +191,10 @@ impl<'a> Judge<'a> {
                     "landed after all",
                     format!("the node has a receipt for {hash}"),
                 );
-                first.set = receipt_cols(r)?;
+                first.update = ItemUpdate::mined(r);
                 changes.push(first);
             }
-            c.set = receipt_cols(r)?;
+            c.update = ItemUpdate::mined(r);
             c.order_to = Some(order_to);
             changes.push(c);
         } else {
@@ -229,7 +213,7 @@ impl<'a> Judge<'a> {
                 )
             };
             let mut c = Change::new(item, ItemState::Confirming, reason, message);
-            c.set = receipt_cols(r)?;
+            c.update = ItemUpdate::mined(r);
             changes.push(c);
         }
         Ok(())
@@ -257,7 +241,7 @@ fn judge_missing(
             }
         }
         let mut c = Change::new(item, ItemState::Confirming, "reorg", message);
-        c.set = CLEAR_RECEIPT.to_vec();
+        c.update = ItemUpdate::Reorganised;
         changes.push(c);
     }
     if rpc.transaction(hash)?.is_some() {
@@ -316,10 +300,10 @@ fn judge_unknown(db: &mut Db, rpc: &Rpc, item: &Item, hash: B256) -> Result<Opti
                             c.hash, c.block_number
                         ),
                     );
-                    ch.set = vec![
-                        ("tx_hash", Value::from(c.hash.to_string())),
-                        ("kind", bindings::kind_value(kind)),
-                    ];
+                    ch.update = ItemUpdate::Following {
+                        tx_hash: c.hash,
+                        kind: Some(kind),
+                    };
                     if item.state == ItemState::BroadcastError && item.tx_hash == Some(c.hash) {
                         return Ok(None);
                     }
@@ -376,7 +360,7 @@ fn apply(db: &mut Db, actor: &Actor, batch: i64, changes: &[Change]) -> Result<B
         .map(|c| {
             ItemMove::new(&c.item, c.to, c.reason)
                 .message(c.message.clone())
-                .set(c.set.clone())
+                .update(c.update.clone())
         })
         .collect();
     let orders: Vec<OrderMove<'_>> = changes
@@ -400,7 +384,7 @@ fn apply(db: &mut Db, actor: &Actor, batch: i64, changes: &[Change]) -> Result<B
             if let Some(s) = current.get(&item.id) {
                 item.state = *s;
             }
-            actor.move_item(db, &item, c.to, c.reason, &c.message, &c.set)?;
+            actor.move_item(db, &item, c.to, c.reason, &c.message, &c.update)?;
             current.insert(item.id, c.to);
         }
         for c in changes {
@@ -415,46 +399,16 @@ fn apply(db: &mut Db, actor: &Actor, batch: i64, changes: &[Change]) -> Result<B
 
 /// The items as [`apply`] left them, from the changes themselves rather
 /// than reading the whole batch again (a large batch's items are megabytes
-/// of rows). `None` if a change sets a column this does not follow: the
-/// caller then reads them. (Debug builds compare the result with the
-/// stored rows after every sync.)
+/// of rows). `None` if a change is for an item not among them: the caller
+/// then reads them. (Debug builds compare the result with the stored rows
+/// after every sync.)
 fn applied(mut items: Vec<Item>, changes: &[Change]) -> Option<Vec<Item>> {
     let at: HashMap<i64, usize> = items.iter().enumerate().map(|(n, i)| (i.id, n)).collect();
-    let int = |v: &Value| match v {
-        Value::Null => Some(None),
-        Value::Int(n) => u64::try_from(*n).ok().map(Some),
-        Value::Text(_) => None,
-    };
-    let hash = |v: &Value| match v {
-        Value::Null => Some(None),
-        Value::Text(t) => hex_data::decode_fixed::<32>(t).ok().map(|h| Some(B256(h))),
-        Value::Int(_) => None,
-    };
     for c in changes {
         let item = items.get_mut(*at.get(&c.item.id)?)?;
         item.state = c.to;
         item.message = (!c.message.is_empty()).then(|| c.message.clone());
-        for (column, v) in &c.set {
-            match *column {
-                "block_number" => item.block_number = int(v)?,
-                "block_hash" => item.block_hash = hash(v)?,
-                "tx_hash" => item.tx_hash = hash(v)?,
-                "fee" => {
-                    item.fee = match v {
-                        Value::Null => None,
-                        Value::Text(t) => Some(coldsign_core::U256::from_dec_str(t).ok()?),
-                        Value::Int(_) => return None,
-                    }
-                }
-                "kind" => match v {
-                    Value::Text(t) => item.kind = bindings::parse_kind(t).ok()?,
-                    _ => return None,
-                },
-                // Stored, not part of an item as loaded.
-                "gas_used" => {}
-                _ => return None,
-            }
-        }
+        c.update.apply(item);
         if let Some(o) = c.order_to {
             item.order.state = o;
         }
@@ -960,11 +914,11 @@ pub(crate) fn resolve(ctx: &mut Ctx, id: i64, order_id: &str, how: Resolution) -
                     )));
                 }
             }
-            let mut set = vec![("tx_hash", Value::from(hash.to_string()))];
-            if Some(hash) != item.tx_hash {
-                let kind = verify_same_payment(&mut ctx.db, &rpc, &item, hash)?;
-                set.push(("kind", bindings::kind_value(kind)));
-            }
+            let kind = if Some(hash) != item.tx_hash {
+                Some(verify_same_payment(&mut ctx.db, &rpc, &item, hash)?)
+            } else {
+                None
+            };
             let mut c = Change::new(
                 &item,
                 ItemState::Confirming,
@@ -974,7 +928,10 @@ pub(crate) fn resolve(ctx: &mut Ctx, id: i64, order_id: &str, how: Resolution) -
                     receipt.block_number
                 ),
             );
-            c.set = set;
+            c.update = ItemUpdate::Following {
+                tx_hash: hash,
+                kind,
+            };
             c
         }
     };

@@ -4,10 +4,11 @@ use super::{send, Ctx};
 use crate::{
     bindings,
     clock::now_rfc3339,
-    db::{params, Db, Value},
+    db::{params, Db},
     error::{HubError, Result},
     model::{db_int, Batch, Item, ItemMove},
     state::{BatchState, ItemState},
+    updates::ItemUpdate,
 };
 use coldsign_core::{
     batch::{SignedBatch, UnsignedBatch, VerifyError, SIGNED_FORMAT, UNSIGNED_FORMAT},
@@ -149,13 +150,10 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
             })?;
             Ok(
                 ItemMove::new(item, ItemState::SignatureReady, "signature received")
-                    .set(vec![
-                        (
-                            "raw_tx",
-                            Value::from(coldsign_core::hex_data::encode(v.signed.raw())),
-                        ),
-                        ("tx_hash", Value::from(v.signed.hash().to_string())),
-                    ])
+                    .update(ItemUpdate::Signed {
+                        raw_tx: v.signed.raw().to_vec(),
+                        tx_hash: v.signed.hash(),
+                    })
                     .then(ItemState::ReadyToSend, "assembled"),
             )
         })
