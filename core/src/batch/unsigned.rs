@@ -232,18 +232,21 @@ fn body<'a>(
     }
 }
 
-/// Items serialised together per task when hashing: large enough to keep
-/// both cores busy, small enough that the text in flight stays a few MB
-/// (a 100,000-item batch is never held as one buffer).
-const DIGEST_CHUNK: usize = 4096;
+/// Items serialised per step when hashing: a step's text (about 1 MB) is
+/// hashed while the next step's is being serialised, so a 100,000-item
+/// batch is never held as one buffer.
+const DIGEST_STEP: usize = 1024;
+/// Items serialised per task within a step.
+const DIGEST_TASK: usize = 64;
 
 /// Keccak-256 of the body's compact JSON.
 ///
 /// The items come last in the body, so the text is the body with no items
 /// (up to its `[`), the items' compact JSON joined by commas, and `]}`. The
-/// items are serialised on all cores a chunk at a time and fed to the one
-/// hasher in file order; `digest_is_the_keccak_of_the_compact_body` checks
-/// the result against hashing the body serialised in one piece.
+/// items are serialised on the rayon pool a step at a time, and each step's
+/// text is fed to the one hasher, in file order, while the next step is
+/// being serialised; `digest_is_the_keccak_of_the_compact_body` checks the
+/// result against hashing the body serialised in one piece.
 fn digest_of(body: &Body<'_>) -> Result<B256, BatchError> {
     let json_err = |e: &dyn std::fmt::Display| BatchError::Json(e.to_string());
     let empty = serde_json::to_string(&Body {
@@ -256,27 +259,45 @@ fn digest_of(body: &Body<'_>) -> Result<B256, BatchError> {
         .ok_or_else(|| BatchError::Json("the body does not end with its items".into()))?;
     let mut hasher = sha3::Keccak256::default();
     sha3::Digest::update(&mut hasher, prefix.as_bytes());
-    for (n, chunk) in body.items.chunks(DIGEST_CHUNK).enumerate() {
-        let texts: Vec<Vec<u8>> = chunk
-            .par_chunks(DIGEST_CHUNK / 16)
-            .map(|part| {
-                let mut out = Vec::with_capacity(part.len() * 768);
-                for (i, item) in part.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
+    let serialise = |step: &[ItemJson]| {
+        step.par_chunks(DIGEST_TASK)
+            .map(|task| {
+                let mut out = Vec::with_capacity(task.len() * 768);
+                for item in task {
+                    out.push(b',');
                     serde_json::to_writer(&mut out, item)?;
                 }
                 Ok(out)
             })
-            .collect::<Result<_, serde_json::Error>>()
-            .map_err(|e| json_err(&e))?;
-        for (i, text) in texts.iter().enumerate() {
-            if n > 0 || i > 0 {
-                sha3::Digest::update(&mut hasher, b",");
-            }
+            .collect::<Result<Vec<Vec<u8>>, serde_json::Error>>()
+    };
+    // Every item's text starts with a comma; the very first one is skipped.
+    let mut first = true;
+    let mut feed = |texts: Vec<Vec<u8>>| {
+        for text in &texts {
+            let text = if first {
+                text.get(1..).unwrap_or_default()
+            } else {
+                text
+            };
+            first = false;
             sha3::Digest::update(&mut hasher, text);
         }
+    };
+    let mut pending: Option<Vec<Vec<u8>>> = None;
+    for step in body.items.chunks(DIGEST_STEP) {
+        let (texts, ()) = rayon::join(
+            || serialise(step),
+            || {
+                if let Some(texts) = pending.take() {
+                    feed(texts);
+                }
+            },
+        );
+        pending = Some(texts.map_err(|e| json_err(&e))?);
+    }
+    if let Some(texts) = pending {
+        feed(texts);
     }
     sha3::Digest::update(&mut hasher, b"]}");
     Ok(B256(sha3::Digest::finalize(hasher).into()))
