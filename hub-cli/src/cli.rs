@@ -23,7 +23,7 @@ use std::path::PathBuf;
 Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input, 4 not found, 5 conflict,
 6 database, 7 node, 8 signature refused, 9 needs operator, 10 timeout."
 )]
-pub(crate) struct Cli {
+pub struct Cli {
     /// Database: a SQLite file path or a postgres:// URL [default: hub.db,
     /// or `database_url` of the configuration file].
     #[arg(long, global = true, env = "HUB_DATABASE_URL", hide_env_values = true)]
@@ -101,6 +101,18 @@ SIGTERM stops taking requests, finishes the current ones and exits.")]
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+impl Cli {
+    /// `--json` was given: results as the JSON envelope.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// The command is `serve`: the long-running service, which logs.
+    pub fn is_serve(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
 }
 
 impl Command {

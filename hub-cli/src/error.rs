@@ -4,30 +4,30 @@ use crate::{db::DbError, rpc::RpcError};
 use thiserror::Error;
 
 /// Exit codes, one per kind of error (documented in docs/hub.md).
-pub(crate) mod exit {
+pub mod exit {
     /// Success.
-    pub(crate) const OK: i32 = 0;
+    pub const OK: i32 = 0;
     /// A bug or an unexpected failure.
-    pub(crate) const INTERNAL: i32 = 1;
+    pub const INTERNAL: i32 = 1;
     /// Bad command line (clap uses 2 too).
-    pub(crate) const USAGE: i32 = 2;
+    pub const USAGE: i32 = 2;
     /// Bad input: a file, a CSV line, an amount, an address.
-    pub(crate) const INPUT: i32 = 3;
+    pub const INPUT: i32 = 3;
     /// A chain, token, order or batch that does not exist.
-    pub(crate) const NOT_FOUND: i32 = 4;
+    pub const NOT_FOUND: i32 = 4;
     /// Refused by the state of things: wrong batch state, duplicate, another
     /// unfinished batch on the chain.
-    pub(crate) const CONFLICT: i32 = 5;
+    pub const CONFLICT: i32 = 5;
     /// The database cannot be used: unreachable, not migrated, too new.
-    pub(crate) const DATABASE: i32 = 6;
+    pub const DATABASE: i32 = 6;
     /// The node cannot be used: unreachable, wrong chain id, odd answers.
-    pub(crate) const NODE: i32 = 7;
+    pub const NODE: i32 = 7;
     /// A signed file was refused: the batch is in SIGNATURE_ERROR.
-    pub(crate) const SIGNATURE: i32 = 8;
+    pub const SIGNATURE: i32 = 8;
     /// The batch needs an operator (BLOCKED, PROCESS_EXCEPTION, resend due).
-    pub(crate) const NEEDS_OPERATOR: i32 = 9;
+    pub const NEEDS_OPERATOR: i32 = 9;
     /// `batch sync --wait` ran out of time.
-    pub(crate) const TIMEOUT: i32 = 10;
+    pub const TIMEOUT: i32 = 10;
 }
 
 /// An error of a hub command.

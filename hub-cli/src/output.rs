@@ -1,10 +1,12 @@
-//! Everything the hub prints: tables for people, a versioned JSON envelope
-//! for machines, progress bars (hidden when stderr is not a terminal).
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! Everything a command shows: tables for people, a versioned JSON envelope
+//! for machines, notes and progress bars. The library never prints: what a
+//! command shows goes to the [`Sink`] its [`Output`] was given (the
+//! `hub-cli` binary's terminal), or is kept as data ([`Output::captured`],
+//! as the service runs the commands).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
-use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Text for a terminal or a log with every character that could steer a
 /// terminal made visible as `\u{XX}` (control characters but newline and
@@ -16,45 +18,61 @@ pub(crate) fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     coldsign_core::text::escape_lines_for_terminal(text)
 }
 
-/// Writes to stdout; a closed pipe (`hub-cli batch show 1 | head -2`) ends
-/// the process quietly with success, as for any well-behaved filter, instead
-/// of a panic. Other write errors are reported on stderr.
-fn write_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
-            std::process::exit(crate::error::exit::INTERNAL);
-        }
-    }
+/// Where a command's output goes. The `hub-cli` binary writes it to its
+/// standard output and error; everything handed over is already sanitized.
+pub trait Sink: Send + Sync {
+    /// Text for standard output (the result: a table, lines, or the JSON
+    /// envelope), complete with its line ends.
+    fn stdout(&self, text: &str);
+    /// One line for people on standard error (a note, an error), without
+    /// its line end.
+    fn stderr(&self, line: &str);
+    /// Where progress bars are drawn, if anywhere (a terminal on stderr).
+    fn progress_target(&self) -> Option<ProgressDrawTarget>;
 }
 
-/// A line for people on stderr from anywhere in the program (a node being
-/// retried, a wait): sanitized like every other output.
+/// The sink of notes from code that runs outside a command's [`Output`]
+/// (a node being retried deep in a call), set once by the binary.
+static NOTICES: OnceLock<Arc<dyn Sink>> = OnceLock::new();
+
+/// Sends the notes of code that has no [`Output`] at hand to `sink`
+/// (without one, they go to the `tracing` log). The first call wins.
+pub fn set_notice_sink(sink: Arc<dyn Sink>) {
+    let _ = NOTICES.set(sink);
+}
+
+/// A line for people from anywhere in the program (a node being retried, a
+/// wait): sanitized like every other output.
 pub(crate) fn notice(message: &str) {
-    write_stderr(&sanitize(message));
-}
-
-/// Writes a line to stderr, ignoring a closed stderr.
-fn write_stderr(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-    let _ = err.write_all(b"\n");
+    match NOTICES.get() {
+        Some(sink) => sink.stderr(&sanitize(message)),
+        None => tracing::info!(target: "hub", "{}", sanitize(message)),
+    }
 }
 
 /// The version of the `--json` envelope.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
-/// Where and how to print.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Output {
+/// How a command shows its result: for people or as JSON, and where to.
+#[derive(Clone, Default)]
+pub struct Output {
     /// `--json` was given.
     pub(crate) json: bool,
+    /// Where the text goes; nowhere without one.
+    sink: Option<Arc<dyn Sink>>,
     /// Print nothing; keep the command's data instead (the service runs
     /// the CLI's commands this way and answers with their data).
-    pub(crate) capture: Option<std::sync::Arc<std::sync::Mutex<Option<Value>>>>,
+    pub(crate) capture: Option<Arc<Mutex<Option<Value>>>>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("json", &self.json)
+            .field("sink", &self.sink.is_some())
+            .field("capture", &self.capture.is_some())
+            .finish()
+    }
 }
 
 /// A table for people.
@@ -110,11 +128,21 @@ impl Table {
 }
 
 impl Output {
-    /// An output that prints nothing and keeps the last result's data.
+    /// An output for people (or JSON with `json`) that goes to `sink`.
+    pub fn new(json: bool, sink: Arc<dyn Sink>) -> Self {
+        Self {
+            json,
+            sink: Some(sink),
+            capture: None,
+        }
+    }
+
+    /// An output that shows nothing and keeps the last result's data.
     pub(crate) fn captured() -> Self {
         Self {
             json: true,
-            capture: Some(std::sync::Arc::default()),
+            sink: None,
+            capture: Some(Arc::default()),
         }
     }
 
@@ -137,7 +165,25 @@ impl Output {
         }
     }
 
-    /// Prints a command's result: `data` as the JSON envelope with `--json`,
+    fn stdout(&self, text: &str) {
+        if let Some(sink) = &self.sink {
+            sink.stdout(text);
+        }
+    }
+
+    /// `human` for people, sanitized, ending in a line end.
+    fn human(&self, human: &str) {
+        if human.is_empty() {
+            return;
+        }
+        let mut text = sanitize(human).into_owned();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        self.stdout(&text);
+    }
+
+    /// Shows a command's result: `data` as the JSON envelope with `--json`,
     /// otherwise `human` (tables and lines).
     pub(crate) fn result(&self, data: Value, human: &str) {
         if self.keep(&data) {
@@ -145,18 +191,15 @@ impl Output {
         }
         if self.json {
             let envelope = json!({"schema_version": SCHEMA_VERSION, "success": true, "data": data});
-            write_stdout(&format!("{envelope}\n"));
-        } else if !human.is_empty() {
-            write_stdout(&sanitize(human));
-            if !human.ends_with('\n') {
-                write_stdout("\n");
-            }
+            self.stdout(&format!("{envelope}\n"));
+        } else {
+            self.human(human);
         }
     }
 
-    /// Ends a command: on success prints `data` / `human` like
-    /// [`Output::result`]; on failure prints `human` for people and attaches
-    /// `data` to the error, so `--json` prints one envelope either way.
+    /// Ends a command: on success shows `data` / `human` like
+    /// [`Output::result`]; on failure shows `human` for people and attaches
+    /// `data` to the error, so `--json` shows one envelope either way.
     pub(crate) fn finish(
         &self,
         data: Value,
@@ -169,49 +212,53 @@ impl Output {
                 Ok(())
             }
             Err(e) => {
-                if self.capture.is_none() && !self.json && !human.is_empty() {
-                    write_stdout(&sanitize(human));
-                    if !human.ends_with('\n') {
-                        write_stdout("\n");
-                    }
+                if self.capture.is_none() && !self.json {
+                    self.human(human);
                 }
                 Err(e.with_details(data))
             }
         }
     }
 
-    /// Prints a table (people only).
+    /// A table's text (people only).
     pub(crate) fn table(table: &Table) -> String {
         table.render()
     }
 
-    /// Prints an error: to stderr for people, also as the envelope on stdout
-    /// with `--json`.
-    pub(crate) fn error(&self, kind: &str, code: i32, message: &str, details: Option<Value>) {
+    /// Shows a command's failure: on stderr for people, and also as the
+    /// envelope on stdout with `--json`.
+    pub fn error(&self, failure: &crate::Failure) {
         if self.json {
             let envelope = json!({"schema_version": SCHEMA_VERSION, "success": false,
-                   "error": {"kind": kind, "exit_code": code, "message": message, "details": details}});
-            write_stdout(&format!("{envelope}\n"));
+                   "error": {"kind": failure.kind, "exit_code": failure.exit_code,
+                             "message": failure.message, "details": failure.details}});
+            self.stdout(&format!("{envelope}\n"));
         }
-        write_stderr(&format!("error: {}", sanitize(message)));
+        if let Some(sink) = &self.sink {
+            sink.stderr(&format!("error: {}", sanitize(&failure.message)));
+        }
     }
 
-    /// A note for people on stderr (never in `--json` stdout).
+    /// A note for people on stderr (never in `--json` stdout); in the
+    /// service's captured outputs, a log line.
     pub(crate) fn note(&self, message: &str) {
-        if self.capture.is_some() {
-            tracing::info!(target: "hub", "{}", sanitize(message));
-            return;
+        match &self.sink {
+            Some(sink) if self.capture.is_none() => sink.stderr(&sanitize(message)),
+            _ => tracing::info!(target: "hub", "{}", sanitize(message)),
         }
-        write_stderr(&sanitize(message));
     }
 
-    /// A progress bar over `len` steps, hidden unless stderr is a terminal
+    /// A progress bar over `len` steps, hidden unless the sink draws them
     /// and the work is large enough to be worth one.
     pub(crate) fn progress(&self, what: &str, len: u64) -> ProgressBar {
-        if self.capture.is_some() || !std::io::stderr().is_terminal() || len < 20 {
+        let target = match &self.sink {
+            Some(sink) if self.capture.is_none() && len >= 20 => sink.progress_target(),
+            _ => None,
+        };
+        let Some(target) = target else {
             return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-        }
-        let bar = ProgressBar::new(len);
+        };
+        let bar = ProgressBar::with_draw_target(Some(len), target);
         if let Ok(style) = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {eta}") {
             bar.set_style(style.progress_chars("=> "));
         }

@@ -80,19 +80,18 @@ pub(crate) mod stats {
         })
     }
 
-    /// Writes the counters to the file named by `HUB_RPC_STATS`, if set. A
-    /// failure to write is reported on stderr and does not change the exit
-    /// code.
-    pub(crate) fn write_if_requested() {
+    /// Writes the counters to the file named by `HUB_RPC_STATS`, if set.
+    /// The error names the file that could not be written.
+    pub(crate) fn write_if_requested() -> Result<(), String> {
         let Some(path) = std::env::var_os(ENV) else {
-            return;
+            return Ok(());
         };
-        if let Err(e) = std::fs::write(&path, json().to_string()) {
-            eprintln!(
-                "warning: cannot write {ENV} file {}: {e}",
+        std::fs::write(&path, json().to_string()).map_err(|e| {
+            format!(
+                "cannot write {ENV} file {}: {e}",
                 std::path::Path::new(&path).display()
-            );
-        }
+            )
+        })
     }
 }
 

@@ -104,14 +104,6 @@ fn sqlite_guard(url: &str) -> Result<Option<std::fs::File>> {
 /// Runs the service until SIGTERM or Ctrl-C.
 pub(crate) fn run(opts: Options) -> Result<()> {
     let _guard = sqlite_guard(&opts.db_url)?;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HUB_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
