@@ -23,6 +23,7 @@ pub mod output;
 mod rpc;
 mod serve;
 mod state;
+mod store;
 mod updates;
 
 pub use error::exit;

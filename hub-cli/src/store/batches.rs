@@ -1,0 +1,1 @@
+//! The store's statements for batches (see [`crate::store`]).

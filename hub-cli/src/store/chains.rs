@@ -1,0 +1,1 @@
+//! The store's statements for chains (see [`crate::store`]).

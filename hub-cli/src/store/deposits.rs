@@ -1,0 +1,1 @@
+//! The store's statements for deposits (see [`crate::store`]).

@@ -1,0 +1,1 @@
+//! The store's statements for orders (see [`crate::store`]).
