@@ -23,9 +23,9 @@
 //! Peak RSS (`VmHWM` of `/proc/PID/status`) of the serve process is read
 //! once the follower has stored 500 blocks and again at the end: memory
 //! stays flat if the two are close. The deposit addresses belong to a
-//! tenant, so every deposit event also goes through the outbox, as in
-//! production; the callback dispatcher runs beside the follower (with no
-//! callback URL it claims nothing).
+//! tenant with a callback URL (a local receiver that answers 200), so
+//! every deposit event goes through the outbox and the dispatcher claims
+//! and delivers them while the follower writes, as in production.
 //!
 //! **The peer.** A minimal client in this file (ureq, `serde_json`), one
 //! thread like the follower, making the follower's calls for the same
@@ -49,7 +49,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use coldsign_core::{keccak256, Address};
-use coldsign_e2e::{binary, cpu_model, load_average, workspace_root, Anvil, Backend, TestDb};
+use coldsign_e2e::{
+    binary, cpu_model, load_average, workspace_root, Anvil, Backend, HttpSink, TestDb,
+};
 use serde_json::{json, Value};
 use std::{
     collections::HashSet,
@@ -479,6 +481,8 @@ struct Scan {
     hwm_early: u64,
     hwm_early_at: u64,
     hwm_end: u64,
+    /// Callbacks the tenant's receiver took while the follower scanned.
+    callbacks: u64,
     /// From the end of the scan to `deposit list` answering.
     list: Duration,
 }
@@ -566,6 +570,21 @@ fn scan(url: &str, chain: &Prepared, backend: Backend) -> Scan {
     ];
     args.extend(addresses.iter().map(String::as_str));
     hub.run(&args);
+    // The tenant takes callbacks, so the dispatcher claims and delivers
+    // deposit events while the follower writes them, as in production.
+    let sink = HttpSink::start();
+    let secret = dir.path().join("callback.secret");
+    std::fs::write(&secret, "bench-callback-secret").unwrap();
+    hub.run(&[
+        "callback",
+        "set",
+        "--tenant",
+        "bench",
+        "--url",
+        sink.url(),
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
     db.execute(&format!(
         "UPDATE chains SET scan_from_block = {}, internal_transfers = 'none'",
         chain.first
@@ -617,6 +636,7 @@ fn scan(url: &str, chain: &Prepared, backend: Backend) -> Scan {
         std::thread::sleep(Duration::from_millis(10));
     };
     let hwm_end = proc_kb(pid, "VmHWM");
+    let callbacks = sink.requests();
     if let Some(keep) = std::env::var_os("SCANNER_BENCH_LOGS") {
         let name = format!("serve-{}.log", format!("{backend:?}").to_lowercase());
         std::fs::create_dir_all(&keep).unwrap();
@@ -678,6 +698,7 @@ fn scan(url: &str, chain: &Prepared, backend: Backend) -> Scan {
         hwm_early,
         hwm_early_at,
         hwm_end,
+        callbacks,
         list,
     }
 }
@@ -747,11 +768,12 @@ fn main() {
     for (backend, name) in &backends {
         let s = scan(&anvil.url, &chain, *backend);
         eprintln!(
-            "{name}: {} ({} rounds, {} busy, {} node wait), peak RSS {} after {} blocks, {} at the end",
+            "{name}: {} ({} rounds, {} busy, {} node wait, {} callbacks delivered), peak RSS {} after {} blocks, {} at the end",
             secs(s.span),
             s.rounds,
             secs(s.busy),
             secs(s.node),
+            s.callbacks,
             mb(s.hwm_early),
             s.hwm_early_at,
             mb(s.hwm_end)
@@ -790,8 +812,9 @@ fn main() {
          follower asks for the same in runs of 50 blocks); run before and after each follower run, and each \
          follower run is compared with the mean of the two around it. The hub's chain is marked as having \
          no `trace_block` (`internal_transfers = 'none'`, as on a node without the trace API), so both make \
-         the same calls. The deposit addresses belong to a tenant, so every deposit event also \
-         goes through the outbox.\n",
+         the same calls. The deposit addresses belong to a tenant with a callback URL (a local \
+         receiver answering 200), so the callback dispatcher claims and delivers the deposit events \
+         while the follower writes them.\n",
         group(n_blocks),
         group(n_deposits),
         secs(chain.took),
@@ -848,8 +871,10 @@ fn main() {
     for (name, s) in &scans {
         writeln!(
             md,
-            "- {name}: {} rounds; `deposit list` of all {} deposits answered {} after the scan.",
+            "- {name}: {} rounds; {} callbacks delivered to the tenant's receiver by the end of the \
+             scan; `deposit list` of all {} deposits answered {} after the scan.",
             s.rounds,
+            group(s.callbacks as f64),
             group(n_deposits),
             secs(s.list)
         )

@@ -83,6 +83,33 @@ struct Delivery {
     body: String,
 }
 
+/// The statement that leases up to `CLAIM` due events of `tenants`
+/// tenants (parameters: the lease's end, the tenants, now twice, the
+/// limit), in event order, skipping any event with an earlier pending event
+/// of the same order or deposit (callbacks of one order or deposit are
+/// delivered in order). Those checks probe `outbox_order` and
+/// `outbox_deposit`, and the due rows come from `outbox_pending`, so a
+/// claim never walks delivered rows nor scans a backlog once per row
+/// (`the_claim_uses_indexes_only` checks the plan).
+fn claim_statement(backend: Backend, tenants: usize) -> String {
+    let due = format!(
+        "SELECT x.id FROM outbox x JOIN callbacks c ON c.tenant = x.tenant \
+         WHERE x.tenant IN ({}) AND x.status = 'pending' AND x.next_attempt_at <= ? AND (x.lease_until IS NULL OR x.lease_until < ?) \
+         AND NOT (x.order_ref IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.order_ref = x.order_ref \
+         AND p.id < x.id AND p.status = 'pending')) \
+         AND NOT (x.deposit IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.deposit = x.deposit \
+         AND p.id < x.id AND p.status = 'pending')) \
+         ORDER BY x.id LIMIT ?",
+        vec!["?"; tenants].join(", ")
+    );
+    match backend {
+        Backend::Postgres => format!(
+            "UPDATE outbox SET lease_until = ? WHERE id IN ({due} FOR UPDATE OF x SKIP LOCKED) RETURNING id"
+        ),
+        Backend::Sqlite => format!("UPDATE outbox SET lease_until = ? WHERE id IN ({due}) RETURNING id"),
+    }
+}
+
 /// Claims due events and builds their bodies.
 fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
     let now = fixed_after(Duration::ZERO);
@@ -100,22 +127,7 @@ fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
     if tenants.is_empty() {
         return Ok(Vec::new());
     }
-    let due = format!(
-        "SELECT x.id FROM outbox x JOIN callbacks c ON c.tenant = x.tenant \
-         WHERE x.tenant IN ({}) AND x.status = 'pending' AND x.next_attempt_at <= ? AND (x.lease_until IS NULL OR x.lease_until < ?) \
-         AND NOT (x.order_ref IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.order_ref = x.order_ref \
-         AND p.id < x.id AND p.status = 'pending')) \
-         AND NOT (x.deposit IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.deposit = x.deposit \
-         AND p.id < x.id AND p.status = 'pending')) \
-         ORDER BY x.id LIMIT ?",
-        vec!["?"; tenants.len()].join(", ")
-    );
-    let claim_sql = match db.backend() {
-        Backend::Postgres => format!(
-            "UPDATE outbox SET lease_until = ? WHERE id IN ({due} FOR UPDATE OF x SKIP LOCKED) RETURNING id"
-        ),
-        Backend::Sqlite => format!("UPDATE outbox SET lease_until = ? WHERE id IN ({due}) RETURNING id"),
-    };
+    let claim_sql = claim_statement(db.backend(), tenants.len());
     let mut values = vec![Value::from(lease.as_str())];
     values.extend(tenants);
     values.extend([
@@ -438,6 +450,37 @@ mod tests {
             "t=0,v1=37f471929915ccd2cbbe79feb84ffcff4f2bb25e15fc41c2506687331ae179cc"
         );
         assert_ne!(signature("Jefe", 1, "x"), signature("Jefe", 2, "x"));
+    }
+
+    #[test]
+    fn the_claim_uses_indexes_only() {
+        // The plan SQLite picks for the claim on a migrated database: the
+        // ordering checks probe the (order_ref, id) and (deposit, id)
+        // indexes, never a walk over the pending rows per candidate (with
+        // only the status index, each check walked the whole backlog and a
+        // deposit backlog locked the database past the follower's timeout).
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path().join("hub.db").to_str().unwrap(), true).unwrap();
+        crate::db::migrate(&mut db).unwrap();
+        let sql = claim_statement(Backend::Sqlite, 2);
+        let mut values = vec![Value::from("lease")];
+        values.extend(["a", "b", "now", "now"].map(Value::from));
+        values.push(Value::from(CLAIM));
+        let plan: Vec<String> = db
+            .query(&format!("EXPLAIN QUERY PLAN {sql}"), &values)
+            .unwrap()
+            .iter()
+            .map(|r| r.text(3).unwrap())
+            .collect();
+        let text = plan.join("\n");
+        assert!(text.contains("USING INDEX outbox_deposit"), "{text}");
+        assert!(text.contains("USING INDEX outbox_order"), "{text}");
+        assert!(
+            !plan
+                .iter()
+                .any(|step| step.starts_with("SCAN p") || step.starts_with("SCAN outbox")),
+            "a table scan in the claim:\n{text}"
+        );
     }
 
     #[test]

@@ -1,0 +1,90 @@
+//! An HTTP endpoint that answers `200 OK` to every request and counts them:
+//! a callback receiver for runs that only need deliveries to succeed (the
+//! hub's deposit scanner benchmark), on a free loopback port.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+/// A running sink; its threads end with the process.
+#[derive(Debug)]
+pub struct HttpSink {
+    url: String,
+    requests: Arc<AtomicU64>,
+}
+
+impl HttpSink {
+    /// Listens on a free loopback port; HTTP/1.1 with keep-alive, one
+    /// thread per connection.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let url = format!(
+            "http://{}/callback",
+            listener.local_addr().expect("its address")
+        );
+        let requests: Arc<AtomicU64> = Arc::default();
+        let counter = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counter = Arc::clone(&counter);
+                std::thread::spawn(move || serve(stream, &counter));
+            }
+        });
+        Self { url, requests }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// How many requests it has answered.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// Answers the requests of one connection until the client closes it.
+fn serve(stream: TcpStream, requests: &AtomicU64) {
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut writer = stream;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut len = 0usize;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        requests.fetch_add(1, Ordering::Relaxed);
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
