@@ -17,9 +17,9 @@
 use super::State;
 use crate::{
     clock::fixed_after,
-    db::{params, Backend, Db, Value},
+    db::Db,
     error::Result,
-    model::bulk_rows,
+    store::outbox::{self, AttemptRecord},
 };
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -40,9 +40,7 @@ const CLAIM: i64 = 200;
 /// requests wait for.
 pub(crate) fn connect(url: &str) -> Result<Db> {
     let mut db = Db::open(url, false)?;
-    if db.backend() == Backend::Sqlite {
-        db.batch_execute("PRAGMA synchronous = NORMAL")?;
-    }
+    outbox::relax_sync(&mut db)?;
     Ok(db)
 }
 
@@ -83,142 +81,61 @@ struct Delivery {
     body: String,
 }
 
-/// The statement that leases up to `CLAIM` due events of `tenants`
-/// tenants (parameters: the lease's end, the tenants, now twice, the
-/// limit), in event order, skipping any event with an earlier pending event
-/// of the same order or deposit (callbacks of one order or deposit are
-/// delivered in order). Those checks probe `outbox_order` and
-/// `outbox_deposit`, and the due rows come from `outbox_pending`, so a
-/// claim never walks delivered rows nor scans a backlog once per row
-/// (`the_claim_uses_indexes_only` checks the plan).
-fn claim_statement(backend: Backend, tenants: usize) -> String {
-    let due = format!(
-        "SELECT x.id FROM outbox x JOIN callbacks c ON c.tenant = x.tenant \
-         WHERE x.tenant IN ({}) AND x.status = 'pending' AND x.next_attempt_at <= ? AND (x.lease_until IS NULL OR x.lease_until < ?) \
-         AND NOT (x.order_ref IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.order_ref = x.order_ref \
-         AND p.id < x.id AND p.status = 'pending')) \
-         AND NOT (x.deposit IS NOT NULL AND EXISTS (SELECT 1 FROM outbox p WHERE p.deposit = x.deposit \
-         AND p.id < x.id AND p.status = 'pending')) \
-         ORDER BY x.id LIMIT ?",
-        vec!["?"; tenants].join(", ")
-    );
-    match backend {
-        Backend::Postgres => format!(
-            "UPDATE outbox SET lease_until = ? WHERE id IN ({due} FOR UPDATE OF x SKIP LOCKED) RETURNING id"
-        ),
-        Backend::Sqlite => format!("UPDATE outbox SET lease_until = ? WHERE id IN ({due}) RETURNING id"),
-    }
-}
-
 /// Claims due events and builds their bodies.
 fn claim(db: &mut Db) -> Result<Vec<Delivery>> {
     let now = fixed_after(Duration::ZERO);
     let lease = fixed_after(LEASE);
     // Only tenants with a callback URL have events to claim. Named in a
-    // plain filter, they keep the ordering checks below (an index probe or
-    // two per row) off every other tenant's pending events, which the scan
-    // in event order would otherwise check at every round only to find no
-    // URL for them.
-    let tenants: Vec<Value> = db
-        .query("SELECT tenant FROM callbacks ORDER BY tenant", params![])?
-        .iter()
-        .map(|r| r.text(0).map(Value::from))
-        .collect::<std::result::Result<_, _>>()?;
-    if tenants.is_empty() {
-        return Ok(Vec::new());
-    }
-    let claim_sql = claim_statement(db.backend(), tenants.len());
-    let mut values = vec![Value::from(lease.as_str())];
-    values.extend(tenants);
-    values.extend([
-        Value::from(now.as_str()),
-        Value::from(now.as_str()),
-        Value::from(CLAIM),
-    ]);
-    let claim_rows = |db: &mut Db| {
-        db.query(&claim_sql, &values)?
-            .iter()
-            .map(|r| r.int(0))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(crate::error::HubError::from)
-    };
-    // One statement is atomic on its own: on PostgreSQL without BEGIN and
-    // COMMIT around it (two round trips a round); SQLite's BEGIN IMMEDIATE
-    // costs nothing and takes the write lock before the statement reads.
-    let ids: Vec<i64> = match db.backend() {
-        Backend::Postgres => claim_rows(db)?,
-        Backend::Sqlite => db.transaction(claim_rows)?,
-    };
-    let mut out = Vec::with_capacity(ids.len());
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    // Every claimed event's body in one query, in event order (a query
-    // per event was a round trip each on PostgreSQL).
-    let marks = vec!["?"; ids.len()].join(", ");
-    let values: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
-    let rows = db.query(
-        &format!(
-            "SELECT x.id, x.tenant, x.attempts, c.url, c.secret, e.id, e.at, e.kind, e.batch, e.from_state, \
-             e.to_state, e.reason, e.message, o.order_id, \
-             (SELECT i.tx_hash FROM batch_items i WHERE i.order_ref = x.order_ref AND i.batch = e.batch), \
-             (SELECT i.block_number FROM batch_items i WHERE i.order_ref = x.order_ref AND i.batch = e.batch), \
-             x.deposit \
-             FROM outbox x JOIN events e ON e.id = x.event JOIN callbacks c ON c.tenant = x.tenant \
-             LEFT JOIN orders o ON o.id = x.order_ref WHERE x.id IN ({marks}) ORDER BY x.id"
-        ),
-        &values,
-    )?;
-    for r in &rows {
-        let kind = r.text(7)?;
-        if let Some(deposit) = r.opt_int(16)? {
-            let filter = crate::commands::deposits::DepositFilter {
-                id: Some(deposit),
-                ..Default::default()
-            };
-            let d = crate::commands::deposits::list(db, &filter, None)?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let body = json!({
-                "event_id": r.int(5)?,
-                "type": "deposit.state_changed",
-                "deposit": d,
-                "old_state": r.opt_text(9)?,
-                "new_state": r.text(10)?,
-                "reason": r.text(11)?,
-                "message": r.text(12)?,
-                "at": r.text(6)?,
-            });
-            out.push(Delivery {
-                id: r.int(0)?,
-                tenant: r.text(1)?,
-                attempts: r.int(2)?,
-                url: r.text(3)?,
-                secret: r.text(4)?,
-                body: body.to_string(),
-            });
-            continue;
-        }
-        let body = json!({
-            "event_id": r.int(5)?,
-            "type": if kind == "batch" { "batch.state_changed" } else { "order.state_changed" },
-            "order_id": r.opt_text(13)?,
-            "batch": r.opt_int(8)?,
-            "old_state": r.opt_text(9)?,
-            "new_state": r.text(10)?,
-            "reason": r.text(11)?,
-            "message": r.text(12)?,
-            "tx_hash": r.opt_text(14)?,
-            "block_number": r.opt_int(15)?,
-            "at": r.text(6)?,
-        });
+    // plain filter, they keep the ordering checks (an index probe or two
+    // per row) off every other tenant's pending events, which the scan in
+    // event order would otherwise check at every round only to find no URL
+    // for them.
+    let tenants = outbox::callback_tenants(db)?;
+    let ids = outbox::lease_due(db, &tenants, &now, &lease, CLAIM)?;
+    let events = outbox::claimed_events(db, &ids)?;
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let body = match e.deposit {
+            Some(deposit) => {
+                let filter = crate::commands::deposits::DepositFilter {
+                    id: Some(deposit),
+                    ..Default::default()
+                };
+                let d = crate::commands::deposits::list(db, &filter, None)?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+                json!({
+                    "event_id": e.event_id,
+                    "type": "deposit.state_changed",
+                    "deposit": d,
+                    "old_state": e.from_state,
+                    "new_state": e.to_state,
+                    "reason": e.reason,
+                    "message": e.message,
+                    "at": e.at,
+                })
+            }
+            None => json!({
+                "event_id": e.event_id,
+                "type": if e.kind == "batch" { "batch.state_changed" } else { "order.state_changed" },
+                "order_id": e.order_id,
+                "batch": e.batch,
+                "old_state": e.from_state,
+                "new_state": e.to_state,
+                "reason": e.reason,
+                "message": e.message,
+                "tx_hash": e.tx_hash,
+                "block_number": e.block_number,
+                "at": e.at,
+            }),
+        };
         out.push(Delivery {
-            id: r.int(0)?,
-            tenant: r.text(1)?,
-            attempts: r.int(2)?,
-            url: r.text(3)?,
-            secret: r.text(4)?,
+            id: e.id,
+            tenant: e.tenant,
+            attempts: e.attempts,
+            url: e.url,
+            secret: e.secret,
             body: body.to_string(),
         });
     }
@@ -247,61 +164,36 @@ impl Outcome {
 fn record(db: &mut Db, done: &[(&Delivery, Outcome)], max_attempts: i64) -> Result<Vec<bool>> {
     let now = fixed_after(Duration::ZERO);
     let mut dead = Vec::with_capacity(done.len());
-    let mut rows: Vec<[Value; 7]> = Vec::with_capacity(done.len());
+    let mut records = Vec::with_capacity(done.len());
     for (d, o) in done {
         let attempts = d.attempts + 1;
-        let status = Value::from(o.status.map(i64::from));
+        let last_status = o.status.map(i64::from);
         if o.delivered() {
             dead.push(false);
-            rows.push([
-                Value::from(d.id),
-                Value::from("delivered"),
-                Value::from(attempts),
-                status,
-                Value::Null,
-                Value::Null,
-                Value::from(now.as_str()),
-            ]);
+            records.push(AttemptRecord {
+                id: d.id,
+                status: "delivered",
+                attempts,
+                last_status,
+                last_error: None,
+                next_attempt_at: None,
+                delivered_at: Some(now.clone()),
+            });
         } else {
             let given_up = attempts >= max_attempts;
             dead.push(given_up);
-            rows.push([
-                Value::from(d.id),
-                Value::from(if given_up { "dead" } else { "pending" }),
-                Value::from(attempts),
-                status,
-                Value::from(o.error.clone()),
-                Value::from(fixed_after(backoff(attempts))),
-                Value::Null,
-            ]);
+            records.push(AttemptRecord {
+                id: d.id,
+                status: if given_up { "dead" } else { "pending" },
+                attempts,
+                last_status,
+                last_error: o.error.clone(),
+                next_attempt_at: Some(fixed_after(backoff(attempts))),
+                delivered_at: None,
+            });
         }
     }
-    // A delivery keeps its due time, a failure keeps an earlier delivery's
-    // time (`callback replay --since-event`): NULL means "unchanged".
-    let tuple = "(CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?)";
-    let write = |db: &mut Db, chunk: &[[Value; 7]]| {
-        let sql = format!(
-            "WITH v (id, status, attempts, last_status, last_error, next_attempt_at, delivered_at) AS \
-             (VALUES {}) UPDATE outbox SET status = v.status, attempts = v.attempts, \
-             last_status = v.last_status, last_error = v.last_error, \
-             next_attempt_at = COALESCE(v.next_attempt_at, outbox.next_attempt_at), \
-             delivered_at = COALESCE(v.delivered_at, outbox.delivered_at), lease_until = NULL \
-             FROM v WHERE outbox.id = v.id",
-            vec![tuple; chunk.len()].join(", ")
-        );
-        let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
-        db.execute(&sql, &values)
-    };
-    if rows.len() <= bulk_rows(7) {
-        write(db, &rows)?;
-    } else {
-        db.transaction(|db| {
-            for chunk in rows.chunks(bulk_rows(7)) {
-                write(db, chunk)?;
-            }
-            Ok::<_, crate::error::HubError>(())
-        })?;
-    }
+    outbox::record_attempts(db, &records)?;
     Ok(dead)
 }
 
@@ -408,36 +300,23 @@ pub(crate) fn set(db: &mut Db, tenant: &str, url: &str, secret: &str) -> Result<
                 .to_owned(),
         ));
     }
-    let now = crate::clock::now_rfc3339();
-    db.execute(
-        "INSERT INTO callbacks (tenant, url, secret, updated_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (tenant) DO UPDATE SET url = excluded.url, secret = excluded.secret, updated_at = excluded.updated_at",
-        params![tenant, url, secret, now.as_str()],
-    )?;
-    Ok(())
+    outbox::upsert_callback(db, tenant, url, secret, &crate::clock::now_rfc3339())
 }
 
 /// Sends a tenant's dead (or, with `all`, every undelivered and delivered
 /// since `since_event`) events again. Returns how many were queued.
 pub(crate) fn replay(db: &mut Db, tenant: &str, since_event: Option<i64>) -> Result<u64> {
     let now = fixed_after(Duration::ZERO);
-    Ok(match since_event {
-        None => db.execute(
-            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL \
-             WHERE tenant = ? AND status = 'dead'",
-            params![now.as_str(), tenant],
-        )?,
-        Some(e) => db.execute(
-            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL \
-             WHERE tenant = ? AND event >= ?",
-            params![now.as_str(), tenant, e],
-        )?,
-    })
+    match since_event {
+        None => outbox::replay_dead(db, tenant, &now),
+        Some(e) => outbox::replay_since(db, tenant, e, &now),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::{Backend, Value};
 
     /// The signature a receiver computes with the standard HMAC-SHA256.
     #[test]
@@ -462,7 +341,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut db = Db::open(dir.path().join("hub.db").to_str().unwrap(), true).unwrap();
         crate::db::migrate(&mut db).unwrap();
-        let sql = claim_statement(Backend::Sqlite, 2);
+        let sql = outbox::claim_statement(Backend::Sqlite, 2);
         let mut values = vec![Value::from("lease")];
         values.extend(["a", "b", "now", "now"].map(Value::from));
         values.push(Value::from(CLAIM));
