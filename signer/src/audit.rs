@@ -717,7 +717,9 @@ mod tests {
             kind: coldsign_core::batch::ItemKind::Payment,
             nonce: u64::from(n),
             order_id: format!("o-{n}"),
-            recipient: n.is_multiple_of(2).then_some(coldsign_core::Address([n ^ 0xff; 20])),
+            recipient: n
+                .is_multiple_of(2)
+                .then_some(coldsign_core::Address([n ^ 0xff; 20])),
             signing_hash: B256([n ^ 1; 32]),
             to: coldsign_core::Address([n ^ 2; 20]),
             tx_hash: B256([n ^ 3; 32]),

@@ -12,10 +12,11 @@ use super::{
 use crate::{
     cli::BatchCmd,
     commands::{self, orders::OrderInput, Ctx},
-    db::{params, Db},
+    db::Db,
     error::HubError,
-    model::{Actor, Order, ORDER_COLS},
+    model::Actor,
     output::Output,
+    store::service,
 };
 use axum::{
     body::Bytes,
@@ -339,33 +340,21 @@ async fn list_orders(
     let (orders, next) = state
         .pool
         .run(move |db| {
-            let mut sql = format!(
-                "SELECT {ORDER_COLS} FROM orders o JOIN chains c ON c.id = o.chain WHERE o.tenant = ? AND o.id > ?"
-            );
-            let mut values = vec![crate::db::Value::from(tenant.as_str()), crate::db::Value::from(after)];
-            if let Some(s) = &f.state {
-                sql.push_str(" AND o.state = ?");
-                values.push(s.as_str().into());
-            }
-            if let Some(c) = &f.chain {
-                sql.push_str(" AND c.name = ?");
-                values.push(c.as_str().into());
-            }
-            if let Some(s) = &f.since {
-                sql.push_str(" AND o.created_at >= ?");
-                values.push(s.as_str().into());
-            }
-            sql.push_str(" ORDER BY o.id LIMIT ?");
-            values.push((limit + 1).into());
-            let rows = db.query(&sql, &values)?;
+            let filter = service::OrderFilter {
+                state: f.state.clone(),
+                chain: f.chain.clone(),
+                since: f.since.clone(),
+            };
+            let page = service::tenant_orders_page(db, &tenant, after, &filter, limit + 1)?;
             let mut orders = Vec::new();
             let mut last = None;
-            for r in rows.iter().take(usize::try_from(limit).unwrap_or(100)) {
-                let o = Order::from_row(r)?;
+            for o in page.iter().take(usize::try_from(limit).unwrap_or(100)) {
                 last = Some(o.id);
-                orders.push(commands::orders::order_value(db, &o)?);
+                orders.push(commands::orders::order_value(db, o)?);
             }
-            let next = (rows.len() as i64 > limit).then(|| last.map(|l| l.to_string())).flatten();
+            let next = (page.len() as i64 > limit)
+                .then(|| last.map(|l| l.to_string()))
+                .flatten();
             Ok((orders, next))
         })
         .await?;
@@ -382,18 +371,15 @@ async fn list_batches(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -
     let data = state
         .pool
         .run(move |db| {
-            let rows = db.query(
-                "SELECT b.id, c.name, b.state, b.created_at, \
-                 (SELECT COUNT(*) FROM batch_items i WHERE i.batch = b.id) \
-                 FROM batches b JOIN chains c ON c.id = b.chain WHERE b.tenant = ? ORDER BY b.id DESC",
-                params![tenant.as_str()],
-            )?;
-            rows.iter()
-                .map(|r| {
-                    Ok(json!({"id": r.int(0)?, "chain": r.text(1)?, "state": r.text(2)?,
-                        "created_at": r.text(3)?, "orders": r.int(4)?}))
-                })
-                .collect::<crate::error::Result<Vec<_>>>()
+            Ok::<_, HubError>(
+                service::tenant_batches(db, &tenant)?
+                    .into_iter()
+                    .map(|b| {
+                        json!({"id": b.id, "chain": b.chain, "state": b.state,
+                            "created_at": b.created_at, "orders": b.orders})
+                    })
+                    .collect::<Vec<_>>(),
+            )
         })
         .await?;
     ok(StatusCode::OK, json!({"batches": data}))
@@ -412,8 +398,7 @@ fn batch_id(id: &str) -> Result<i64, ApiError> {
 
 /// The tenant of batch `id`, or a 404 if it is another tenant's.
 fn own_batch(db: &mut Db, id: i64, tenant: &str) -> crate::error::Result<()> {
-    let row = db.query_opt("SELECT tenant FROM batches WHERE id = ?", params![id])?;
-    match row.map(|r| r.opt_text(0)).transpose()?.flatten() {
+    match service::batch_tenant(db, id)?.flatten() {
         Some(t) if t == tenant => Ok(()),
         _ => Err(HubError::NotFound(format!("no batch {id}"))),
     }

@@ -3,7 +3,7 @@
 
 use crate::{
     clock::now_rfc3339,
-    db::{params, Db},
+    db::Db,
     error::{HubError, Result},
 };
 use sha2::{Digest, Sha256};
@@ -109,9 +109,14 @@ pub(crate) fn create(db: &mut Db, tenant: &str, scopes: &str, operator: &str) ->
     let mut bytes = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     let key = format!("csk_{}", hex_of(&bytes));
-    db.execute(
-        "INSERT INTO api_keys (key_hash, prefix, tenant, scopes, operator, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        params![hash(&key), &key[..12], tenant, names.join(","), operator, now_rfc3339()],
+    crate::store::service::insert_api_key(
+        db,
+        &hash(&key),
+        &key[..12],
+        tenant,
+        &names.join(","),
+        operator,
+        &now_rfc3339(),
     )?;
     Ok(key)
 }
@@ -135,18 +140,15 @@ pub(crate) fn authenticate(
             "the Authorization header must be `Bearer <API key>`".to_owned()
         ));
     };
-    let row = db.query_opt(
-        "SELECT tenant, scopes, operator FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-        params![hash(key)],
-    )?;
-    let Some(row) = row else {
+    let Some((tenant, scopes, operator)) = crate::store::service::active_api_key(db, &hash(key))?
+    else {
         return Ok(Err("unknown or revoked API key".to_owned()));
     };
-    let scopes = row.text(1)?.split(',').filter_map(Scope::parse).collect();
+    let scopes = scopes.split(',').filter_map(Scope::parse).collect();
     Ok(Ok(Principal {
-        tenant: row.text(0)?,
+        tenant,
         scopes,
-        operator: row.text(2)?,
+        operator,
     }))
 }
 

@@ -4,7 +4,6 @@
 //! orders received are counted by this process.
 
 use super::State;
-use crate::db::params;
 use axum::{
     extract::State as AxState,
     http::{header, StatusCode},
@@ -84,28 +83,13 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
     let db = state
         .pool
         .run(|db| {
-            let orders = db.query("SELECT state, COUNT(*) FROM orders GROUP BY state", params![])?;
-            let batches = db.query("SELECT state, COUNT(*) FROM batches GROUP BY state", params![])?;
-            let oldest = db.query_opt(
-                "SELECT MIN(created_at) FROM orders WHERE state = 'PENDING'",
-                params![],
-            )?;
-            let disagreements = super::payout_disagreements(db)?.len();
-            let backlog = db.query(
-                "SELECT tenant, status, COUNT(*) FROM outbox WHERE status <> 'delivered' GROUP BY tenant, status",
-                params![],
-            )?;
-            let count = |rows: &[crate::db::Row]| -> crate::error::Result<Vec<(String, i64)>> {
-                rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
-            };
-            let backlog: Vec<(String, String, i64)> = backlog
-                .iter()
-                .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
-                .collect::<crate::error::Result<_>>()?;
+            let counts = crate::store::service::state_counts(db)?;
+            let disagreements = crate::store::service::payout_disagreements(db)?.len();
+            let backlog = crate::store::service::outbox_backlog(db)?;
             Ok((
-                count(&orders)?,
-                count(&batches)?,
-                oldest.and_then(|r| r.opt_text(0).ok().flatten()),
+                counts.orders,
+                counts.batches,
+                counts.oldest_pending,
                 backlog,
                 disagreements,
             ))

@@ -57,26 +57,6 @@ pub(crate) struct State {
     metrics: metrics::Metrics,
 }
 
-/// Payouts the two confirmation paths disagree on: the item's receipt puts
-/// its transaction in one block, and the chain follower, which read that
-/// height itself, has another block there. Each is an alert (logged by the
-/// follower, counted in `/metrics`): one of the nodes lies or a
-/// reorganisation is under way. As (order id, block number, receipt's
-/// block, follower's block).
-pub(crate) fn payout_disagreements(db: &mut Db) -> Result<Vec<(String, i64, String, String)>> {
-    db.query(
-        "SELECT o.order_id, i.block_number, i.block_hash, b.hash FROM batch_items i \
-         JOIN batches bt ON bt.id = i.batch JOIN orders o ON o.id = i.order_ref \
-         JOIN blocks b ON b.chain = bt.chain AND b.number = i.block_number \
-         WHERE i.block_hash IS NOT NULL AND i.state IN ('CONFIRMING', 'DISBURSED') \
-         AND LOWER(b.hash) <> LOWER(i.block_hash)",
-        crate::db::params![],
-    )?
-    .iter()
-    .map(|r| Ok((r.text(0)?, r.int(1)?, r.text(2)?, r.text(3)?)))
-    .collect()
-}
-
 /// Holds a SQLite database for this process only; `None` on PostgreSQL.
 fn sqlite_guard(url: &str) -> Result<Option<std::fs::File>> {
     let db = Db::open(url, false)?;
@@ -250,7 +230,8 @@ async fn follow(state: Arc<State>, every: Duration, mut stop: tokio::sync::watch
                 }
             };
             let mut busy = false;
-            for (order, n, receipt, seen) in payout_disagreements(&mut conn)? {
+            for (order, n, receipt, seen) in crate::store::service::payout_disagreements(&mut conn)?
+            {
                 tracing::error!(
                     order = %order,
                     "ALERT: the receipt of order {order}'s payout is in block {n} ({receipt}), \

@@ -17,10 +17,11 @@ use super::State;
 use crate::{
     cli::{BatchCmd, Command},
     commands::{self, Ctx},
-    db::{params, Backend, Db},
+    db::Db,
     error::{HubError, Result},
     model::Actor,
     output::Output,
+    store::service,
 };
 use std::{sync::Arc, time::Instant};
 
@@ -30,20 +31,11 @@ fn lock_key(batch: i64) -> i64 {
 }
 
 fn try_lock(db: &mut Db, batch: i64) -> Result<bool> {
-    match db.backend() {
-        Backend::Sqlite => Ok(true),
-        Backend::Postgres => Ok(db
-            .query_one("SELECT pg_try_advisory_lock(?)", params![lock_key(batch)])?
-            .int(0)?
-            == 1),
-    }
+    service::try_advisory_lock(db, lock_key(batch))
 }
 
 fn unlock(db: &mut Db, batch: i64) -> Result<()> {
-    if db.backend() == Backend::Postgres {
-        db.query_one("SELECT pg_advisory_unlock(?)", params![lock_key(batch)])?;
-    }
-    Ok(())
+    service::advisory_unlock(db, lock_key(batch))
 }
 
 /// One round over every open batch, on `db` (the supervisor's own
@@ -57,15 +49,8 @@ pub(crate) fn round(state: &Arc<State>, db: Db) -> Db {
         },
         tenant: None,
     };
-    let open: Vec<(i64, String, String)> = match ctx.db.query(
-        "SELECT b.id, b.state, c.name FROM batches b JOIN chains c ON c.id = b.chain \
-         WHERE b.state IN ('SENDING_TX', 'IN_PROCESS', 'PROCESS_EXCEPTION') ORDER BY b.id",
-        params![],
-    ) {
-        Ok(rows) => rows
-            .iter()
-            .filter_map(|r| Some((r.int(0).ok()?, r.text(1).ok()?, r.text(2).ok()?)))
-            .collect(),
+    let open: Vec<(i64, String, String)> = match service::open_batches(&mut ctx.db) {
+        Ok(open) => open,
         Err(e) => {
             tracing::warn!("supervisor: cannot read the open batches: {e}");
             return ctx.db;

@@ -8,3 +8,4 @@ pub(crate) mod chains;
 pub(crate) mod deposits;
 pub(crate) mod orders;
 pub(crate) mod outbox;
+pub(crate) mod service;
