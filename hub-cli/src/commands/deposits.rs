@@ -3,11 +3,11 @@
 
 use super::Ctx;
 use crate::{
-    clock::now_rfc3339,
-    db::{params, Db, DbError, Value},
+    db::{Db, DbError},
     error::{HubError, Result},
     model::{parse_address, Chain},
     output::{Output, Table},
+    store::deposits::{self as store, DepositQuery, Registration},
 };
 use serde_json::{json, Value as Json};
 
@@ -55,27 +55,20 @@ pub(crate) fn watch(db: &mut Db, chain: &str, tenant: &str, list: &[WatchInput])
     db.transaction(|db| {
         let mut added = 0;
         for (a, reference) in &parsed {
-            let existing = db.query_opt(
-                "SELECT role, tenant FROM addresses WHERE chain = ? AND address = ?",
-                params![chain.id, a.to_checksum()],
-            )?;
-            match existing {
-                Some(r) if r.text(0)? == "deposit" && r.opt_text(1)?.as_deref() == Some(tenant) => {}
-                Some(r) => {
+            match store::registration(db, chain.id, *a)? {
+                Some(r) if r.role == "deposit" && r.tenant.as_deref() == Some(tenant) => {}
+                Some(Registration { role, .. }) => {
                     return Err(HubError::Conflict(format!(
                         "{a} is already registered on {} as a {} address{}: it cannot be a deposit address of {tenant}",
                         chain.name,
-                        r.text(0)?,
-                        if r.text(0)? == "deposit" { " of another tenant" } else { "" }
+                        role,
+                        if role == "deposit" { " of another tenant" } else { "" }
                     )))
                 }
                 None => {
-                    let res = db.execute(
-                        "INSERT INTO addresses (chain, address, role, tenant, reference, created_at) VALUES (?, ?, 'deposit', ?, ?, ?)",
-                        params![chain.id, a.to_checksum(), tenant, reference.as_deref(), now_rfc3339()],
-                    );
+                    let res = store::insert_deposit_address(db, chain.id, *a, tenant, reference.as_deref());
                     match res {
-                        Err(DbError::Unique(_)) => {
+                        Err(HubError::Db(DbError::Unique(_))) => {
                             return Err(HubError::Concurrent(format!("{a} was registered meanwhile: run it again")))
                         }
                         other => other?,
@@ -107,59 +100,38 @@ pub(crate) struct DepositFilter {
 
 /// The deposits matching `f` (of `tenant`, when given), oldest first.
 pub(crate) fn list(db: &mut Db, f: &DepositFilter, tenant: Option<&str>) -> Result<Vec<Json>> {
-    let mut sql = String::from(
-        "SELECT d.id, c.name, d.tx_hash, d.position, d.block_number, d.block_hash, d.address, d.tenant, d.reference, \
-         d.asset, d.from_address, d.amount, d.state, d.created_at, d.updated_at, \
-         COALESCE(t.decimals, c.native_decimals) FROM deposits d JOIN chains c ON c.id = d.chain \
-         LEFT JOIN tokens t ON t.id = d.token WHERE 1 = 1",
-    );
-    let mut values: Vec<Value> = Vec::new();
-    if let Some(id) = f.id {
-        sql.push_str(" AND d.id = ?");
-        values.push(id.into());
-    }
-    if let Some(t) = tenant {
-        sql.push_str(" AND d.tenant = ?");
-        values.push(t.into());
-    }
-    if let Some(c) = &f.chain {
-        sql.push_str(" AND c.name = ?");
-        values.push(c.as_str().into());
-    }
-    if let Some(a) = &f.address {
-        let a = parse_address(a)?;
-        sql.push_str(" AND d.address = ?");
-        values.push(a.to_checksum().into());
-    }
+    let address = f.address.as_deref().map(parse_address).transpose()?;
     if let Some(s) = &f.state {
         if !matches!(s.as_str(), "SEEN" | "CONFIRMED" | "REORGED") {
             return Err(HubError::Usage(format!(
                 "state {s:?} is not one of SEEN, CONFIRMED, REORGED"
             )));
         }
-        sql.push_str(" AND d.state = ?");
-        values.push(s.as_str().into());
     }
     if let Some(s) = &f.since {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|_| HubError::Usage(format!("since {s:?} is not an RFC 3339 time")))?;
-        sql.push_str(" AND d.created_at >= ?");
-        values.push(s.as_str().into());
     }
-    sql.push_str(" ORDER BY d.id");
-    db.query(&sql, &values)?
-        .iter()
-        .map(|r| {
-            let units = crate::model::parse_u256(&r.text(11)?)?;
-            let decimals = u8::try_from(r.int(15)?).unwrap_or(18);
-            Ok(json!({"id": r.int(0)?, "chain": r.text(1)?, "tx_hash": r.text(2)?, "position": r.text(3)?,
-                "block_number": r.int(4)?, "block_hash": r.text(5)?, "address": r.text(6)?, "tenant": r.opt_text(7)?,
-                "reference": r.opt_text(8)?, "asset": r.text(9)?, "from": r.text(10)?,
-                "amount": coldsign_core::amount::format_units(units, decimals).unwrap_or_else(|_| units.to_string()),
-                "amount_base_units": units.to_string(), "state": r.text(12)?, "seen_at": r.text(13)?,
-                "updated_at": r.text(14)?}))
+    let query = DepositQuery {
+        id: f.id,
+        tenant,
+        chain: f.chain.as_deref(),
+        address,
+        state: f.state.as_deref(),
+        since: f.since.as_deref(),
+    };
+    Ok(store::deposits(db, &query)?
+        .into_iter()
+        .map(|d| {
+            let units = d.amount;
+            json!({"id": d.id, "chain": d.chain, "tx_hash": d.tx_hash, "position": d.position,
+                "block_number": d.block_number, "block_hash": d.block_hash, "address": d.address, "tenant": d.tenant,
+                "reference": d.reference, "asset": d.asset, "from": d.from,
+                "amount": coldsign_core::amount::format_units(units, d.decimals).unwrap_or_else(|_| units.to_string()),
+                "amount_base_units": units.to_string(), "state": d.state, "seen_at": d.created_at,
+                "updated_at": d.updated_at})
         })
-        .collect()
+        .collect())
 }
 
 /// `deposit list`.

@@ -4,13 +4,12 @@ use super::Ctx;
 use crate::{
     cli::OrderCmd,
     clock::now_rfc3339,
-    db::{params, Db, Row, Value},
+    db::Db,
     error::{HubError, Result},
-    model::{
-        bulk_rows, parse_address, AddressRow, Asset, Chain, Event, Item, Order, Token, ORDER_COLS,
-    },
+    model::{parse_address, AddressRow, Asset, Chain, Event, Item, Order, Token},
     output::{Output, Table},
     state::OrderState,
+    store::orders::{self as store, NewOrderRow, OrderQuery, StateFilter},
 };
 use coldsign_core::{amount::parse_units, Address, U256};
 use serde_json::json;
@@ -215,18 +214,11 @@ fn insert_many(
     orders: &[NewOrder],
     tenant: Option<&str>,
 ) -> Result<Vec<(Order, bool)>> {
-    let mut existing: HashMap<String, Order> = HashMap::new();
-    for chunk in orders.chunks(bulk_rows(1)) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let ids: Vec<Value> = chunk.iter().map(|o| o.order_id.as_str().into()).collect();
-        for r in db.query(
-            &format!("SELECT {ORDER_COLS} FROM orders o WHERE o.order_id IN ({marks})"),
-            &ids,
-        )? {
-            let o = Order::from_row(&r)?;
-            existing.insert(o.order_id.clone(), o);
-        }
-    }
+    let order_ids: Vec<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
+    let mut existing: HashMap<String, Order> = store::orders_with_ids(db, &order_ids)?
+        .into_iter()
+        .map(|o| (o.order_id.clone(), o))
+        .collect();
     let mut fresh = Vec::new();
     for o in orders {
         let Some(e) = existing.get(&o.order_id) else {
@@ -252,36 +244,19 @@ fn insert_many(
         }
     }
     let now = now_rfc3339();
-    let mut ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
-    for chunk in fresh.chunks(bulk_rows(11)) {
-        let mut sql = String::from(
-            "INSERT INTO orders (order_id, chain, asset, token, from_address, to_address, amount, state, \
-             created_at, updated_at, tenant) VALUES ",
-        );
-        let mut values = Vec::with_capacity(chunk.len() * 11);
-        for (n, o) in chunk.iter().enumerate() {
-            sql.push_str(if n == 0 { "" } else { ", " });
-            sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            values.extend([
-                Value::from(o.order_id.as_str()),
-                Value::from(o.chain.id),
-                Value::from(o.asset.symbol.as_str()),
-                Value::from(o.asset.token.as_ref().map(|t| t.id)),
-                Value::from(o.from.to_checksum()),
-                Value::from(o.to.to_checksum()),
-                Value::from(o.amount.to_string()),
-                Value::from(OrderState::Pending.as_str()),
-                Value::from(now.as_str()),
-                Value::from(now.as_str()),
-                Value::from(tenant),
-            ]);
-        }
-        // RETURNING's row order is not promised: each id by its order id.
-        sql.push_str(" RETURNING id, order_id");
-        for r in db.query(&sql, &values)? {
-            ids.insert(r.text(1)?, r.int(0)?);
-        }
-    }
+    let rows: Vec<NewOrderRow<'_>> = fresh
+        .iter()
+        .map(|o| NewOrderRow {
+            order_id: &o.order_id,
+            chain: o.chain.id,
+            asset: &o.asset.symbol,
+            token: o.asset.token.as_ref().map(|t| t.id),
+            from: o.from,
+            to: o.to,
+            amount: o.amount,
+        })
+        .collect();
+    let ids = store::insert_pending_orders(db, &rows, &now, tenant)?;
     let id_of = |o: &NewOrder| {
         ids.get(&o.order_id)
             .copied()
@@ -441,12 +416,7 @@ fn hold(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<()> {
         .filter(|r| !r.is_empty())
         .unwrap_or("held by the operator");
     ctx.db.transaction(|db| {
-        let n = db.execute(
-            "UPDATE orders SET held_at = ?, updated_at = ? WHERE id = ? AND state = 'PENDING' \
-             AND held_at IS NULL AND cancel_requested_at IS NULL",
-            params![now.as_str(), now.as_str(), o.id],
-        )?;
-        if n != 1 {
+        if !store::hold_order(db, o.id, &now)? {
             return Err(HubError::Concurrent(format!(
                 "order {id} changed while this command ran (another process?): run it again"
             )));
@@ -486,11 +456,7 @@ fn release(ctx: &mut Ctx, id: &str) -> Result<()> {
     };
     let actor = ctx.actor.clone();
     ctx.db.transaction(|db| {
-        let n = db.execute(
-            "UPDATE orders SET held_at = NULL, updated_at = ? WHERE id = ? AND held_at = ?",
-            params![now_rfc3339(), o.id, since.as_str()],
-        )?;
-        if n != 1 {
+        if !store::release_order(db, o.id, &since)? {
             return Err(HubError::Concurrent(format!(
                 "order {id} changed while this command ran (another process?): run it again"
             )));
@@ -552,10 +518,7 @@ fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
         // A cancel wins over a hold: the order is abandoned, and the void
         // of a bound one must go out with the next batch.
         if let Some(since) = &o.held_at {
-            db.execute(
-                "UPDATE orders SET held_at = NULL WHERE id = ?",
-                params![o.id],
-            )?;
+            store::clear_hold(db, o.id)?;
             let state = o.state.as_str();
             actor.event(db, order_subject(o.id), Some(state), state, "released",
                 &format!("held since {since}; the hold ends with the cancel"))?;
@@ -567,12 +530,7 @@ fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
             Ok::<_, HubError>(format!("order {id} cancelled (FAILED): no transaction of it ever left the hub"))
         }
         Some(b) => {
-            let n = db.execute(
-                "UPDATE orders SET cancel_requested_at = ?, updated_at = ? WHERE id = ? AND state = 'PENDING' \
-                 AND cancel_requested_at IS NULL",
-                params![crate::clock::now_rfc3339(), crate::clock::now_rfc3339(), o.id],
-            )?;
-            if n != 1 {
+            if !store::request_cancel(db, o.id)? {
                 return Err(HubError::Conflict(format!("order {id} changed while this command ran: run it again")));
             }
             let message = format!(
@@ -906,77 +864,38 @@ fn parse_since(s: &str) -> Result<OffsetDateTime> {
 /// name and its asset's decimals (nothing is looked up per row). Naming a
 /// chain or a batch that does not exist is an error, not an empty list.
 fn list(ctx: &mut Ctx, filter: &ListFilter) -> Result<()> {
-    let mut conditions: Vec<&str> = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
+    let mut query = OrderQuery::default();
     if let Some(s) = &filter.state {
         if s.trim().eq_ignore_ascii_case("HELD") {
-            conditions.push("o.state = 'PENDING' AND o.held_at IS NOT NULL");
+            query.state = Some(StateFilter::Held);
         } else {
             let state: OrderState = s.trim().to_ascii_uppercase().parse().map_err(|_| {
                 HubError::Usage(format!(
                     "unknown order state {s:?}: use one of {LIST_STATES}"
                 ))
             })?;
-            conditions.push("o.state = ?");
-            values.push(state.as_str().into());
+            query.state = Some(StateFilter::State(state));
         }
     }
     if let Some(name) = &filter.chain {
-        conditions.push("o.chain = ?");
-        values.push(Chain::by_name(&mut ctx.db, name)?.id.into());
+        query.chain = Some(Chain::by_name(&mut ctx.db, name)?.id);
     }
     let since = filter.since.as_deref().map(parse_since).transpose()?;
-    if let Some(t) = since {
-        // Stored times are UTC RFC 3339 with as many fraction digits as
-        // needed, which do not sort as text within one second: the
-        // database compares whole seconds, the exact instant is checked
-        // below.
-        let t = t.to_offset(time::UtcOffset::UTC);
-        conditions.push("substr(o.created_at, 1, 19) >= ?");
-        values.push(
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-            .into(),
-        );
-    }
+    // The store compares whole seconds: the exact instant is checked below.
+    query.since = since;
     if let Some(b) = filter.batch {
-        if ctx
-            .db
-            .query_opt("SELECT id FROM batches WHERE id = ?", params![b])?
-            .is_none()
-        {
+        if !store::batch_exists(&mut ctx.db, b)? {
             return Err(HubError::NotFound(format!(
                 "no batch {b}: see `hub-cli batch list`"
             )));
         }
-        conditions
-            .push("EXISTS (SELECT 1 FROM batch_items i WHERE i.order_ref = o.id AND i.batch = ?)");
-        values.push(b.into());
+        query.batch = Some(b);
     }
-    let filter_sql = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
-    };
-    let rows = ctx.db.query(
-        &format!(
-            "SELECT c.name, COALESCE(t.decimals, c.native_decimals), {ORDER_COLS} FROM orders o \
-             JOIN chains c ON c.id = o.chain LEFT JOIN tokens t ON t.id = o.token{filter_sql} \
-             ORDER BY o.id"
-        ),
-        &values,
-    )?;
+    let rows = store::orders_page(&mut ctx.db, &query)?;
     let mut t = Table::new(&["ORDER", "CHAIN", "STATE", "AMOUNT", "ASSET", "FROM", "TO"]);
     let mut data = Vec::new();
-    for r in &rows {
-        let o = Order::from_row(&Row::slice(r, 2))?;
+    for r in rows {
+        let o = r.order;
         if let Some(t) = since {
             let created = OffsetDateTime::parse(&o.created_at, &Rfc3339).map_err(|e| {
                 HubError::Internal(format!(
@@ -988,10 +907,10 @@ fn list(ctx: &mut Ctx, filter: &ListFilter) -> Result<()> {
                 continue;
             }
         }
-        let chain_name = r.text(0)?;
+        let chain_name = r.chain_name;
         let asset = Asset {
             symbol: o.asset.clone(),
-            decimals: u8::try_from(r.int(1)?).map_err(|_| {
+            decimals: u8::try_from(r.decimals).map_err(|_| {
                 HubError::Internal(format!("order {}: decimals out of range", o.order_id))
             })?,
             token: None,
@@ -1019,11 +938,7 @@ fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
     let asset = asset_of(&mut ctx.db, &o)?;
     let chain = Chain::by_id(&mut ctx.db, o.chain)?;
     let items = Item::of_order(&mut ctx.db, o.id)?;
-    let events = ctx.db.query(
-        "SELECT at, kind, batch, from_state, to_state, reason, message, operator FROM events \
-         WHERE order_ref = ? ORDER BY id",
-        params![o.id],
-    )?;
+    let events = store::order_events(&mut ctx.db, o.id)?;
     let state = match &o.held_at {
         Some(since) => format!(
             "{} (held since {since}: `hub-cli order release {}` lets it go in a batch)",
@@ -1058,22 +973,20 @@ fn show(ctx: &mut Ctx, id: &str) -> Result<()> {
     ]);
     let mut ev_json = Vec::new();
     for e in &events {
-        let batch = e.opt_int(2)?.map(|b| b.to_string()).unwrap_or_default();
+        let batch = e.batch.map(|b| b.to_string()).unwrap_or_default();
         t.row(vec![
-            e.text(0)?,
-            e.text(1)?,
+            e.at.clone(),
+            e.kind.clone(),
             batch,
-            e.opt_text(3)?.unwrap_or_default(),
-            e.text(4)?,
-            e.text(7)?,
-            e.text(5)?,
-            e.text(6)?,
+            e.from_state.clone().unwrap_or_default(),
+            e.to_state.clone(),
+            e.operator.clone(),
+            e.reason.clone(),
+            e.message.clone(),
         ]);
-        ev_json.push(
-            json!({"at": e.text(0)?, "kind": e.text(1)?, "batch": e.opt_int(2)?,
-            "from_state": e.opt_text(3)?, "to_state": e.text(4)?, "reason": e.text(5)?,
-            "message": e.text(6)?, "operator": e.text(7)?}),
-        );
+        ev_json.push(json!({"at": e.at, "kind": e.kind, "batch": e.batch,
+            "from_state": e.from_state, "to_state": e.to_state, "reason": e.reason,
+            "message": e.message, "operator": e.operator}));
     }
     human.push_str("\nhistory\n");
     human.push_str(&Output::table(&t));
@@ -1192,19 +1105,14 @@ pub(crate) fn order_json(
                 "tx_hash": i.tx_hash, "block_number": i.block_number, "message": i.message})
             })
             .collect();
-        let events = db
-            .query(
-                "SELECT id, at, kind, batch, from_state, to_state, reason, message, operator FROM events \
-                 WHERE order_ref = ? ORDER BY id",
-                params![o.id],
-            )?
-            .iter()
-            .map(|e| {
-                Ok(json!({"event_id": e.int(0)?, "at": e.text(1)?, "kind": e.text(2)?, "batch": e.opt_int(3)?,
-                    "from_state": e.opt_text(4)?, "to_state": e.text(5)?, "reason": e.text(6)?,
-                    "message": e.text(7)?, "operator": e.text(8)?}))
+        let events: Vec<serde_json::Value> = store::order_events_with_ids(db, o.id)?
+            .into_iter()
+            .map(|(id, e)| {
+                json!({"event_id": id, "at": e.at, "kind": e.kind, "batch": e.batch,
+                    "from_state": e.from_state, "to_state": e.to_state, "reason": e.reason,
+                    "message": e.message, "operator": e.operator})
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         v["items"] = json!(items);
         v["history"] = json!(events);
     }
@@ -1216,15 +1124,7 @@ pub(crate) fn order_json(
 /// node says it holds.
 fn plan(ctx: &mut Ctx, chain: &str) -> Result<()> {
     let chain = Chain::by_name(&mut ctx.db, chain)?;
-    let rows = ctx.db.query(
-        &format!(
-            "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND o.state = 'PENDING' AND o.held_at IS NULL \
-             AND EXISTS (SELECT 1 FROM addresses a WHERE a.chain = o.chain AND a.address = o.from_address AND a.role = 'cold') \
-             ORDER BY o.id"
-        ),
-        params![chain.id],
-    )?;
-    let orders: Vec<Order> = rows.iter().map(Order::from_row).collect::<Result<_>>()?;
+    let orders = store::pending_cold_orders_on(&mut ctx.db, chain.id)?;
     let rpc = super::connect(&chain)?;
     let fees = match rpc.base_fee()? {
         Some(base) => chain.fees.eip1559(base, rpc.priority_fee()?),

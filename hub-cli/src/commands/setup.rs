@@ -3,12 +3,12 @@
 use super::{connect, Ctx};
 use crate::{
     cli::{AddressCmd, ChainAdd, ChainCmd, ChainUpdate, TokenCmd},
-    clock::now_rfc3339,
-    db::{params, DbError},
+    db::DbError,
     error::{HubError, Result},
-    model::{db_int, parse_address, AddressRow, Chain, Token},
+    model::{parse_address, AddressRow, Chain, Token},
     output::{Output, Table},
     rpc::redact,
+    store::chains::{self as store, ChainUser},
 };
 use coldsign_core::{
     address::AddressError,
@@ -29,13 +29,7 @@ pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
             // (the node offers `trace_block`): not asked until `serve` ran.
             let mut internal = Vec::with_capacity(chains.len());
             for c in &chains {
-                let v = ctx
-                    .db
-                    .query_one(
-                        "SELECT internal_transfers FROM chains WHERE id = ?",
-                        params![c.id],
-                    )?
-                    .opt_text(0)?;
+                let v = store::internal_transfers(&mut ctx.db, c.id)?;
                 internal.push(match v.as_deref() {
                     Some("trace_block") => "seen (trace_block)".to_owned(),
                     Some(_) => "NOT seen: the node offers no trace_block".to_owned(),
@@ -79,9 +73,9 @@ pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
     }
 }
 
-fn wei(s: Option<String>, what: &str) -> Result<Option<String>> {
+fn wei(s: Option<String>, what: &str) -> Result<Option<U256>> {
     s.map(|s| {
-        U256::from_dec_str(&s).map(|v| v.to_string()).map_err(|_| {
+        U256::from_dec_str(&s).map_err(|_| {
             HubError::Input(format!(
                 "{what} must be an integer number of wei, not {s:?}"
             ))
@@ -92,14 +86,10 @@ fn wei(s: Option<String>, what: &str) -> Result<Option<String>> {
 
 /// The unfinished batches of a chain, as "N (STATE)" for messages.
 fn unfinished_batches(ctx: &mut Ctx, chain: i64) -> Result<Vec<String>> {
-    ctx.db
-        .query(
-            "SELECT id, state FROM batches WHERE chain = ? AND state NOT IN ('CLOSED', 'CANCELLED') ORDER BY id",
-            params![chain],
-        )?
-        .iter()
-        .map(|r| Ok(format!("{} ({})", r.int(0)?, r.text(1)?)))
-        .collect()
+    Ok(store::unfinished_batches(&mut ctx.db, chain)?
+        .into_iter()
+        .map(|(id, state)| format!("{id} ({state})"))
+        .collect())
 }
 
 /// `chain update`.
@@ -109,7 +99,7 @@ fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
         match v.as_deref() {
             None => Ok(old),
             Some("none") => Ok(None),
-            Some(_) => Ok(wei(v, what)?.map(|w| U256::from_dec_str(&w).unwrap_or_default())),
+            Some(_) => wei(v, what),
         }
     };
     let mut changed = Vec::new();
@@ -158,21 +148,7 @@ fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
                 .to_owned(),
         ));
     }
-    ctx.db.execute(
-        "UPDATE chains SET rpc_url = ?, witness_rpc_url = ?, confirmations = ?, base_fee_multiplier_pct = ?, \
-         priority_fee_multiplier_pct = ?, max_fee_cap = ?, priority_fee_cap = ?, gas_margin_pct = ? WHERE id = ?",
-        params![
-            chain.rpc_url.as_str(),
-            chain.witness_rpc_url.as_deref(),
-            db_int(chain.confirmations)?,
-            db_int(chain.fees.base_fee_multiplier_pct)?,
-            db_int(chain.fees.priority_fee_multiplier_pct)?,
-            chain.fees.max_fee_cap.map(|v| v.to_string()),
-            chain.fees.priority_fee_cap.map(|v| v.to_string()),
-            db_int(chain.fees.gas_margin_pct)?,
-            chain.id
-        ],
-    )?;
+    store::update_chain(&mut ctx.db, &chain)?;
     let open = unfinished_batches(ctx, chain.id)?;
     let note = if open.is_empty() {
         String::new()
@@ -193,26 +169,19 @@ fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
 fn chain_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     let chain = Chain::by_name(&mut ctx.db, name)?;
     for (table, what) in [
-        ("tokens", "token"),
-        ("addresses", "address"),
-        ("orders", "order"),
-        ("batches", "batch"),
+        (ChainUser::Tokens, "token"),
+        (ChainUser::Addresses, "address"),
+        (ChainUser::Orders, "order"),
+        (ChainUser::Batches, "batch"),
     ] {
-        let n = ctx
-            .db
-            .query_one(
-                &format!("SELECT COUNT(*) FROM {table} WHERE chain = ?"),
-                params![chain.id],
-            )?
-            .int(0)?;
+        let n = store::rows_of_chain(&mut ctx.db, table, chain.id)?;
         if n > 0 {
             return Err(HubError::Conflict(format!(
                 "chain {name} is used by {n} {what} row(s): it cannot be removed; correct it with `hub-cli chain update {name}`"
             )));
         }
     }
-    ctx.db
-        .execute("DELETE FROM chains WHERE id = ?", params![chain.id])?;
+    store::delete_chain(&mut ctx.db, chain.id)?;
     ctx.out.result(
         json!({"name": name, "removed": true}),
         &format!("chain {name} removed"),
@@ -324,13 +293,7 @@ fn check_token(
 
 /// Unfinished orders of a token, for refusals.
 fn open_orders_of(ctx: &mut Ctx, token: i64) -> Result<i64> {
-    Ok(ctx
-        .db
-        .query_one(
-            "SELECT COUNT(*) FROM orders WHERE token = ? AND state IN ('PENDING', 'IN_BATCH')",
-            params![token],
-        )?
-        .int(0)?)
+    store::open_orders_of_token(&mut ctx.db, token)
 }
 
 fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
@@ -362,36 +325,25 @@ fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
     if let Some(w) = &chain.witness_rpc_url {
         super::connect_url(w, &chain)?;
     }
-    let res = ctx.db.execute(
-        "INSERT INTO chains (name, chain_id, rpc_url, confirmations, native_symbol, native_decimals, \
-         base_fee_multiplier_pct, priority_fee_multiplier_pct, max_fee_cap, priority_fee_cap, gas_margin_pct, \
-         witness_rpc_url, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
-            a.name.as_str(),
-            db_int(a.chain_id)?,
-            a.rpc.as_str(),
-            db_int(a.confirmations.max(1))?,
-            a.native_symbol.as_str(),
-            i64::from(a.native_decimals),
-            db_int(a.base_fee_multiplier_pct)?,
-            db_int(a.priority_fee_multiplier_pct)?,
+    // As stored: at least one confirmation, and the fee caps given.
+    let stored = Chain {
+        confirmations: a.confirmations.max(1),
+        fees: crate::fees::FeePolicy {
             max_fee_cap,
             priority_fee_cap,
-            db_int(a.gas_margin_pct)?,
-            a.witness_rpc.as_deref(),
-            now_rfc3339()
-        ],
-    );
-    match res {
-        Ok(_) => {}
-        Err(DbError::Unique(_)) => {
+            ..chain.fees
+        },
+        ..chain
+    };
+    match store::insert_chain(&mut ctx.db, &stored) {
+        Ok(()) => {}
+        Err(HubError::Db(DbError::Unique(_))) => {
             return Err(HubError::Conflict(format!(
                 "a chain named {:?} or with chain id {} is already registered: see `hub-cli chain list`",
                 a.name, a.chain_id
             )))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     }
     ctx.out.result(
         json!({"name": a.name, "chain_id": a.chain_id}),
@@ -418,19 +370,15 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
                 )));
             }
             let decimals = check_token(ctx, &chain, &symbol, contract, decimals)?;
-            let res = ctx.db.execute(
-                "INSERT INTO tokens (chain, symbol, contract, decimals, created_at) VALUES (?, ?, ?, ?, ?)",
-                params![chain.id, symbol.as_str(), contract.to_checksum(), i64::from(decimals), now_rfc3339()],
-            );
-            match res {
-                Ok(_) => {}
-                Err(DbError::Unique(_)) => {
+            match store::insert_token(&mut ctx.db, chain.id, &symbol, contract, decimals) {
+                Ok(()) => {}
+                Err(HubError::Db(DbError::Unique(_))) => {
                     return Err(HubError::Conflict(format!(
                         "{} already has a token {symbol} or the contract {contract}: see `hub-cli token list`",
                         chain.name
                     )))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
             ctx.out.result(
                 json!({"chain": chain.name, "symbol": symbol, "contract": contract, "decimals": decimals}),
@@ -476,12 +424,8 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
                 contract,
                 decimals.or(Some(token.decimals)),
             )?;
-            let res = ctx.db.execute(
-                "UPDATE tokens SET contract = ?, decimals = ? WHERE id = ?",
-                params![contract.to_checksum(), i64::from(decimals), token.id],
-            );
-            match res {
-                Err(DbError::Unique(_)) => {
+            match store::set_token_contract(&mut ctx.db, token.id, contract, decimals) {
+                Err(HubError::Db(DbError::Unique(_))) => {
                     return Err(HubError::Conflict(format!(
                         "{} already has another token with the contract {contract}",
                         chain.name
@@ -503,21 +447,14 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
                     chain.name
                 ))
             })?;
-            let used = ctx
-                .db
-                .query_one(
-                    "SELECT COUNT(*) FROM orders WHERE token = ?",
-                    params![token.id],
-                )?
-                .int(0)?;
+            let used = store::orders_of_token(&mut ctx.db, token.id)?;
             if used > 0 {
                 return Err(HubError::Conflict(format!(
                     "{used} order(s) refer to {symbol} on {}: it cannot be removed (the orders' history needs it)",
                     chain.name
                 )));
             }
-            ctx.db
-                .execute("DELETE FROM tokens WHERE id = ?", params![token.id])?;
+            store::delete_token(&mut ctx.db, token.id)?;
             ctx.out.result(
                 json!({"chain": chain.name, "symbol": symbol, "removed": true}),
                 &format!("token {symbol} removed from {}", chain.name),
@@ -906,20 +843,21 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
                             }
                             None => {
                                 // Imported before proofs: its wallet is now proven.
-                                db.execute(
-                                    "UPDATE addresses SET wallet_fingerprint = ? WHERE chain = ? AND address = ?",
-                                    params![fp_text.as_str(), chain.id, address.to_checksum()],
-                                )?;
+                                store::set_wallet_fingerprint(db, chain.id, address, &fp_text)?;
                                 recorded += 1;
                             }
                         }
                         known += 1;
                         continue;
                     }
-                    db.execute(
-                        "INSERT INTO addresses (chain, address, role, derivation_path, public_key, wallet_fingerprint, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        params![chain.id, address.to_checksum(), role_ref, e.path.as_str(), e.public_key.as_str(), fp_text.as_str(), now_rfc3339()],
+                    store::insert_address(
+                        db,
+                        chain.id,
+                        address,
+                        role_ref,
+                        &e.path,
+                        &e.public_key,
+                        &fp_text,
                     )?;
                     added += 1;
                 }
