@@ -4,11 +4,12 @@ use super::{build, orders::asset_of, Ctx};
 use crate::{
     bindings,
     clock::now_rfc3339,
-    db::{params, DbError},
+    db::DbError,
     error::{HubError, Result},
-    model::{Batch, Chain, Item, Order, Subject, ORDER_COLS},
+    model::{Batch, Chain, Item, Order, Subject},
     output::{Output, Table},
     state::{BatchState, ItemState, OrderState},
+    store::batches,
     updates::ItemUpdate,
 };
 use serde_json::{json, Value};
@@ -25,19 +26,8 @@ pub(crate) fn create(
     let chain = Chain::by_name(&mut ctx.db, chain)?;
     // A batch holds one tenant's orders (the desk's own: no tenant).
     let tenant = ctx.tenant.clone();
-    let tenant_key = tenant.clone().unwrap_or_default();
-    let cold_pending = format!(
-        "SELECT {ORDER_COLS} FROM orders o WHERE o.chain = ? AND COALESCE(o.tenant, '') = ? \
-         AND o.state = 'PENDING' AND o.held_at IS NULL AND EXISTS \
-         (SELECT 1 FROM addresses a WHERE a.chain = o.chain AND a.address = o.from_address AND a.role = 'cold') \
-         ORDER BY o.id"
-    );
     let orders: Vec<Order> = if all_pending {
-        ctx.db
-            .query(&cold_pending, params![chain.id, tenant_key.as_str()])?
-            .iter()
-            .map(Order::from_row)
-            .collect::<Result<_>>()?
+        batches::pending_cold_orders(&mut ctx.db, chain.id, tenant.as_deref())?
     } else {
         let mut v = Vec::new();
         for id in order_ids {
@@ -92,13 +82,7 @@ pub(crate) fn create(
                 chain.name, b.id, b.state
             )));
         }
-        let held = ctx
-            .db
-            .query_one(
-                "SELECT COUNT(*) FROM orders WHERE chain = ? AND state = 'PENDING' AND held_at IS NOT NULL",
-                params![chain.id],
-            )?
-            .int(0)?;
+        let held = batches::held_pending_count(&mut ctx.db, chain.id)?;
         if held > 0 {
             return Err(HubError::Conflict(format!(
                 "every pending order on {} is held ({held}): release the ones to pay with \
@@ -116,14 +100,15 @@ pub(crate) fn create(
     let chain_id = chain.id;
     let res = ctx.db.transaction(|db| {
         let now = now_rfc3339();
-        let row = db.query_one(
-            "INSERT INTO batches (chain, state, created_at, updated_at, tenant) VALUES (?, ?, ?, ?, ?) RETURNING id",
-            params![chain_id, BatchState::New.as_str(), now.as_str(), now.as_str(), tenant.as_deref()],
-        )?;
-        let batch = row.int(0)?;
+        let batch = batches::insert_new_batch(db, chain_id, tenant.as_deref(), &now)?;
         actor.event(
             db,
-            Subject { kind: "batch", batch: Some(batch), item: None, order_ref: None },
+            Subject {
+                kind: "batch",
+                batch: Some(batch),
+                item: None,
+                order_ref: None,
+            },
             None,
             BatchState::New.as_str(),
             "created",
@@ -139,14 +124,15 @@ pub(crate) fn create(
                 "selected",
                 &format!("taken into batch {batch}"),
             )?;
-            let item = db.query_one(
-                "INSERT INTO batch_items (batch, order_ref, position, state, sender, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                params![batch, o.id, pos as i64, ItemState::Selected.as_str(), o.from.to_checksum(), now.as_str(), now.as_str()],
-            )?;
+            let item = batches::insert_selected_item(db, batch, o.id, pos as i64, o.from, &now)?;
             actor.event(
                 db,
-                Subject { kind: "item", batch: Some(batch), item: Some(item.int(0)?), order_ref: Some(o.id) },
+                Subject {
+                    kind: "item",
+                    batch: Some(batch),
+                    item: Some(item),
+                    order_ref: Some(o.id),
+                },
                 None,
                 ItemState::Selected.as_str(),
                 "selected",
@@ -205,14 +191,7 @@ pub(crate) fn create(
 /// number of orders.
 fn one_wallet(db: &mut crate::db::Db, chain: &Chain, orders: &[Order]) -> Result<()> {
     use std::collections::{BTreeMap, HashMap};
-    let wallets: HashMap<String, Option<String>> = db
-        .query(
-            "SELECT address, wallet_fingerprint FROM addresses WHERE chain = ? AND role = 'cold'",
-            params![chain.id],
-        )?
-        .iter()
-        .map(|r| Ok((r.text(0)?, r.opt_text(1)?)))
-        .collect::<Result<_>>()?;
+    let wallets: HashMap<String, Option<String>> = batches::cold_wallets(db, chain.id)?;
     let mut by_wallet: BTreeMap<&str, (usize, &Order)> = BTreeMap::new();
     for o in orders {
         let Some(wallet) = wallets.get(&o.from.to_checksum()) else {
@@ -297,7 +276,7 @@ pub(crate) fn drop_orders(
     let actor = ctx.actor.clone();
     ctx.db.transaction(|db| {
         for item in &dropped {
-            db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
+            batches::delete_item(db, item.id)?;
             actor.move_order(
                 db,
                 item.order.id,
@@ -323,10 +302,7 @@ pub(crate) fn drop_orders(
                 &ItemUpdate::Unbuilt,
             )?;
         }
-        db.execute(
-            "UPDATE batches SET unsigned_json = NULL, file_created_at = NULL WHERE id = ?",
-            params![id],
-        )?;
+        batches::clear_unsigned_file(db, id)?;
         actor.refresh_batch(db, id, "order dropped")?;
         Ok::<_, HubError>(())
     })?;
@@ -513,14 +489,8 @@ pub(crate) fn show(ctx: &mut Ctx, id: i64, state: Option<&str>) -> Result<()> {
         })?;
         items.retain(|i| i.state == wanted);
     }
-    let head = ctx.db.query_one(
-        "SELECT ledger_seq, ledger_mac FROM batches WHERE id = ?",
-        params![id],
-    )?;
-    let ledger_head = match (head.opt_int(0)?, head.opt_text(1)?) {
-        (Some(seq), Some(mac)) => Some(json!({"seq": seq, "mac": mac})),
-        _ => None,
-    };
+    let ledger_head =
+        batches::ledger_head_of(&mut ctx.db, id)?.map(|(seq, mac)| json!({"seq": seq, "mac": mac}));
     let mut t = Table::new(&[
         "ORDER", "STATE", "NONCE", "AMOUNT", "ASSET", "FROM", "TO", "TX", "MESSAGE",
     ]);
@@ -562,17 +532,11 @@ pub(crate) fn show(ctx: &mut Ctx, id: i64, state: Option<&str>) -> Result<()> {
 
 /// `batch list`: one query for every batch with its chain and item count.
 pub(crate) fn list(ctx: &mut Ctx) -> Result<()> {
-    let rows = ctx.db.query(
-        "SELECT b.id, c.name, b.state, b.created_at, \
-         (SELECT COUNT(*) FROM batch_items i WHERE i.batch = b.id) \
-         FROM batches b JOIN chains c ON c.id = b.chain ORDER BY b.id DESC",
-        params![],
-    )?;
+    let rows = batches::listed(&mut ctx.db)?;
     let mut t = Table::new(&["ID", "CHAIN", "STATE", "ORDERS", "CREATED"]);
     let mut data = Vec::new();
-    for r in &rows {
-        let (id, chain, state, created, n) =
-            (r.int(0)?, r.text(1)?, r.text(2)?, r.text(3)?, r.int(4)?);
+    for r in rows {
+        let (id, chain, state, created, n) = (r.id, r.chain, r.state, r.created_at, r.orders);
         t.row(vec![
             id.to_string(),
             chain.clone(),

@@ -5,7 +5,6 @@ use super::{connect, orders::asset_of, Ctx};
 use crate::{
     bindings::{self, Binding, NonceUse, Whose},
     clock::now_batch_timestamp,
-    db::params,
     error::{HubError, Result},
     evidence::{self, BlockCache},
     fees::{Fees, NATIVE_TRANSFER_GAS},
@@ -13,10 +12,11 @@ use crate::{
     output::{Output, Table},
     rpc::{Call, Rpc, RpcError},
     state::{BatchState, ItemState, OrderState},
+    store::batches,
     updates::ItemUpdate,
 };
 use coldsign_core::{
-    batch::{ItemKind, LedgerHead, Summary, UnsignedBatch, UnsignedItemDraft},
+    batch::{ItemKind, Summary, UnsignedBatch, UnsignedItemDraft},
     erc20::Transfer,
     Address, Transaction, TxEip1559, TxLegacy, B256, U256,
 };
@@ -270,29 +270,6 @@ impl Prefetch {
     }
 }
 
-/// Outstanding nonces held by the hub's signed, unfinished transactions in
-/// other batches of the chain, per sender (one query for every sender).
-fn held_nonces(
-    db: &mut crate::db::Db,
-    chain: i64,
-    batch: i64,
-) -> Result<HashMap<Address, BTreeSet<u64>>> {
-    let rows = db.query(
-        "SELECT i.sender, i.nonce FROM batch_items i JOIN batches b ON b.id = i.batch \
-         WHERE b.chain = ? AND i.batch <> ? AND i.nonce IS NOT NULL AND i.state IN \
-         ('SIGNATURE_READY', 'READY_TO_SEND', 'SENDING', 'CONFIRMING', 'BROADCAST_ERROR', 'LINGERING', 'READY_TO_RESEND')",
-        params![chain, batch],
-    )?;
-    let mut held: HashMap<Address, BTreeSet<u64>> = HashMap::new();
-    for r in &rows {
-        let sender = crate::model::parse_address(&r.text(0)?)?;
-        held.entry(sender)
-            .or_default()
-            .insert(u64::try_from(r.int(1)?).unwrap_or_default());
-    }
-    Ok(held)
-}
-
 /// The assets of a batch's orders, read once per asset rather than once per
 /// order.
 #[derive(Default)]
@@ -418,34 +395,17 @@ fn settle_consumed(
                     "cancelled: its void {hash} consumed its nonce in block {block}; taken out of batch {id}"
                 )),
             };
-            db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
+            batches::delete_item(db, item.id)?;
             actor.move_order(db, item.order.id, Some(id), OrderState::InBatch, to, reason, &message)?;
         }
         for item in &cancelled {
-            db.execute("DELETE FROM batch_items WHERE id = ?", params![item.id])?;
+            batches::delete_item(db, item.id)?;
             actor.move_order(db, item.order.id, Some(id), OrderState::InBatch, OrderState::Failed, "cancelled",
                 &format!("cancelled by the operator; no transaction of it can be mined; taken out of batch {id}"))?;
         }
         Ok::<_, HubError>(())
     })?;
     Ok(unsettled)
-}
-
-/// The latest ledger head the hub has seen in an accepted signed file.
-fn last_ledger_head(db: &mut crate::db::Db) -> Result<Option<LedgerHead>> {
-    let row = db.query_opt(
-        "SELECT ledger_seq, ledger_mac FROM batches WHERE ledger_seq IS NOT NULL ORDER BY ledger_seq DESC, id DESC",
-        params![],
-    )?;
-    row.map(|r| {
-        let mac = coldsign_core::hex_data::decode_fixed::<32>(&r.text(1)?)
-            .map_err(|e| HubError::Internal(format!("stored ledger mac: {e}")))?;
-        Ok(LedgerHead {
-            seq: u64::try_from(r.int(0)?).unwrap_or_default(),
-            mac: B256(mac),
-        })
-    })
-    .transpose()
 }
 
 /// Builds the batch and stores the result; returns the report.
@@ -547,7 +507,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
         by_sender.entry(i.sender).or_default().push(i);
     }
     let mut outcomes: HashMap<i64, Outcome> = HashMap::new();
-    let held = held_nonces(&mut ctx.db, chain.id, id)?;
+    let held = batches::held_nonces(&mut ctx.db, chain.id, id)?;
     let mut assets = Assets::default();
     for (sender, mut sender_items) in by_sender {
         let reg = AddressRow::find(&mut ctx.db, chain.id, sender)?;
@@ -796,7 +756,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
     let created_at = now_batch_timestamp();
     let unsigned = if errors.is_empty() {
         let batch_id = u64::try_from(id).unwrap_or_default();
-        let head = last_ledger_head(&mut ctx.db)?;
+        let head = batches::last_ledger_head(&mut ctx.db)?;
         Some(
             UnsignedBatch::with_ledger_head(batch_id, chain.chain_id, &created_at, head, drafts)
                 .map_err(|e| HubError::Internal(format!("the built batch is not valid: {e}")))?,
@@ -876,20 +836,14 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
         let current = Batch::get(db, id)?;
         let (to, message) = match &unsigned {
             Some(u) => {
-                db.execute(
-                    "UPDATE batches SET unsigned_json = ?, file_created_at = ? WHERE id = ?",
-                    params![u.to_json(), created_at.as_str(), id],
-                )?;
+                batches::store_unsigned_file(db, id, &u.to_json(), &created_at)?;
                 (
                     BatchState::ReadyForSignature,
                     format!("export it: `hub-cli batch export {id}`"),
                 )
             }
             None => {
-                db.execute(
-                    "UPDATE batches SET unsigned_json = NULL, file_created_at = NULL WHERE id = ?",
-                    params![id],
-                )?;
+                batches::clear_unsigned_file(db, id)?;
                 (
                     BatchState::Blocked,
                     format!(

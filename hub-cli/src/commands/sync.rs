@@ -4,12 +4,13 @@
 use super::{connect, connect_witness, orders::asset_of, Ctx};
 use crate::{
     bindings::{self, NonceUse, Whose},
-    db::{Db, Value},
+    db::Db,
     error::{HubError, Result},
     evidence::{self, BlockCache},
     model::{Actor, Asset, Batch, Chain, Item, ItemMove, OrderMove},
     rpc::{Receipt, Rpc},
     state::{BatchState, ItemState, OrderState},
+    store::batches,
     updates::ItemUpdate,
 };
 use coldsign_core::{batch::ItemKind, hex_data, B256};
@@ -631,12 +632,7 @@ fn sync_round(ctx: &mut Ctx, id: i64) -> Result<(BatchState, Vec<Item>)> {
 /// only has its state refreshed, as `sync_once` does, without reading every
 /// item first to find that out.
 pub(crate) fn follow(ctx: &mut Ctx, id: i64) -> Result<BatchState> {
-    let followed = ctx.db.query_opt(
-        "SELECT 1 FROM batch_items WHERE batch = ? AND state IN ('CONFIRMING', 'BROADCAST_ERROR') \
-         AND tx_hash IS NOT NULL LIMIT 1",
-        &[Value::from(id)],
-    )?;
-    if followed.is_none() {
+    if !batches::has_items_to_follow(&mut ctx.db, id)? {
         let batch = Batch::head(&mut ctx.db, id)?;
         if matches!(
             batch.state,

@@ -4,10 +4,11 @@ use super::{send, Ctx};
 use crate::{
     bindings,
     clock::now_rfc3339,
-    db::{params, Db},
+    db::Db,
     error::{HubError, Result},
-    model::{db_int, Batch, Item, ItemMove},
+    model::{Batch, Item, ItemMove},
     state::{BatchState, ItemState},
+    store::batches,
     updates::ItemUpdate,
 };
 use coldsign_core::{
@@ -87,9 +88,10 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
             ctx.db.transaction(|db| {
                 for (order_id, reason) in &per_item {
                     if let Some(item) = items.iter().find(|i| &i.order.order_id == order_id) {
-                        db.execute(
-                            "UPDATE batch_items SET message = ? WHERE id = ?",
-                            params![format!("signature refused: {reason}"), item.id],
+                        batches::set_item_message(
+                            db,
+                            item.id,
+                            &format!("signature refused: {reason}"),
                         )?;
                         actor.event(
                             db,
@@ -166,15 +168,7 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
     ctx.db.transaction(|db| {
         actor.move_items(db, &moves)?;
         bindings::record_signed(db, id, &signed_pairs)?;
-        db.execute(
-            "UPDATE batches SET signed_accepted_at = ?, ledger_seq = ?, ledger_mac = ? WHERE id = ?",
-            params![
-                now_rfc3339(),
-                head.map(|h| db_int(h.seq)).transpose()?,
-                head.map(|h| h.mac.to_string()),
-                id
-            ],
-        )?;
+        batches::record_signed_accepted(db, id, &now_rfc3339(), head)?;
         actor.refresh_batch(db, id, "signed file accepted")?;
         Ok::<_, HubError>(())
     })?;
