@@ -211,4 +211,44 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn command_and_service_code_holds_no_sql() {
+        // The store (`store/`, with `model.rs`, `bindings.rs` and `db/`)
+        // owns every statement; commands and the service call it.
+        let forbidden = [
+            "SELECT ",
+            "INSERT INTO",
+            "UPDATE ",
+            "DELETE FROM",
+            "db.query(",
+            "db.execute(",
+            ".query_opt(",
+            ".query_one(",
+            ".batch_execute(",
+        ];
+        let sources = library_sources();
+        let mut checked = 0;
+        for (path, text) in &sources {
+            let dir = path.parent().and_then(|d| d.file_name());
+            if !dir.is_some_and(|d| d == "commands" || d == "serve") {
+                continue;
+            }
+            checked += 1;
+            for (n, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                for word in forbidden {
+                    assert!(
+                        !line.contains(word),
+                        "{}:{}: SQL outside the store ({word}): move it to hub-cli/src/store/",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
+        assert!(checked >= 15, "checked only {checked} files");
+    }
 }

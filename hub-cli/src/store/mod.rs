@@ -6,6 +6,7 @@
 pub(crate) mod batches;
 pub(crate) mod chains;
 pub(crate) mod deposits;
+pub(crate) mod follower;
 pub(crate) mod orders;
 pub(crate) mod outbox;
 pub(crate) mod service;
