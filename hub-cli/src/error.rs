@@ -30,6 +30,83 @@ pub mod exit {
     pub const TIMEOUT: i32 = 10;
 }
 
+/// The kinds of failure. Each has its exit code in the CLI (docs/hub.md),
+/// its name in `--json` output and its HTTP status in the API: this is the
+/// one table both front ends read, and every operation's error says which
+/// kind it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ErrorKind {
+    /// Bad arguments or request parameters.
+    Usage,
+    /// Bad input data: a file, a CSV line, an amount, an address.
+    Input,
+    /// Something named does not exist.
+    NotFound,
+    /// Refused by the state of things, or another process changed the same
+    /// rows meanwhile (nothing was written; running it again is safe).
+    Conflict,
+    /// The database cannot be used.
+    Database,
+    /// The node cannot be used, or answered oddly.
+    Node,
+    /// A signed file was refused: its batch is in SIGNATURE_ERROR.
+    Signature,
+    /// The batch needs an operator's decision.
+    NeedsOperator,
+    /// A wait ran out of time.
+    Timeout,
+    /// A bug or an unexpected failure.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for the table's tests.
+    #[cfg(test)]
+    pub(crate) const ALL: [Self; 10] = [
+        Self::Usage,
+        Self::Input,
+        Self::NotFound,
+        Self::Conflict,
+        Self::Database,
+        Self::Node,
+        Self::Signature,
+        Self::NeedsOperator,
+        Self::Timeout,
+        Self::Internal,
+    ];
+
+    /// (exit code, `--json` name, HTTP status) of the kind.
+    const fn row(self) -> (i32, &'static str, u16) {
+        match self {
+            Self::Usage => (exit::USAGE, "usage", 422),
+            Self::Input => (exit::INPUT, "input", 422),
+            Self::NotFound => (exit::NOT_FOUND, "not_found", 404),
+            Self::Conflict => (exit::CONFLICT, "conflict", 409),
+            Self::Database => (exit::DATABASE, "database", 503),
+            Self::Node => (exit::NODE, "node", 502),
+            Self::Signature => (exit::SIGNATURE, "signature", 422),
+            Self::NeedsOperator => (exit::NEEDS_OPERATOR, "needs_operator", 409),
+            Self::Timeout => (exit::TIMEOUT, "timeout", 504),
+            Self::Internal => (exit::INTERNAL, "internal", 500),
+        }
+    }
+
+    /// The CLI's exit code.
+    pub(crate) const fn exit_code(self) -> i32 {
+        self.row().0
+    }
+
+    /// The name in `--json` output and API error bodies.
+    pub(crate) const fn name(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The API's HTTP status.
+    pub(crate) const fn http_status(self) -> u16 {
+        self.row().2
+    }
+}
+
 /// An error of a hub command.
 #[derive(Debug, Error)]
 pub(crate) enum HubError {
@@ -67,6 +144,9 @@ pub(crate) enum HubError {
     /// Anything else.
     #[error("{0}")]
     Internal(String),
+    /// `batch upload` refused or could not take a signed file.
+    #[error(transparent)]
+    Upload(Box<crate::commands::upload::UploadError>),
     /// An error with the command's data, for `--json`.
     #[error("{error}")]
     Detailed {
@@ -75,6 +155,12 @@ pub(crate) enum HubError {
         /// What the command would have printed.
         details: serde_json::Value,
     },
+}
+
+impl From<crate::commands::upload::UploadError> for HubError {
+    fn from(e: crate::commands::upload::UploadError) -> Self {
+        Self::Upload(Box::new(e))
+    }
 }
 
 impl From<RpcError> for HubError {
@@ -118,39 +204,34 @@ impl HubError {
         }
     }
 
+    /// The kind of failure: its exit code, name and HTTP status.
+    pub(crate) fn error_kind(&self) -> ErrorKind {
+        match self {
+            Self::Detailed { error, .. } => error.error_kind(),
+            Self::Upload(e) => e.kind(),
+            Self::Usage(_) => ErrorKind::Usage,
+            Self::Input(_) => ErrorKind::Input,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Conflict(_) | Self::Concurrent(_) | Self::Db(DbError::Unique(_)) => {
+                ErrorKind::Conflict
+            }
+            Self::Db(_) => ErrorKind::Database,
+            Self::Node(_) => ErrorKind::Node,
+            Self::Signature(_) => ErrorKind::Signature,
+            Self::NeedsOperator(_) => ErrorKind::NeedsOperator,
+            Self::Timeout(_) => ErrorKind::Timeout,
+            Self::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// The process exit code for this error.
     pub(crate) fn exit_code(&self) -> i32 {
-        match self {
-            Self::Detailed { error, .. } => error.exit_code(),
-            Self::Usage(_) => exit::USAGE,
-            Self::Input(_) => exit::INPUT,
-            Self::NotFound(_) => exit::NOT_FOUND,
-            Self::Conflict(_) | Self::Concurrent(_) => exit::CONFLICT,
-            Self::Db(DbError::Unique(_)) => exit::CONFLICT,
-            Self::Db(_) => exit::DATABASE,
-            Self::Node(_) => exit::NODE,
-            Self::Signature(_) => exit::SIGNATURE,
-            Self::NeedsOperator(_) => exit::NEEDS_OPERATOR,
-            Self::Timeout(_) => exit::TIMEOUT,
-            Self::Internal(_) => exit::INTERNAL,
-        }
+        self.error_kind().exit_code()
     }
 
     /// A short name of the kind, for `--json` output.
     pub(crate) fn kind(&self) -> &'static str {
-        match self {
-            Self::Detailed { error, .. } => error.kind(),
-            Self::Usage(_) => "usage",
-            Self::Input(_) => "input",
-            Self::NotFound(_) => "not_found",
-            Self::Conflict(_) | Self::Concurrent(_) | Self::Db(DbError::Unique(_)) => "conflict",
-            Self::Db(_) => "database",
-            Self::Node(_) => "node",
-            Self::Signature(_) => "signature",
-            Self::NeedsOperator(_) => "needs_operator",
-            Self::Timeout(_) => "timeout",
-            Self::Internal(_) => "internal",
-        }
+        self.error_kind().name()
     }
 }
 
@@ -176,3 +257,36 @@ impl HubError {
 
 /// Result of a hub command.
 pub(crate) type Result<T, E = HubError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_has_its_own_exit_code_and_name_and_an_error_status() {
+        let mut codes = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for kind in ErrorKind::ALL {
+            assert!(
+                codes.insert(kind.exit_code()),
+                "{kind:?} shares its exit code"
+            );
+            assert!(names.insert(kind.name()), "{kind:?} shares its name");
+            assert!(kind.exit_code() != exit::OK, "{kind:?} exits 0");
+            let status = kind.http_status();
+            assert!((400..600).contains(&status), "{kind:?}: HTTP {status}");
+            // The caller's fault is 4xx, the hub's or its backends' is 5xx.
+            let callers = matches!(
+                kind,
+                ErrorKind::Usage
+                    | ErrorKind::Input
+                    | ErrorKind::NotFound
+                    | ErrorKind::Conflict
+                    | ErrorKind::Signature
+                    | ErrorKind::NeedsOperator
+            );
+            assert_eq!(status < 500, callers, "{kind:?}: HTTP {status}");
+        }
+        assert_eq!(codes.len(), 10);
+    }
+}

@@ -7,7 +7,7 @@ pub(crate) mod orders;
 mod send;
 mod setup;
 pub(crate) mod sync;
-mod upload;
+pub(crate) mod upload;
 
 use crate::{
     cli::{BatchCmd, Command},

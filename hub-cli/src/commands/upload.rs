@@ -5,7 +5,7 @@ use crate::{
     bindings,
     clock::now_rfc3339,
     db::Db,
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, Result},
     model::{Batch, Item, ItemMove},
     state::{BatchState, ItemState},
     store::batches,
@@ -18,46 +18,140 @@ use coldsign_core::{
 use serde_json::json;
 use std::collections::HashMap;
 
+/// Why `batch upload` refused a signed file or could not take it. Each
+/// says what to do next; [`UploadError::kind`] gives its exit code and
+/// HTTP status. Nothing was broadcast in any of them.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UploadError {
+    /// The file cannot be read.
+    #[error("cannot read {file}: {source}")]
+    Unreadable {
+        file: String,
+        source: std::io::Error,
+    },
+    /// The batch accepted a signed file already, and this is another.
+    #[error(
+        "batch {batch} already has an accepted signed file ({state}), and this file is not it"
+    )]
+    AnotherFileAccepted { batch: i64, state: BatchState },
+    /// The batch does not wait for a signed file.
+    #[error(
+        "batch {batch} is {state}: a signed file can be uploaded once the batch is READY_FOR_SIGNATURE"
+    )]
+    NotReady { batch: i64, state: BatchState },
+    /// The unsigned file was given instead of the signed one.
+    #[error(
+        "this is an unsigned batch file, not a signed one: sign it on the cold machine \
+         (`signer --sign FILE`) and upload the `_signed.json` file it writes; batch {batch} is unchanged"
+    )]
+    UnsignedFile { batch: i64 },
+    /// Another batch's signed file.
+    #[error(
+        "this is the signed file of batch {other}, not of batch {batch}: upload it with \
+         `hub-cli batch upload {other} FILE`; batch {batch} is unchanged"
+    )]
+    OtherBatch { batch: i64, other: u64 },
+    /// The answer to a version of the batch's file that a forced rebuild
+    /// voided: sending it could pay an order twice.
+    #[error(
+        "this signed file answers an unsigned file of batch {batch} (digest {digest}) that a forced rebuild made void: \
+         it is refused so that no old version is sent; export the current file (`hub-cli batch export {batch}`), \
+         sign it and upload its signed file; batch {batch} is unchanged"
+    )]
+    VoidedFile { batch: i64, digest: B256 },
+    /// The file does not verify against the exported one: the batch is
+    /// now SIGNATURE_ERROR (`items`: one line per refused item).
+    #[error(
+        "batch {batch} is now SIGNATURE_ERROR and nothing was broadcast: {message}{items}\n\
+         sign the exported file again (`hub-cli batch export {batch}`) and upload the new signed file"
+    )]
+    Refused {
+        batch: i64,
+        message: String,
+        items: String,
+    },
+    /// The batch has no exported file to verify against.
+    #[error("batch {batch} has no stored unsigned file")]
+    NoStoredFile { batch: i64 },
+    /// The stored exported file does not parse.
+    #[error("stored unsigned batch {batch} does not parse: {error}")]
+    StoredFileBroken {
+        batch: i64,
+        error: coldsign_core::batch::BatchError,
+    },
+}
+
+impl UploadError {
+    /// The kind of failure: exit code and HTTP status.
+    pub(crate) fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Unreadable { .. } | Self::UnsignedFile { .. } | Self::OtherBatch { .. } => {
+                ErrorKind::Input
+            }
+            Self::AnotherFileAccepted { .. } | Self::NotReady { .. } | Self::VoidedFile { .. } => {
+                ErrorKind::Conflict
+            }
+            Self::Refused { .. } => ErrorKind::Signature,
+            Self::NoStoredFile { .. } | Self::StoredFileBroken { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
 /// `batch upload`.
 pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bool) -> Result<()> {
     let batch = Batch::get(&mut ctx.db, id)?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file).map_err(|source| UploadError::Unreadable {
+        file: file.display().to_string(),
+        source,
+    })?;
     match batch.state {
         BatchState::ReadyForSignature | BatchState::SignatureError => {}
-        BatchState::SendingTx | BatchState::InProcess | BatchState::ProcessException | BatchState::Closed => {
+        BatchState::SendingTx
+        | BatchState::InProcess
+        | BatchState::ProcessException
+        | BatchState::Closed => {
             // Re-running after a successful upload: accept the same file again.
             let items = Item::of_batch(&mut ctx.db, id)?;
             let same = SignedBatch::parse(&text).is_ok_and(|s| {
                 s.items.len() == items.len()
-                    && s.items.iter().zip(&items).all(|(a, b)| Some(a.tx_hash) == b.tx_hash)
+                    && s.items
+                        .iter()
+                        .zip(&items)
+                        .all(|(a, b)| Some(a.tx_hash) == b.tx_hash)
             });
             if !same {
-                return Err(HubError::Conflict(format!(
-                    "batch {id} already has an accepted signed file ({}), and this file is not it",
-                    batch.state
-                )));
+                return Err(UploadError::AnotherFileAccepted {
+                    batch: id,
+                    state: batch.state,
+                }
+                .into());
             }
-            ctx.out.note(&format!("batch {id}: this signed file was already accepted"));
+            ctx.out.note(&format!(
+                "batch {id}: this signed file was already accepted"
+            ));
             if !no_send && batch.state == BatchState::SendingTx {
                 return send::send(ctx, id, false);
             }
-            ctx.out.result(json!({"batch": id, "state": batch.state.as_str(), "already_accepted": true}), "");
+            ctx.out.result(
+                json!({"batch": id, "state": batch.state.as_str(), "already_accepted": true}),
+                "",
+            );
             return Ok(());
         }
         other => {
-            return Err(HubError::Conflict(format!(
-                "batch {id} is {other}: a signed file can be uploaded once the batch is READY_FOR_SIGNATURE"
-            )))
+            return Err(UploadError::NotReady {
+                batch: id,
+                state: other,
+            }
+            .into())
         }
     }
     let stored = batch
         .unsigned_json
         .clone()
-        .ok_or_else(|| HubError::Internal(format!("batch {id} has no stored unsigned file")))?;
-    let unsigned = UnsignedBatch::parse(&stored).map_err(|e| {
-        HubError::Internal(format!("stored unsigned batch {id} does not parse: {e}"))
-    })?;
+        .ok_or(UploadError::NoStoredFile { batch: id })?;
+    let unsigned = UnsignedBatch::parse(&stored)
+        .map_err(|error| UploadError::StoredFileBroken { batch: id, error })?;
     let items = Item::of_batch(&mut ctx.db, id)?;
     refuse_wrong_file(&mut ctx.db, id, &unsigned, &text)?;
     let verified = SignedBatch::parse(&text)
@@ -128,10 +222,12 @@ pub(crate) fn upload(ctx: &mut Ctx, id: i64, file: &std::path::Path, no_send: bo
             return ctx.out.finish(
                 json!({"batch": id, "state": "SIGNATURE_ERROR", "message": message, "items": details}),
                 "",
-                Err(HubError::Signature(format!(
-                    "batch {id} is now SIGNATURE_ERROR and nothing was broadcast: {message}{list}\n\
-                     sign the exported file again (`hub-cli batch export {id}`) and upload the new signed file"
-                ))),
+                Err(UploadError::Refused {
+                    batch: id,
+                    message,
+                    items: list,
+                }
+                .into()),
             );
         }
     };
@@ -197,20 +293,14 @@ fn refuse_wrong_file(db: &mut Db, id: i64, unsigned: &UnsignedBatch, text: &str)
     };
     let format = json.get("format").and_then(|f| f.as_str());
     if format == Some(UNSIGNED_FORMAT) {
-        return Err(HubError::Input(format!(
-            "this is an unsigned batch file, not a signed one: sign it on the cold machine \
-             (`signer --sign FILE`) and upload the `_signed.json` file it writes; batch {id} is unchanged"
-        )));
+        return Err(UploadError::UnsignedFile { batch: id }.into());
     }
     if format != Some(SIGNED_FORMAT) {
         return Ok(());
     }
     if let Some(other) = json.get("batch_id").and_then(|b| b.as_u64()) {
         if Some(other) != u64::try_from(id).ok() {
-            return Err(HubError::Input(format!(
-                "this is the signed file of batch {other}, not of batch {id}: upload it with \
-                 `hub-cli batch upload {other} FILE`; batch {id} is unchanged"
-            )));
+            return Err(UploadError::OtherBatch { batch: id, other }.into());
         }
     }
     let digest = json
@@ -220,12 +310,76 @@ fn refuse_wrong_file(db: &mut Db, id: i64, unsigned: &UnsignedBatch, text: &str)
         .map(B256);
     if let Some(d) = digest {
         if d != unsigned.digest() && bindings::is_void_file(db, id, d)? {
-            return Err(HubError::Conflict(format!(
-                "this signed file answers an unsigned file of batch {id} (digest {d}) that a forced rebuild made void: \
-                 it is refused so that no old version is sent; export the current file (`hub-cli batch export {id}`), \
-                 sign it and upload its signed file; batch {id} is unchanged"
-            )));
+            return Err(UploadError::VoidedFile {
+                batch: id,
+                digest: d,
+            }
+            .into());
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_kind_and_says_what_to_do() {
+        let cases = [
+            (
+                UploadError::UnsignedFile { batch: 3 },
+                ErrorKind::Input,
+                "signer --sign",
+            ),
+            (
+                UploadError::OtherBatch { batch: 3, other: 4 },
+                ErrorKind::Input,
+                "hub-cli batch upload 4 FILE",
+            ),
+            (
+                UploadError::NotReady {
+                    batch: 3,
+                    state: BatchState::Blocked,
+                },
+                ErrorKind::Conflict,
+                "READY_FOR_SIGNATURE",
+            ),
+            (
+                UploadError::VoidedFile {
+                    batch: 3,
+                    digest: B256([7; 32]),
+                },
+                ErrorKind::Conflict,
+                "hub-cli batch export 3",
+            ),
+            (
+                UploadError::Refused {
+                    batch: 3,
+                    message: "item 0 differs".into(),
+                    items: "\n  W-1: bad signature".into(),
+                },
+                ErrorKind::Signature,
+                "hub-cli batch export 3",
+            ),
+            (
+                UploadError::NoStoredFile { batch: 3 },
+                ErrorKind::Internal,
+                "batch 3",
+            ),
+        ];
+        for (error, kind, hint) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(hint), "{text}");
+            // Through the hub's error: the kind's exit code and status.
+            let hub = HubError::from(error);
+            assert_eq!(hub.exit_code(), kind.exit_code());
+            assert_eq!(hub.to_string(), text);
+        }
+        assert_eq!(
+            ErrorKind::Signature.exit_code(),
+            crate::error::exit::SIGNATURE
+        );
+    }
 }

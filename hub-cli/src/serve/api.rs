@@ -90,21 +90,7 @@ impl From<HubError> for ApiError {
 
 /// The HTTP status of each kind of error (the CLI's exit codes, for HTTP).
 fn status_of(e: &HubError) -> StatusCode {
-    match e {
-        HubError::Usage(_) | HubError::Input(_) | HubError::Signature(_) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        HubError::NotFound(_) => StatusCode::NOT_FOUND,
-        HubError::Conflict(_) | HubError::Concurrent(_) | HubError::NeedsOperator(_) => {
-            StatusCode::CONFLICT
-        }
-        HubError::Db(crate::db::DbError::Unique(_)) => StatusCode::CONFLICT,
-        HubError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
-        HubError::Node(_) => StatusCode::BAD_GATEWAY,
-        HubError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        HubError::Detailed { error, .. } => status_of(error),
-        HubError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(e.error_kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl IntoResponse for ApiError {
