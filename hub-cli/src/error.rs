@@ -107,6 +107,27 @@ impl ErrorKind {
     }
 }
 
+/// The error type of one operation (`batch upload`'s `UploadError`, ...):
+/// its variants name what went wrong in that operation's own terms, and
+/// each says which [`ErrorKind`] it is. `From` turns it into a
+/// [`HubError`] ([`operation_error!`]).
+pub(crate) trait OperationError: std::error::Error + Send + Sync + 'static {
+    /// The kind of failure: exit code and HTTP status.
+    fn kind(&self) -> ErrorKind;
+}
+
+/// Implements `From<$t> for HubError` for an operation's error type.
+macro_rules! operation_error {
+    ($t:ty) => {
+        impl From<$t> for $crate::error::HubError {
+            fn from(e: $t) -> Self {
+                Self::Operation(Box::new(e))
+            }
+        }
+    };
+}
+pub(crate) use operation_error;
+
 /// An error of a hub command.
 #[derive(Debug, Error)]
 pub(crate) enum HubError {
@@ -144,9 +165,10 @@ pub(crate) enum HubError {
     /// Anything else.
     #[error("{0}")]
     Internal(String),
-    /// `batch upload` refused or could not take a signed file.
-    #[error(transparent)]
-    Upload(Box<crate::commands::upload::UploadError>),
+    /// An operation's own typed error (`UploadError`, ...), which says
+    /// which kind of failure it is.
+    #[error("{0}")]
+    Operation(Box<dyn OperationError>),
     /// An error with the command's data, for `--json`.
     #[error("{error}")]
     Detailed {
@@ -155,12 +177,6 @@ pub(crate) enum HubError {
         /// What the command would have printed.
         details: serde_json::Value,
     },
-}
-
-impl From<crate::commands::upload::UploadError> for HubError {
-    fn from(e: crate::commands::upload::UploadError) -> Self {
-        Self::Upload(Box::new(e))
-    }
 }
 
 impl From<RpcError> for HubError {
@@ -208,7 +224,7 @@ impl HubError {
     pub(crate) fn error_kind(&self) -> ErrorKind {
         match self {
             Self::Detailed { error, .. } => error.error_kind(),
-            Self::Upload(e) => e.kind(),
+            Self::Operation(e) => e.kind(),
             Self::Usage(_) => ErrorKind::Usage,
             Self::Input(_) => ErrorKind::Input,
             Self::NotFound(_) => ErrorKind::NotFound,

@@ -5,7 +5,7 @@ use crate::{
     bindings,
     clock::now_rfc3339,
     db::Db,
-    error::{ErrorKind, HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     model::{Batch, Item, ItemMove},
     state::{BatchState, ItemState},
     store::batches,
@@ -19,7 +19,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 /// Why `batch upload` refused a signed file or could not take it. Each
-/// says what to do next; [`UploadError::kind`] gives its exit code and
+/// says what to do next; its [`OperationError::kind`] gives its exit code and
 /// HTTP status. Nothing was broadcast in any of them.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UploadError {
@@ -81,9 +81,10 @@ pub(crate) enum UploadError {
     },
 }
 
-impl UploadError {
-    /// The kind of failure: exit code and HTTP status.
-    pub(crate) fn kind(&self) -> ErrorKind {
+crate::error::operation_error!(UploadError);
+
+impl OperationError for UploadError {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Unreadable { .. } | Self::UnsignedFile { .. } | Self::OtherBatch { .. } => {
                 ErrorKind::Input
