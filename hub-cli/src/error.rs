@@ -169,6 +169,14 @@ pub(crate) enum HubError {
     /// which kind of failure it is.
     #[error("{0}")]
     Operation(Box<dyn OperationError>),
+    /// An error followed by what to do next.
+    #[error("{error}; {hint}")]
+    Hinted {
+        /// The error.
+        error: Box<HubError>,
+        /// What to do next.
+        hint: String,
+    },
     /// An error with the command's data, for `--json`.
     #[error("{error}")]
     Detailed {
@@ -225,6 +233,7 @@ impl HubError {
         match self {
             Self::Detailed { error, .. } => error.error_kind(),
             Self::Operation(e) => e.kind(),
+            Self::Hinted { error, .. } => error.error_kind(),
             Self::Usage(_) => ErrorKind::Usage,
             Self::Input(_) => ErrorKind::Input,
             Self::NotFound(_) => ErrorKind::NotFound,
@@ -266,6 +275,10 @@ impl HubError {
             Self::NeedsOperator(m) => Self::NeedsOperator(add(m)),
             Self::Timeout(m) => Self::Timeout(add(m)),
             Self::Internal(m) => Self::Internal(add(m)),
+            Self::Operation(e) => Self::Hinted {
+                error: Box::new(Self::Operation(e)),
+                hint: hint.to_owned(),
+            },
             other => other,
         }
     }
