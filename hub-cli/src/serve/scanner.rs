@@ -105,7 +105,7 @@ fn parse_block(v: &Json) -> Result<Option<SeenBlock>> {
 
 /// Whether the node offers `trace_block`, asked once and recorded.
 fn internal_transfers(db: &mut Db, rpc: &Rpc, chain: &Chain) -> Result<bool> {
-    let known = follower::internal_transfers(db, chain.id)?;
+    let known = crate::store::chains::internal_transfers(db, chain.id)?;
     if let Some(k) = known {
         return Ok(k == "trace_block");
     }

@@ -460,17 +460,6 @@ pub(crate) fn watched(db: &mut Db, chain: i64) -> Result<HashMap<Address, Watche
     Ok(out)
 }
 
-/// What the chain's node was found to offer for ETH moved by internal
-/// calls (`trace_block` or `none`), if it was asked yet.
-pub(crate) fn internal_transfers(db: &mut Db, chain: i64) -> Result<Option<String>> {
-    Ok(db
-        .query_one(
-            "SELECT internal_transfers FROM chains WHERE id = ?",
-            params![chain],
-        )?
-        .opt_text(0)?)
-}
-
 /// Records whether the chain's node offers `trace_block`.
 pub(crate) fn set_internal_transfers(db: &mut Db, chain: i64, offered: bool) -> Result<()> {
     db.execute(
