@@ -61,7 +61,7 @@ use serde_json::{json, Value};
 use std::{
     collections::{HashMap, HashSet},
     fmt::Write as _,
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufReader, Write},
     net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -589,32 +589,9 @@ fn receive(stream: TcpStream, got: &Mutex<Vec<Got>>, bad: &AtomicU64) {
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let (mut len, mut sig) = (0usize, String::new());
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            } else if lower.starts_with("x-coldsign-signature:") {
-                sig = line["x-coldsign-signature:".len()..].trim().to_owned();
-            }
-        }
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some(request) = coldsign_e2e::read_request(&mut reader) {
+        let sig = request.signature;
+        let body = request.body;
         let at = Instant::now();
         let body = String::from_utf8_lossy(&body).into_owned();
         let event: Option<Value> = verify(&sig, &body)

@@ -1,9 +1,10 @@
-//! An HTTP endpoint that answers `200 OK` to every request and counts them:
-//! a callback receiver for runs that only need deliveries to succeed (the
-//! hub's deposit scanner benchmark), on a free loopback port.
+//! Callback receivers' HTTP: [`read_request`], the one reader of an
+//! HTTP/1.1 request the test receivers share, and [`HttpSink`], an endpoint
+//! that answers `200 OK` to every request and counts them, for runs that
+//! only need deliveries to succeed (the hub's deposit scanner benchmark).
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, Write},
     net::{TcpListener, TcpStream},
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -49,6 +50,43 @@ impl HttpSink {
     }
 }
 
+/// One HTTP/1.1 request as a receiver reads it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    /// The `X-Coldsign-Signature` header, if any (trimmed).
+    pub signature: String,
+    /// The body (`Content-Length` bytes).
+    pub body: Vec<u8>,
+}
+
+/// Reads the next request from `reader`: `None` when the client closed the
+/// connection or died mid-request (nothing was delivered then).
+pub fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let (mut len, mut signature) = (0usize, String::new());
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        } else if lower.starts_with("x-coldsign-signature:") {
+            signature = line["x-coldsign-signature:".len()..].trim().to_owned();
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(HttpRequest { signature, body })
+}
+
 /// Answers the requests of one connection until the client closes it.
 fn serve(stream: TcpStream, requests: &AtomicU64) {
     let Ok(read_half) = stream.try_clone() else {
@@ -56,29 +94,7 @@ fn serve(stream: TcpStream, requests: &AtomicU64) {
     };
     let mut reader = BufReader::new(read_half);
     let mut writer = stream;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut len = 0usize;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while read_request(&mut reader).is_some() {
         requests.fetch_add(1, Ordering::Relaxed);
         if writer
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")

@@ -18,7 +18,7 @@ mod proxy;
 
 pub use anvil::Anvil;
 pub use db::{Backend, TestDb};
-pub use http_sink::HttpSink;
+pub use http_sink::{read_request, HttpRequest, HttpSink};
 pub use keys::{address_of, dev, key, DEV_KEYS, DEV_MNEMONIC, ETH, UNFUNDED_KEY};
 pub use machine::{cpu_model, load_average};
 pub use paths::{binary, tools_dir, workspace_root};

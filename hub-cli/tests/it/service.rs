@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufReader, Write},
     net::TcpListener,
     process::{Child, Stdio},
     sync::{Arc, Mutex},
@@ -137,36 +137,16 @@ impl Receiver {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (mut len, mut sig) = (0usize, String::new());
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                let mut complete = false;
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        break;
-                    }
-                    if line == "\r\n" {
-                        complete = true;
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    if lower.starts_with("x-coldsign-signature:") {
-                        sig = line["x-coldsign-signature:".len()..].trim().to_owned();
-                    }
-                }
-                let mut body = vec![0; len];
-                if !complete || reader.read_exact(&mut body).is_err() {
-                    continue; // the sender died mid-request (kill -9): nothing was delivered
-                }
+                // None: the sender died mid-request (kill -9): nothing was delivered.
+                let Some(request) = coldsign_e2e::read_request(&mut reader) else {
+                    continue;
+                };
                 let fail = *f.lock().unwrap();
                 if !fail {
-                    g.lock()
-                        .unwrap()
-                        .push((sig, String::from_utf8_lossy(&body).into_owned()));
+                    g.lock().unwrap().push((
+                        request.signature,
+                        String::from_utf8_lossy(&request.body).into_owned(),
+                    ));
                 }
                 let status = if fail {
                     "500 Internal Server Error"
