@@ -153,24 +153,46 @@ pub(crate) enum Db {
     Postgres(Box<Pg>),
 }
 
+/// Prepared statements a PostgreSQL connection keeps at most. Statements
+/// with lists (`IN (?, ?, …)`, multi-row `VALUES`) have a text per length,
+/// so a service connection that lives for months would otherwise keep
+/// every length it ever saw, on the client and on the server.
+const MAX_PREPARED: usize = 256;
+
 /// A PostgreSQL connection with its prepared statements.
 pub(crate) struct Pg {
     client: postgres::Client,
     /// Statements by SQL text (placeholders rewritten), each prepared once
     /// per connection, like SQLite's `prepare_cached`: a bulk change of
     /// thousands of rows then costs one round trip per statement, not two.
-    prepared: HashMap<String, postgres::Statement>,
+    /// With the round each was last used: beyond [`MAX_PREPARED`], the
+    /// least recently used is dropped (which closes it on the server).
+    prepared: HashMap<String, (postgres::Statement, u64)>,
+    /// Statements asked for so far: the clock of `prepared`.
+    uses: u64,
 }
 
 impl Pg {
     /// The prepared statement for `sql` (with `?` placeholders).
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
         let sql = pg_sql(sql);
-        if let Some(s) = self.prepared.get(&sql) {
+        self.uses += 1;
+        if let Some((s, used)) = self.prepared.get_mut(&sql) {
+            *used = self.uses;
             return Ok(s.clone());
         }
         let s = self.client.prepare(&sql).map_err(pg_err)?;
-        self.prepared.insert(sql, s.clone());
+        if self.prepared.len() >= MAX_PREPARED {
+            let oldest = self
+                .prepared
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.prepared.remove(&k);
+            }
+        }
+        self.prepared.insert(sql, (s.clone(), self.uses));
         Ok(s)
     }
 }
@@ -388,6 +410,7 @@ impl Db {
             return Ok(Self::Postgres(Box::new(Pg {
                 client,
                 prepared: HashMap::new(),
+                uses: 0,
             })));
         }
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -547,6 +570,35 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_postgres_connection_keeps_a_bounded_set_of_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let test = coldsign_e2e::TestDb::new(coldsign_e2e::Backend::Postgres, dir.path());
+        let mut db = Db::open(&test.url, true).unwrap();
+        let hot = "SELECT CAST(? AS BIGINT) + 1";
+        for n in 0..(MAX_PREPARED as i64 + 100) {
+            // A statement text per length, as `IN (?, ?, …)` lists make.
+            let sql = format!("SELECT CAST(? AS BIGINT) + {n}");
+            assert_eq!(
+                db.query_one(&sql, params![1i64]).unwrap().int(0).unwrap(),
+                n + 1
+            );
+            assert_eq!(
+                db.query_one(hot, params![n]).unwrap().int(0).unwrap(),
+                n + 1
+            );
+        }
+        let Db::Postgres(pg) = &db else {
+            panic!("not PostgreSQL");
+        };
+        assert_eq!(pg.prepared.len(), MAX_PREPARED);
+        // The statement used all along stayed; the oldest ones went.
+        assert!(pg.prepared.contains_key(&pg_sql(hot)));
+        assert!(!pg
+            .prepared
+            .contains_key(&pg_sql("SELECT CAST(? AS BIGINT) + 0")));
+    }
 
     #[test]
     fn rewrites_placeholders() {
