@@ -5,15 +5,211 @@ use crate::{
     bindings,
     clock::now_rfc3339,
     db::DbError,
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     model::{Batch, Chain, Item, Order, Subject},
     output::{Output, Table},
     state::{BatchState, ItemState, OrderState},
     store::batches,
     updates::ItemUpdate,
 };
+use coldsign_core::{batch::BatchError, Address};
 use serde_json::{json, Value};
-use std::{io::Write, path::Path};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+/// Why `batch create`, `drop`, `cancel`, `export` or `show` refused. Each
+/// says what to do next; its [`OperationError::kind`] gives its exit code
+/// and HTTP status. Nothing was changed in any of them.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BatchCommandError {
+    /// `create --orders` through the service: the order is another tenant's.
+    #[error("no order {order:?}")]
+    NoSuchOrder { order: String },
+    /// `create --orders` at the desk: the order belongs to a tenant.
+    #[error(
+        "order {order} belongs to tenant {tenant}: its batches are made through the service with that tenant's key"
+    )]
+    TenantsOrder { order: String, tenant: String },
+    /// `create --orders`: the order is on another chain.
+    #[error("order {order} is not on chain {chain}")]
+    OtherChain { order: String, chain: String },
+    /// `create --orders`: the order is not PENDING.
+    #[error("order {order} is {state}, only PENDING orders can go in a batch")]
+    NotPending { order: String, state: OrderState },
+    /// `create --orders`: the order is held.
+    #[error(
+        "order {order} is held (since {since}): it goes in no batch until released; \
+         release it with `hub-cli order release {order}`, or leave it out of --orders"
+    )]
+    Held { order: String, since: String },
+    /// `create --orders`: the order's sender is not a cold address.
+    #[error("order {order} sends from {from}, which is not a cold address")]
+    NotCold { order: String, from: Address },
+    /// `create --orders`: the order is named twice.
+    #[error("order {order} is listed twice")]
+    ListedTwice { order: String },
+    /// `create`: another unfinished batch took the pending orders.
+    #[error(
+        "no pending orders left on {chain}: batch {batch} ({state}) has them; finish or cancel it first"
+    )]
+    TakenByBatch {
+        chain: String,
+        batch: i64,
+        state: BatchState,
+    },
+    /// `create`: every pending order on the chain is held.
+    #[error(
+        "every pending order on {chain} is held ({held}): release the ones to pay with \
+         `hub-cli order release ID` (see `hub-cli order list --state HELD`)"
+    )]
+    AllHeld { chain: String, held: i64 },
+    /// `create`: no pending order from a cold address on the chain.
+    #[error("no pending orders from cold addresses on {chain}: import orders first")]
+    NoPendingOrders { chain: String },
+    /// `create`: the chain has an unfinished batch already.
+    #[error(
+        "chain {chain} already has an unfinished batch {batch} ({state}): finish or cancel it before creating another"
+    )]
+    Unfinished {
+        chain: String,
+        batch: i64,
+        state: BatchState,
+    },
+    /// `create`: the chain had an unfinished batch, gone by the time it was read.
+    #[error(
+        "chain {chain} already has an unfinished batch: finish or cancel it before creating another"
+    )]
+    UnfinishedMeanwhile { chain: String },
+    /// `create`: the order's sender is not a cold address on the chain.
+    #[error("order {order} sends from {from}, which is not a cold address on {chain}")]
+    NotColdOn {
+        order: String,
+        from: Address,
+        chain: String,
+    },
+    /// `create`: the sender's wallet was never recorded (imported before proofs).
+    #[error(
+        "order {order} sends from {from}, whose wallet is not recorded (it was imported before addresses \
+         carried proofs of possession): export the signer's addresses again (`signer addresses \
+         --json`) and import them (`hub-cli address import`); no batch was created"
+    )]
+    WalletUnknown { order: String, from: Address },
+    /// `create`: the orders come from more than one wallet.
+    #[error(
+        "these orders come from {} wallets ({}): a batch is signed by one signer and never mixes \
+         wallets; create one batch per wallet with --orders; no batch was created",
+        .wallets.len(),
+        wallet_list(.wallets)
+    )]
+    MixedWallets { wallets: Vec<WalletOrders> },
+    /// `drop`: the batch is past NEW and BLOCKED.
+    #[error(
+        "batch {batch} is {state}: orders can be dropped only from a NEW or BLOCKED batch{}",
+        if .state.can_cancel() { " (cancel the batch instead)" } else { "" }
+    )]
+    NotDroppable { batch: i64, state: BatchState },
+    /// `drop --build-errors`: no order is BUILD_ERROR.
+    #[error("batch {batch} has no BUILD_ERROR order to drop")]
+    NothingToDrop { batch: i64 },
+    /// `cancel`: a signed file was accepted already.
+    #[error(
+        "batch {batch} is {state}: a batch can be cancelled only before a signed file was accepted; \
+         resolve its orders instead (`hub-cli batch show {batch}`)"
+    )]
+    NotCancellable { batch: i64, state: BatchState },
+    /// A file cannot be written.
+    #[error("cannot write {}: {source}", .path.display())]
+    CannotWrite {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `export`: the batch has no unsigned file yet (or any more).
+    #[error(
+        "batch {batch} is {state}: there is no unsigned file to export; it is written once every order is built (READY_FOR_SIGNATURE)"
+    )]
+    NothingToExport { batch: i64, state: BatchState },
+    /// `export`: the stored unsigned file does not parse.
+    #[error("stored unsigned batch {batch} does not parse: {error}")]
+    StoredFileBroken { batch: i64, error: BatchError },
+    /// `export --out`: not a directory.
+    #[error(
+        "{} is not a directory: is the USB stick mounted? Give the directory to write into with --out",
+        .dir.display()
+    )]
+    NotADirectory { dir: PathBuf },
+    /// `show --state`: not an order-in-batch state.
+    #[error(
+        "--state {given:?} is not an order-in-batch state; one of: {}",
+        ItemState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownState { given: String },
+}
+
+crate::error::operation_error!(BatchCommandError);
+
+impl OperationError for BatchCommandError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NoSuchOrder { .. } => ErrorKind::NotFound,
+            Self::TenantsOrder { .. }
+            | Self::OtherChain { .. }
+            | Self::NotCold { .. }
+            | Self::ListedTwice { .. }
+            | Self::NoPendingOrders { .. }
+            | Self::NotColdOn { .. }
+            | Self::WalletUnknown { .. }
+            | Self::MixedWallets { .. }
+            | Self::CannotWrite { .. }
+            | Self::NotADirectory { .. } => ErrorKind::Input,
+            Self::NotPending { .. }
+            | Self::Held { .. }
+            | Self::TakenByBatch { .. }
+            | Self::AllHeld { .. }
+            | Self::Unfinished { .. }
+            | Self::UnfinishedMeanwhile { .. }
+            | Self::NotDroppable { .. }
+            | Self::NothingToDrop { .. }
+            | Self::NotCancellable { .. }
+            | Self::NothingToExport { .. } => ErrorKind::Conflict,
+            Self::StoredFileBroken { .. } => ErrorKind::Internal,
+            Self::UnknownState { .. } => ErrorKind::Usage,
+        }
+    }
+}
+
+/// One wallet's share of a `batch create` that mixes wallets.
+#[derive(Debug)]
+pub(crate) struct WalletOrders {
+    /// The wallet's fingerprint.
+    wallet: String,
+    /// How many of the orders it signs.
+    orders: usize,
+    /// The first of them.
+    example: String,
+    /// That order's sender.
+    from: Address,
+}
+
+impl std::fmt::Display for WalletOrders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wallet {}: {} order(s), e.g. {} from {}",
+            self.wallet, self.orders, self.example, self.from
+        )
+    }
+}
+
+/// The wallets' shares, as `wallet W: N order(s), e.g. ...; ...`.
+fn wallet_list(wallets: &[WalletOrders]) -> String {
+    wallets
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// `batch create`.
 pub(crate) fn create(
@@ -34,41 +230,46 @@ pub(crate) fn create(
             let o = Order::by_order_id(&mut ctx.db, id)?;
             if o.tenant != tenant {
                 return match &tenant {
-                    Some(_) => Err(HubError::NotFound(format!("no order {id:?}"))),
-                    None => Err(HubError::Input(format!(
-                        "order {id} belongs to tenant {}: its batches are made through the service with that tenant's key",
-                        o.tenant.as_deref().unwrap_or_default()
-                    ))),
+                    Some(_) => Err(BatchCommandError::NoSuchOrder { order: id.clone() }.into()),
+                    None => Err(BatchCommandError::TenantsOrder {
+                        order: id.clone(),
+                        tenant: o.tenant.clone().unwrap_or_default(),
+                    }
+                    .into()),
                 };
             }
             if o.chain != chain.id {
-                return Err(HubError::Input(format!(
-                    "order {id} is not on chain {}",
-                    chain.name
-                )));
+                return Err(BatchCommandError::OtherChain {
+                    order: id.clone(),
+                    chain: chain.name.clone(),
+                }
+                .into());
             }
             if o.state != OrderState::Pending {
-                return Err(HubError::Conflict(format!(
-                    "order {id} is {}, only PENDING orders can go in a batch",
-                    o.state
-                )));
+                return Err(BatchCommandError::NotPending {
+                    order: id.clone(),
+                    state: o.state,
+                }
+                .into());
             }
             if let Some(since) = &o.held_at {
-                return Err(HubError::Conflict(format!(
-                    "order {id} is held (since {since}): it goes in no batch until released; \
-                     release it with `hub-cli order release {id}`, or leave it out of --orders"
-                )));
+                return Err(BatchCommandError::Held {
+                    order: id.clone(),
+                    since: since.clone(),
+                }
+                .into());
             }
             let cold = crate::model::AddressRow::find(&mut ctx.db, chain.id, o.from)?
                 .is_some_and(|a| a.role == "cold");
             if !cold {
-                return Err(HubError::Input(format!(
-                    "order {id} sends from {}, which is not a cold address",
-                    o.from
-                )));
+                return Err(BatchCommandError::NotCold {
+                    order: id.clone(),
+                    from: o.from,
+                }
+                .into());
             }
             if v.iter().any(|x: &Order| x.id == o.id) {
-                return Err(HubError::Input(format!("order {id} is listed twice")));
+                return Err(BatchCommandError::ListedTwice { order: id.clone() }.into());
             }
             v.push(o);
         }
@@ -77,23 +278,25 @@ pub(crate) fn create(
     if orders.is_empty() {
         // Racing another `batch create`: the winner took the orders.
         if let Some(b) = Batch::unfinished_on(&mut ctx.db, chain.id, tenant.as_deref())? {
-            return Err(HubError::Conflict(format!(
-                "no pending orders left on {}: batch {} ({}) has them; finish or cancel it first",
-                chain.name, b.id, b.state
-            )));
+            return Err(BatchCommandError::TakenByBatch {
+                chain: chain.name.clone(),
+                batch: b.id,
+                state: b.state,
+            }
+            .into());
         }
         let held = batches::held_pending_count(&mut ctx.db, chain.id)?;
         if held > 0 {
-            return Err(HubError::Conflict(format!(
-                "every pending order on {} is held ({held}): release the ones to pay with \
-                 `hub-cli order release ID` (see `hub-cli order list --state HELD`)",
-                chain.name
-            )));
+            return Err(BatchCommandError::AllHeld {
+                chain: chain.name.clone(),
+                held,
+            }
+            .into());
         }
-        return Err(HubError::Input(format!(
-            "no pending orders from cold addresses on {}: import orders first",
-            chain.name
-        )));
+        return Err(BatchCommandError::NoPendingOrders {
+            chain: chain.name.clone(),
+        }
+        .into());
     }
     one_wallet(&mut ctx.db, &chain, &orders)?;
     let actor = ctx.actor.clone();
@@ -145,16 +348,17 @@ pub(crate) fn create(
         Ok(b) => b,
         Err(HubError::Db(DbError::Unique(_)) | HubError::Concurrent(_)) => {
             let existing = Batch::unfinished_on(&mut ctx.db, chain.id, tenant.as_deref())?;
-            return Err(HubError::Conflict(match existing {
-                Some(b) => format!(
-                    "chain {} already has an unfinished batch {} ({}): finish or cancel it before creating another",
-                    chain.name, b.id, b.state
-                ),
-                None => format!(
-                    "chain {} already has an unfinished batch: finish or cancel it before creating another",
-                    chain.name
-                ),
-            }));
+            return Err(match existing {
+                Some(b) => BatchCommandError::Unfinished {
+                    chain: chain.name.clone(),
+                    batch: b.id,
+                    state: b.state,
+                },
+                None => BatchCommandError::UnfinishedMeanwhile {
+                    chain: chain.name.clone(),
+                },
+            }
+            .into());
         }
         Err(e) => return Err(e),
     };
@@ -195,37 +399,33 @@ fn one_wallet(db: &mut crate::db::Db, chain: &Chain, orders: &[Order]) -> Result
     let mut by_wallet: BTreeMap<&str, (usize, &Order)> = BTreeMap::new();
     for o in orders {
         let Some(wallet) = wallets.get(&o.from.to_checksum()) else {
-            return Err(HubError::Input(format!(
-                "order {} sends from {}, which is not a cold address on {}",
-                o.order_id, o.from, chain.name
-            )));
+            return Err(BatchCommandError::NotColdOn {
+                order: o.order_id.clone(),
+                from: o.from,
+                chain: chain.name.clone(),
+            }
+            .into());
         };
         let Some(wallet) = wallet.as_deref() else {
-            return Err(HubError::Input(format!(
-                "order {} sends from {}, whose wallet is not recorded (it was imported before addresses \
-                 carried proofs of possession): export the signer's addresses again (`signer addresses \
-                 --json`) and import them (`hub-cli address import`); no batch was created",
-                o.order_id, o.from
-            )));
+            return Err(BatchCommandError::WalletUnknown {
+                order: o.order_id.clone(),
+                from: o.from,
+            }
+            .into());
         };
         by_wallet.entry(wallet).or_insert((0, o)).0 += 1;
     }
     if by_wallet.len() > 1 {
-        let list: Vec<String> = by_wallet
+        let wallets: Vec<WalletOrders> = by_wallet
             .iter()
-            .map(|(w, (n, first))| {
-                format!(
-                    "wallet {w}: {n} order(s), e.g. {} from {}",
-                    first.order_id, first.from
-                )
+            .map(|(w, (n, first))| WalletOrders {
+                wallet: (*w).to_owned(),
+                orders: *n,
+                example: first.order_id.clone(),
+                from: first.from,
             })
             .collect();
-        return Err(HubError::Input(format!(
-            "these orders come from {} wallets ({}): a batch is signed by one signer and never mixes \
-             wallets; create one batch per wallet with --orders; no batch was created",
-            by_wallet.len(),
-            list.join("; ")
-        )));
+        return Err(BatchCommandError::MixedWallets { wallets }.into());
     }
     Ok(())
 }
@@ -241,15 +441,11 @@ pub(crate) fn drop_orders(
 ) -> Result<()> {
     let batch = Batch::get(&mut ctx.db, id)?;
     if !matches!(batch.state, BatchState::New | BatchState::Blocked) {
-        return Err(HubError::Conflict(format!(
-            "batch {id} is {}: orders can be dropped only from a NEW or BLOCKED batch{}",
-            batch.state,
-            if batch.state.can_cancel() {
-                " (cancel the batch instead)"
-            } else {
-                ""
-            }
-        )));
+        return Err(BatchCommandError::NotDroppable {
+            batch: id,
+            state: batch.state,
+        }
+        .into());
     }
     let items = Item::of_batch(&mut ctx.db, id)?;
     let dropped: Vec<Item> = if build_errors {
@@ -269,9 +465,7 @@ pub(crate) fn drop_orders(
         v
     };
     if dropped.is_empty() {
-        return Err(HubError::Conflict(format!(
-            "batch {id} has no BUILD_ERROR order to drop"
-        )));
+        return Err(BatchCommandError::NothingToDrop { batch: id }.into());
     }
     let actor = ctx.actor.clone();
     ctx.db.transaction(|db| {
@@ -328,11 +522,11 @@ pub(crate) fn cancel(ctx: &mut Ctx, id: i64) -> Result<()> {
         return Ok(());
     }
     if !batch.state.can_cancel() {
-        return Err(HubError::Conflict(format!(
-            "batch {id} is {}: a batch can be cancelled only before a signed file was accepted; \
-             resolve its orders instead (`hub-cli batch show {id}`)",
-            batch.state
-        )));
+        return Err(BatchCommandError::NotCancellable {
+            batch: id,
+            state: batch.state,
+        }
+        .into());
     }
     let items = Item::of_batch(&mut ctx.db, id)?;
     let actor = ctx.actor.clone();
@@ -405,9 +599,13 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
         }
         Ok(())
     };
-    write().map_err(|e| {
+    write().map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
-        HubError::Input(format!("cannot write {}: {e}", path.display()))
+        BatchCommandError::CannotWrite {
+            path: path.to_owned(),
+            source,
+        }
+        .into()
     })
 }
 
@@ -417,22 +615,32 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
 pub(crate) fn export(ctx: &mut Ctx, id: i64, out: &Path) -> Result<()> {
     let batch = Batch::get(&mut ctx.db, id)?;
     let json_text = match (&batch.unsigned_json, batch.state) {
-        (Some(j), s) if !matches!(s, BatchState::New | BatchState::BuildingTx | BatchState::Blocked | BatchState::Cancelled) => j.clone(),
+        (Some(j), s)
+            if !matches!(
+                s,
+                BatchState::New
+                    | BatchState::BuildingTx
+                    | BatchState::Blocked
+                    | BatchState::Cancelled
+            ) =>
+        {
+            j.clone()
+        }
         _ => {
-            return Err(HubError::Conflict(format!(
-                "batch {id} is {}: there is no unsigned file to export; it is written once every order is built (READY_FOR_SIGNATURE)",
-                batch.state
-            )))
+            return Err(BatchCommandError::NothingToExport {
+                batch: id,
+                state: batch.state,
+            }
+            .into())
         }
     };
-    let unsigned = coldsign_core::batch::UnsignedBatch::parse(&json_text).map_err(|e| {
-        HubError::Internal(format!("stored unsigned batch {id} does not parse: {e}"))
-    })?;
+    let unsigned = coldsign_core::batch::UnsignedBatch::parse(&json_text)
+        .map_err(|error| BatchCommandError::StoredFileBroken { batch: id, error })?;
     if !out.is_dir() {
-        return Err(HubError::Input(format!(
-            "{} is not a directory: is the USB stick mounted? Give the directory to write into with --out",
-            out.display()
-        )));
+        return Err(BatchCommandError::NotADirectory {
+            dir: out.to_owned(),
+        }
+        .into());
     }
     let items = Item::of_batch(&mut ctx.db, id)?;
     let digest = unsigned.digest();
@@ -477,15 +685,8 @@ pub(crate) fn show(ctx: &mut Ctx, id: i64, state: Option<&str>) -> Result<()> {
     let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
     let mut items = Item::of_batch(&mut ctx.db, id)?;
     if let Some(s) = state {
-        let wanted: ItemState = s.parse().map_err(|_| {
-            HubError::Usage(format!(
-                "--state {s:?} is not an order-in-batch state; one of: {}",
-                ItemState::ALL
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+        let wanted: ItemState = s.parse().map_err(|_| BatchCommandError::UnknownState {
+            given: s.to_owned(),
         })?;
         items.retain(|i| i.state == wanted);
     }
@@ -550,4 +751,218 @@ pub(crate) fn list(ctx: &mut Ctx) -> Result<()> {
     }
     ctx.out.result(json!(data), &Output::table(&t));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_batch_command_error_has_its_kind_and_says_what_to_do() {
+        let order = || "W-1".to_owned();
+        let chain = || "sepolia".to_owned();
+        let from = Address([1; 20]);
+        let cases = [
+            (
+                BatchCommandError::NoSuchOrder { order: order() },
+                ErrorKind::NotFound,
+                "no order \"W-1\"",
+            ),
+            (
+                BatchCommandError::TenantsOrder {
+                    order: order(),
+                    tenant: "acme".to_owned(),
+                },
+                ErrorKind::Input,
+                "through the service with that tenant's key",
+            ),
+            (
+                BatchCommandError::OtherChain {
+                    order: order(),
+                    chain: chain(),
+                },
+                ErrorKind::Input,
+                "order W-1 is not on chain sepolia",
+            ),
+            (
+                BatchCommandError::NotPending {
+                    order: order(),
+                    state: OrderState::InBatch,
+                },
+                ErrorKind::Conflict,
+                "order W-1 is IN_BATCH, only PENDING orders",
+            ),
+            (
+                BatchCommandError::Held {
+                    order: order(),
+                    since: "2024-01-01T00:00:00Z".to_owned(),
+                },
+                ErrorKind::Conflict,
+                "until released; release it with `hub-cli order release W-1`",
+            ),
+            (
+                BatchCommandError::NotCold {
+                    order: order(),
+                    from,
+                },
+                ErrorKind::Input,
+                "which is not a cold address",
+            ),
+            (
+                BatchCommandError::ListedTwice { order: order() },
+                ErrorKind::Input,
+                "order W-1 is listed twice",
+            ),
+            (
+                BatchCommandError::TakenByBatch {
+                    chain: chain(),
+                    batch: 3,
+                    state: BatchState::Blocked,
+                },
+                ErrorKind::Conflict,
+                "batch 3 (BLOCKED) has them; finish or cancel it first",
+            ),
+            (
+                BatchCommandError::AllHeld {
+                    chain: chain(),
+                    held: 2,
+                },
+                ErrorKind::Conflict,
+                "is held (2): release the ones to pay with `hub-cli order release ID`",
+            ),
+            (
+                BatchCommandError::NoPendingOrders { chain: chain() },
+                ErrorKind::Input,
+                "import orders first",
+            ),
+            (
+                BatchCommandError::Unfinished {
+                    chain: chain(),
+                    batch: 3,
+                    state: BatchState::New,
+                },
+                ErrorKind::Conflict,
+                "unfinished batch 3 (NEW): finish or cancel it before creating another",
+            ),
+            (
+                BatchCommandError::UnfinishedMeanwhile { chain: chain() },
+                ErrorKind::Conflict,
+                "chain sepolia already has an unfinished batch: finish or cancel it",
+            ),
+            (
+                BatchCommandError::NotColdOn {
+                    order: order(),
+                    from,
+                    chain: chain(),
+                },
+                ErrorKind::Input,
+                "which is not a cold address on sepolia",
+            ),
+            (
+                BatchCommandError::WalletUnknown {
+                    order: order(),
+                    from,
+                },
+                ErrorKind::Input,
+                "export the signer's addresses again (`signer addresses --json`) and import them",
+            ),
+            (
+                BatchCommandError::MixedWallets {
+                    wallets: vec![
+                        WalletOrders {
+                            wallet: "aa".to_owned(),
+                            orders: 2,
+                            example: order(),
+                            from,
+                        },
+                        WalletOrders {
+                            wallet: "bb".to_owned(),
+                            orders: 1,
+                            example: "W-2".to_owned(),
+                            from,
+                        },
+                    ],
+                },
+                ErrorKind::Input,
+                "these orders come from 2 wallets (wallet aa: 2 order(s), e.g. W-1 from ",
+            ),
+            (
+                BatchCommandError::NotDroppable {
+                    batch: 3,
+                    state: BatchState::ReadyForSignature,
+                },
+                ErrorKind::Conflict,
+                "only from a NEW or BLOCKED batch (cancel the batch instead)",
+            ),
+            (
+                BatchCommandError::NothingToDrop { batch: 3 },
+                ErrorKind::Conflict,
+                "batch 3 has no BUILD_ERROR order to drop",
+            ),
+            (
+                BatchCommandError::NotCancellable {
+                    batch: 3,
+                    state: BatchState::InProcess,
+                },
+                ErrorKind::Conflict,
+                "resolve its orders instead (`hub-cli batch show 3`)",
+            ),
+            (
+                BatchCommandError::CannotWrite {
+                    path: PathBuf::from("/mnt/usb/x.json"),
+                    source: std::io::Error::other("disk full"),
+                },
+                ErrorKind::Input,
+                "cannot write /mnt/usb/x.json: disk full",
+            ),
+            (
+                BatchCommandError::NothingToExport {
+                    batch: 3,
+                    state: BatchState::Blocked,
+                },
+                ErrorKind::Conflict,
+                "it is written once every order is built (READY_FOR_SIGNATURE)",
+            ),
+            (
+                BatchCommandError::StoredFileBroken {
+                    batch: 3,
+                    error: BatchError::Json("eof".to_owned()),
+                },
+                ErrorKind::Internal,
+                "stored unsigned batch 3 does not parse: ",
+            ),
+            (
+                BatchCommandError::NotADirectory {
+                    dir: PathBuf::from("/mnt/usb"),
+                },
+                ErrorKind::Input,
+                "/mnt/usb is not a directory: is the USB stick mounted? Give the directory",
+            ),
+            (
+                BatchCommandError::UnknownState {
+                    given: "DONE".to_owned(),
+                },
+                ErrorKind::Usage,
+                "--state \"DONE\" is not an order-in-batch state; one of: SELECTED, ",
+            ),
+        ];
+        for (error, kind, says) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(says), "{text}");
+            let hub = HubError::from(error);
+            assert_eq!(hub.exit_code(), kind.exit_code());
+            assert_eq!(hub.to_string(), text);
+        }
+        // A batch that can no longer be cancelled is not pointed to `cancel`.
+        let text = BatchCommandError::NotDroppable {
+            batch: 3,
+            state: BatchState::InProcess,
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            "batch 3 is IN_PROCESS: orders can be dropped only from a NEW or BLOCKED batch"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use super::{connect, orders::asset_of, Ctx};
 use crate::{
     bindings::{self, Binding, NonceUse, Whose},
     clock::now_batch_timestamp,
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     evidence::{self, BlockCache},
     fees::{Fees, NATIVE_TRANSFER_GAS},
     model::{AddressRow, Asset, Batch, Chain, Item, ItemMove, Order},
@@ -16,12 +16,77 @@ use crate::{
     updates::ItemUpdate,
 };
 use coldsign_core::{
-    batch::{ItemKind, Summary, UnsignedBatch, UnsignedItemDraft},
+    batch::{BatchError, ItemKind, Summary, UnsignedBatch, UnsignedItemDraft},
     erc20::Transfer,
     Address, Transaction, TxEip1559, TxLegacy, B256, U256,
 };
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Why `batch build` (or `batch create --build`) could not build a batch,
+/// or left it BLOCKED. Each says what to do next; its
+/// [`OperationError::kind`] gives its exit code and HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BuildError {
+    /// Some orders failed to build: the batch is BLOCKED.
+    #[error(
+        "batch {batch} is BLOCKED: fix the orders marked BUILD_ERROR (fund the sender, register the \
+         address...) and run `hub-cli batch build {batch}` again, or take them out with `hub-cli batch drop {batch} ORDER`"
+    )]
+    Blocked { batch: i64 },
+    /// A token's `balanceOf` did not answer 32 bytes.
+    #[error("balanceOf on {token} returned {bytes} bytes: is it an ERC-20 contract on {chain}?")]
+    NotErc20 {
+        token: Address,
+        bytes: usize,
+        chain: String,
+    },
+    /// The prefetch has no answer for a sender (`what`: nonce, balance...).
+    #[error("no {what} fetched for {sender}")]
+    NotFetched { what: &'static str, sender: Address },
+    /// A signed file was accepted already: too late to build.
+    #[error("batch {batch} is {state}: it can be built only before a signed file was accepted")]
+    NotBuildable { batch: i64, state: BatchState },
+    /// The unsigned file left the hub, and `--force` was not given.
+    #[error(
+        "batch {batch}'s unsigned file (digest {digest}) was exported: rebuilding would replace the file already \
+         carried to the signer; sign and upload that file, or rebuild with `hub-cli batch build {batch} --force`, \
+         which keeps every nonce and voids the old file (its signed answer is then refused)"
+    )]
+    Exported { batch: i64, digest: B256 },
+    /// Every order was dropped from the batch.
+    #[error("batch {batch} has no orders left: cancel it with `hub-cli batch cancel {batch}`")]
+    NoOrders { batch: i64 },
+    /// The chain settled every order before the build: the batch is empty.
+    #[error(
+        "every order of batch {batch} was already settled on chain (see `hub-cli order show`): cancel the empty batch with `hub-cli batch cancel {batch}`"
+    )]
+    AllSettled { batch: i64 },
+    /// A token transfer was built without its gas estimate.
+    #[error("no gas estimate for order {order}")]
+    NoGasEstimate { order: String },
+    /// The built items do not make a valid unsigned file.
+    #[error("the built batch is not valid: {error}")]
+    InvalidBatch { error: BatchError },
+}
+
+crate::error::operation_error!(BuildError);
+
+impl OperationError for BuildError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Blocked { .. } => ErrorKind::NeedsOperator,
+            Self::NotErc20 { .. } => ErrorKind::Node,
+            Self::NotBuildable { .. }
+            | Self::Exported { .. }
+            | Self::NoOrders { .. }
+            | Self::AllSettled { .. } => ErrorKind::Conflict,
+            Self::NotFetched { .. } | Self::NoGasEstimate { .. } | Self::InvalidBatch { .. } => {
+                ErrorKind::Internal
+            }
+        }
+    }
+}
 
 /// What a build did, for printing.
 #[derive(Debug)]
@@ -66,10 +131,7 @@ fn gwei(wei: U256) -> String {
 
 /// The error for a build that left the batch BLOCKED.
 pub(crate) fn blocked_error(id: i64) -> HubError {
-    HubError::NeedsOperator(format!(
-        "batch {id} is BLOCKED: fix the orders marked BUILD_ERROR (fund the sender, register the \
-         address...) and run `hub-cli batch build {id}` again, or take them out with `hub-cli batch drop {id} ORDER`"
-    ))
+    BuildError::Blocked { batch: id }.into()
 }
 
 fn node_msg(e: RpcError) -> Result<String> {
@@ -102,6 +164,11 @@ fn answers(rpc: &Rpc, calls: &[Call]) -> Result<Vec<std::result::Result<Json, Rp
 
 fn quantity(method: &str, r: std::result::Result<Json, RpcError>) -> Result<U256> {
     Ok(crate::rpc::quantity(method, &r?)?)
+}
+
+/// The error for a prefetch that has no `what` for `sender`.
+fn not_fetched(what: &'static str, sender: Address) -> HubError {
+    BuildError::NotFetched { what, sender }.into()
 }
 
 impl Prefetch {
@@ -188,11 +255,12 @@ impl Prefetch {
             let bytes = coldsign_core::hex_data::decode(out.as_str().unwrap_or_default())
                 .unwrap_or_default();
             if bytes.len() != 32 {
-                return Err(HubError::Node(format!(
-                    "balanceOf on {token} returned {} bytes: is it an ERC-20 contract on {}?",
-                    bytes.len(),
-                    chain.name
-                )));
+                return Err(BuildError::NotErc20 {
+                    token: *token,
+                    bytes: bytes.len(),
+                    chain: chain.name.clone(),
+                }
+                .into());
             }
             token_balances.insert((*sender, *token), U256::from_big_endian(&bytes));
         }
@@ -240,28 +308,28 @@ impl Prefetch {
         self.nonces
             .get(&sender)
             .copied()
-            .ok_or_else(|| HubError::Internal(format!("no nonce fetched for {sender}")))
+            .ok_or_else(|| not_fetched("nonce", sender))
     }
 
     fn mined(&self, sender: Address) -> Result<u64> {
         self.mined
             .get(&sender)
             .copied()
-            .ok_or_else(|| HubError::Internal(format!("no mined nonce fetched for {sender}")))
+            .ok_or_else(|| not_fetched("mined nonce", sender))
     }
 
     fn balance(&self, sender: Address) -> Result<U256> {
         self.balances
             .get(&sender)
             .copied()
-            .ok_or_else(|| HubError::Internal(format!("no balance fetched for {sender}")))
+            .ok_or_else(|| not_fetched("balance", sender))
     }
 
     fn token_balance(&self, sender: Address, token: Address) -> Result<U256> {
         self.token_balances
             .get(&(sender, token))
             .copied()
-            .ok_or_else(|| HubError::Internal(format!("no token balance fetched for {sender}")))
+            .ok_or_else(|| not_fetched("token balance", sender))
     }
 
     /// `None` for a plain native transfer (21,000 gas).
@@ -425,26 +493,21 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
             | BatchState::SignatureError
     );
     if !allowed {
-        return Err(HubError::Conflict(format!(
-            "batch {id} is {}: it can be built only before a signed file was accepted",
-            batch.state
-        )));
+        return Err(BuildError::NotBuildable {
+            batch: id,
+            state: batch.state,
+        }
+        .into());
     }
     let exported = bindings::exported_file(&mut ctx.db, id)?;
     if let (Some(digest), false) = (exported, force) {
-        return Err(HubError::Conflict(format!(
-            "batch {id}'s unsigned file (digest {digest}) was exported: rebuilding would replace the file already \
-             carried to the signer; sign and upload that file, or rebuild with `hub-cli batch build {id} --force`, \
-             which keeps every nonce and voids the old file (its signed answer is then refused)"
-        )));
+        return Err(BuildError::Exported { batch: id, digest }.into());
     }
     let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
     let rpc = connect(&chain)?;
     let items = Item::of_batch(&mut ctx.db, id)?;
     if items.is_empty() {
-        return Err(HubError::Conflict(format!(
-            "batch {id} has no orders left: cancel it with `hub-cli batch cancel {id}`"
-        )));
+        return Err(BuildError::NoOrders { batch: id }.into());
     }
     let actor = ctx.actor.clone();
     if batch.state != BatchState::BuildingTx || exported.is_some() {
@@ -495,9 +558,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
                 "every order was settled by the chain: cancel this empty batch",
             )
         })?;
-        return Err(HubError::Conflict(format!(
-            "every order of batch {id} was already settled on chain (see `hub-cli order show`): cancel the empty batch with `hub-cli batch cancel {id}`"
-        )));
+        return Err(BuildError::AllSettled { batch: id }.into());
     }
     let live = bindings::live(&mut ctx.db, chain.id)?;
     let in_batch: BTreeSet<i64> = items.iter().map(|i| i.order.id).collect();
@@ -645,10 +706,10 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
                             continue;
                         }
                         None => {
-                            return Err(HubError::Internal(format!(
-                                "no gas estimate for order {}",
-                                item.order.order_id
-                            )))
+                            return Err(BuildError::NoGasEstimate {
+                                order: item.order.order_id.clone(),
+                            }
+                            .into())
                         }
                     }
                 }
@@ -759,7 +820,7 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
         let head = batches::last_ledger_head(&mut ctx.db)?;
         Some(
             UnsignedBatch::with_ledger_head(batch_id, chain.chain_id, &created_at, head, drafts)
-                .map_err(|e| HubError::Internal(format!("the built batch is not valid: {e}")))?,
+                .map_err(|error| BuildError::InvalidBatch { error })?,
         )
     } else {
         None
@@ -862,4 +923,98 @@ pub(crate) fn run_build(ctx: &mut Ctx, id: i64, force: bool) -> Result<Report> {
         human,
         blocked: to_state == BatchState::Blocked,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_build_error_has_its_kind_and_says_what_to_do() {
+        let cases = [
+            (
+                BuildError::Blocked { batch: 3 },
+                ErrorKind::NeedsOperator,
+                "run `hub-cli batch build 3` again, or take them out with `hub-cli batch drop 3 ORDER`",
+            ),
+            (
+                BuildError::NotErc20 {
+                    token: Address([1; 20]),
+                    bytes: 0,
+                    chain: "sepolia".to_owned(),
+                },
+                ErrorKind::Node,
+                "returned 0 bytes: is it an ERC-20 contract on sepolia?",
+            ),
+            (
+                BuildError::NotFetched {
+                    what: "mined nonce",
+                    sender: Address([1; 20]),
+                },
+                ErrorKind::Internal,
+                "no mined nonce fetched for ",
+            ),
+            (
+                BuildError::NotBuildable {
+                    batch: 3,
+                    state: BatchState::InProcess,
+                },
+                ErrorKind::Conflict,
+                "batch 3 is IN_PROCESS: it can be built only before",
+            ),
+            (
+                BuildError::Exported {
+                    batch: 3,
+                    digest: B256([7; 32]),
+                },
+                ErrorKind::Conflict,
+                "rebuild with `hub-cli batch build 3 --force`, which keeps every nonce",
+            ),
+            (
+                BuildError::NoOrders { batch: 3 },
+                ErrorKind::Conflict,
+                "cancel it with `hub-cli batch cancel 3`",
+            ),
+            (
+                BuildError::AllSettled { batch: 3 },
+                ErrorKind::Conflict,
+                "cancel the empty batch with `hub-cli batch cancel 3`",
+            ),
+            (
+                BuildError::NoGasEstimate {
+                    order: "W-1".to_owned(),
+                },
+                ErrorKind::Internal,
+                "no gas estimate for order W-1",
+            ),
+            (
+                BuildError::InvalidBatch {
+                    error: BatchError::Json("empty".to_owned()),
+                },
+                ErrorKind::Internal,
+                "the built batch is not valid: ",
+            ),
+        ];
+        for (error, kind, says) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(says), "{text}");
+            let hub = HubError::from(error);
+            assert_eq!(hub.exit_code(), kind.exit_code());
+            assert_eq!(hub.to_string(), text);
+        }
+        // The line continuations join the prose as `format!` did.
+        assert!(BuildError::Blocked { batch: 3 }
+            .to_string()
+            .contains("register the address...) and run"));
+    }
+
+    #[test]
+    fn a_hint_on_a_build_error_keeps_its_kind_and_text() {
+        let hub = blocked_error(3).with_hint("batch 3 was created but not built");
+        assert_eq!(hub.error_kind(), ErrorKind::NeedsOperator);
+        assert!(hub
+            .to_string()
+            .ends_with("drop 3 ORDER`; batch 3 was created but not built"));
+    }
 }

@@ -2,13 +2,70 @@
 
 use super::{connect, Ctx};
 use crate::{
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     model::{Batch, Chain, Item, ItemMove},
     rpc::{Call, Rpc, RpcError},
     state::{BatchState, ItemState},
 };
 use coldsign_core::{hex_data, B256};
 use serde_json::json;
+
+/// Why `batch send` or `batch resend` refused to broadcast, or what its
+/// broadcast left to do. Each says what to do next; its
+/// [`OperationError::kind`] gives its exit code and HTTP status.
+///
+/// A request the node did not answer at all stays a generic
+/// `HubError::Node`: the service's supervisor counts node failures by
+/// matching that variant.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SendError {
+    /// `batch resend` while orders are still BROADCAST_ERROR or LINGERING.
+    #[error(
+        "batch {batch} still has exceptions: {}; resolve them first (`hub-cli batch resolve`, `hub-cli batch check`)",
+        open_list(.open)
+    )]
+    OpenExceptions {
+        batch: i64,
+        open: Vec<(String, ItemState)>,
+    },
+    /// `batch send` on a batch with no accepted signed file.
+    #[error("batch {batch} is {state}: there is nothing signed to send")]
+    NothingSigned { batch: i64, state: BatchState },
+    /// The node answered some transactions with neither a yes nor a no.
+    #[error(
+        "{count} transaction(s) may not have reached the node ({first}): run `hub-cli batch send {batch}` again"
+    )]
+    MaybeNotReached {
+        batch: i64,
+        count: usize,
+        first: String,
+    },
+    /// The node rejected some transactions: each needs an operator.
+    #[error(
+        "{count} order(s) are BROADCAST_ERROR: resolve each with `hub-cli batch resolve {batch} ORDER --on-chain|--resend|--rebuild`"
+    )]
+    Rejected { batch: i64, count: usize },
+}
+
+crate::error::operation_error!(SendError);
+
+impl OperationError for SendError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::OpenExceptions { .. } | Self::NothingSigned { .. } => ErrorKind::Conflict,
+            Self::MaybeNotReached { .. } => ErrorKind::Node,
+            Self::Rejected { .. } => ErrorKind::NeedsOperator,
+        }
+    }
+}
+
+/// The orders still open, as `ORDER (STATE), ...`.
+fn open_list(open: &[(String, ItemState)]) -> String {
+    open.iter()
+        .map(|(order, state)| format!("{order} ({state})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// What the node's answer to `eth_sendRawTransaction` means for us.
 #[derive(Debug, PartialEq, Eq)]
@@ -143,6 +200,8 @@ fn broadcast(
                 )
             })
             .collect();
+        // Stays a generic `HubError::Node`: the supervisor matches it to
+        // count the node's failures.
         let answers = rpc.batch(&calls).map_err(|e| {
             HubError::Node(format!(
                 "{e}: the transactions may or may not have reached the node; \
@@ -185,22 +244,20 @@ pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
         let open: Vec<_> = items
             .iter()
             .filter(|i| matches!(i.state, ItemState::BroadcastError | ItemState::Lingering))
-            .map(|i| format!("{} ({})", i.order.order_id, i.state))
+            .map(|i| (i.order.order_id.clone(), i.state))
             .collect();
         if !open.is_empty() {
-            return Err(HubError::Conflict(format!(
-                "batch {id} still has exceptions: {}; resolve them first (`hub-cli batch resolve`, `hub-cli batch check`)",
-                open.join(", ")
-            )));
+            return Err(SendError::OpenExceptions { batch: id, open }.into());
         }
     } else if !matches!(
         batch.state,
         BatchState::SendingTx | BatchState::ProcessException | BatchState::InProcess
     ) {
-        return Err(HubError::Conflict(format!(
-            "batch {id} is {}: there is nothing signed to send",
-            batch.state
-        )));
+        return Err(SendError::NothingSigned {
+            batch: id,
+            state: batch.state,
+        }
+        .into());
     }
     let targets: Vec<&Item> = items
         .iter()
@@ -258,15 +315,18 @@ pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
         human.push_str(&format!("  {o}: BROADCAST_ERROR: {m}\n"));
     }
     let outcome = if let Some((_, first)) = unknown.first() {
-        Err(HubError::Node(format!(
-            "{} transaction(s) may not have reached the node ({first}): run `hub-cli batch send {id}` again",
-            unknown.len(),
-        )))
+        Err(SendError::MaybeNotReached {
+            batch: id,
+            count: unknown.len(),
+            first: first.clone(),
+        }
+        .into())
     } else if !rejected.is_empty() {
-        Err(HubError::NeedsOperator(format!(
-            "{} order(s) are BROADCAST_ERROR: resolve each with `hub-cli batch resolve {id} ORDER --on-chain|--resend|--rebuild`",
-            rejected.len()
-        )))
+        Err(SendError::Rejected {
+            batch: id,
+            count: rejected.len(),
+        }
+        .into())
     } else {
         Ok(())
     };
@@ -276,4 +336,56 @@ pub(crate) fn send(ctx: &mut Ctx, id: i64, resend: bool) -> Result<()> {
         &human,
         outcome,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_send_error_has_its_kind_and_says_what_to_do() {
+        let cases = [
+            (
+                SendError::OpenExceptions {
+                    batch: 3,
+                    open: vec![
+                        ("W-1".to_owned(), ItemState::BroadcastError),
+                        ("W-2".to_owned(), ItemState::Lingering),
+                    ],
+                },
+                ErrorKind::Conflict,
+                "W-1 (BROADCAST_ERROR), W-2 (LINGERING); resolve them first",
+            ),
+            (
+                SendError::NothingSigned {
+                    batch: 3,
+                    state: BatchState::Blocked,
+                },
+                ErrorKind::Conflict,
+                "batch 3 is BLOCKED: there is nothing signed to send",
+            ),
+            (
+                SendError::MaybeNotReached {
+                    batch: 3,
+                    count: 2,
+                    first: "timed out".to_owned(),
+                },
+                ErrorKind::Node,
+                "run `hub-cli batch send 3` again",
+            ),
+            (
+                SendError::Rejected { batch: 3, count: 1 },
+                ErrorKind::NeedsOperator,
+                "`hub-cli batch resolve 3 ORDER --on-chain|--resend|--rebuild`",
+            ),
+        ];
+        for (error, kind, says) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(says), "{text}");
+            let hub = HubError::from(error);
+            assert_eq!(hub.exit_code(), kind.exit_code());
+            assert_eq!(hub.to_string(), text);
+        }
+    }
 }

@@ -5,7 +5,7 @@ use super::{connect, connect_witness, orders::asset_of, Ctx};
 use crate::{
     bindings::{self, NonceUse, Whose},
     db::Db,
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     evidence::{self, BlockCache},
     model::{Actor, Asset, Batch, Chain, Item, ItemMove, OrderMove},
     rpc::{Receipt, Rpc},
@@ -13,12 +13,192 @@ use crate::{
     store::batches,
     updates::ItemUpdate,
 };
-use coldsign_core::{batch::ItemKind, hex_data, B256};
+use coldsign_core::{batch::ItemKind, hex_data, Address, B256};
 use serde_json::json;
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
 };
+
+/// Why `batch sync` (one batch, `--wait` or `--all`), `batch check` or
+/// `batch resolve` stopped, or what a synced batch needs. Each says what to
+/// do next; its [`OperationError::kind`] gives its exit code and HTTP
+/// status.
+///
+/// The node's own failures (unreachable, odd answers) stay a generic
+/// `HubError::Node`: `--wait` rides them out and the service's supervisor
+/// counts them by matching that variant.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SyncError {
+    /// The batch was not sent yet: there is nothing to follow.
+    #[error("batch {batch} is {state}: nothing has been sent yet, so there is nothing to sync")]
+    NothingSent { batch: i64, state: BatchState },
+    /// `--wait` ran out of time while the node kept failing.
+    #[error(
+        "batch {batch}: the node still fails after {timeout}s ({why}); nothing was lost: \
+         run `hub-cli batch sync {batch} --wait` again once it answers"
+    )]
+    NodeStillFails {
+        batch: i64,
+        timeout: u64,
+        why: String,
+    },
+    /// `--wait` stopped: the batch needs an operator's decision.
+    #[error("batch {batch} is {state} and needs an operator: {what}")]
+    WaitNeedsOperator {
+        batch: i64,
+        state: BatchState,
+        what: String,
+    },
+    /// `--wait` ran out of time before the batch closed.
+    #[error(
+        "batch {batch} is still {state} after {timeout}s: run `hub-cli batch sync {batch} --wait` again later"
+    )]
+    StillOpen {
+        batch: i64,
+        state: BatchState,
+        timeout: u64,
+    },
+    /// `--all`: a synced batch needs an operator's decision.
+    #[error("batch {batch} needs an operator: {what}")]
+    AllNeedsOperator { batch: i64, what: String },
+    /// `resolve` on an order that is not BROADCAST_ERROR.
+    #[error(
+        "order {order} is {state}: only BROADCAST_ERROR orders are resolved this way{}",
+        lingering_hint(*.state, *.batch)
+    )]
+    NotBroadcastError {
+        batch: i64,
+        order: String,
+        state: ItemState,
+    },
+    /// `resolve --on-chain --tx-hash` with a hash that does not parse.
+    #[error("--tx-hash: {error}")]
+    BadTxHash { error: hex_data::HexError },
+    /// `resolve --on-chain` of an item without a transaction hash.
+    #[error("no transaction hash")]
+    NoTxHash,
+    /// `resolve --on-chain`: the node has no receipt for the transaction.
+    #[error(
+        "the node has no receipt for {hash}: it did not land (yet); wait, or resolve with --resend or --rebuild"
+    )]
+    NoReceipt { hash: B256 },
+    /// `resolve --on-chain`: the receipt does not count (`why`: the check).
+    #[error("{why}; the order is left as it is")]
+    ReceiptNotCounted { why: String },
+    /// `resolve --on-chain --block`: the transaction is in another block.
+    #[error("{hash} is in block {block}, not {given}")]
+    WrongBlock { hash: B256, block: u64, given: u64 },
+    /// `resolve --rebuild` of an order whose signed transaction landed.
+    #[error(
+        "order {order} cannot be rebuilt: its signed transaction {hash} has a receipt (block {block}), so it landed; \
+         resolve with `--on-chain --tx-hash {hash}`"
+    )]
+    RebuildLanded {
+        order: String,
+        hash: B256,
+        block: u64,
+    },
+    /// `resolve --rebuild` of an order whose nonce one of its own versions consumed.
+    #[error(
+        "order {order} cannot be rebuilt: nonce {nonce} of {sender} was consumed by its own transaction {hash} (block {block}); \
+         resolve with `--on-chain --tx-hash {hash}`"
+    )]
+    RebuildNonceOwn {
+        order: String,
+        nonce: u64,
+        sender: Address,
+        hash: B256,
+        block: u64,
+    },
+    /// `resolve --rebuild` of an order whose nonce an unidentified transaction consumed.
+    #[error(
+        "order {order} cannot be rebuilt: nonce {nonce} of {sender} was consumed and the hub cannot tell by which \
+         transaction ({why}); if it paid this order resolve with `--on-chain --tx-hash H`"
+    )]
+    RebuildNonceUnknown {
+        order: String,
+        nonce: u64,
+        sender: Address,
+        why: String,
+    },
+    /// `resolve --rebuild` would strand the sender's later transactions (`waiting`).
+    #[error(
+        "rebuilding order {order} would leave nonce {nonce} of {sender} unused and strand later transactions of the \
+         same sender in this batch: {}; resolve it with --resend (after fixing the node-side cause) or --on-chain instead",
+        waiting_list(.waiting)
+    )]
+    RebuildStrands {
+        order: String,
+        nonce: u64,
+        sender: Address,
+        waiting: Vec<(String, u64, ItemState)>,
+    },
+    /// `resolve --on-chain --tx-hash`: the node does not know the transaction.
+    #[error("the node does not know transaction {hash}")]
+    UnknownTransaction { hash: B256 },
+    /// `resolve --on-chain --tx-hash`: the node's bytes for it do not decode.
+    #[error("the node's bytes for {hash} do not decode: {error}")]
+    UndecodableTransaction {
+        hash: B256,
+        error: coldsign_core::transaction::TxDecodeError,
+    },
+    /// `resolve --on-chain --tx-hash`: another sender's or nonce's transaction.
+    #[error("transaction {hash} is not a transaction of {sender} at nonce {nonce}")]
+    NotOfSender {
+        hash: B256,
+        sender: Address,
+        nonce: u64,
+    },
+    /// `resolve --on-chain --tx-hash`: none of the order's exported versions.
+    #[error("transaction {hash} is none of the versions of order {order} that the hub exported")]
+    NotAVersion { hash: B256, order: String },
+}
+
+crate::error::operation_error!(SyncError);
+
+impl OperationError for SyncError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NothingSent { .. }
+            | Self::NotBroadcastError { .. }
+            | Self::NoReceipt { .. }
+            | Self::RebuildLanded { .. }
+            | Self::RebuildNonceOwn { .. }
+            | Self::RebuildNonceUnknown { .. }
+            | Self::RebuildStrands { .. } => ErrorKind::Conflict,
+            Self::NodeStillFails { .. } | Self::StillOpen { .. } => ErrorKind::Timeout,
+            Self::WaitNeedsOperator { .. } | Self::AllNeedsOperator { .. } => {
+                ErrorKind::NeedsOperator
+            }
+            Self::BadTxHash { .. }
+            | Self::WrongBlock { .. }
+            | Self::UnknownTransaction { .. }
+            | Self::NotOfSender { .. }
+            | Self::NotAVersion { .. } => ErrorKind::Input,
+            Self::NoTxHash => ErrorKind::Internal,
+            Self::ReceiptNotCounted { .. } | Self::UndecodableTransaction { .. } => ErrorKind::Node,
+        }
+    }
+}
+
+/// For a LINGERING order, where to go instead of `resolve`.
+fn lingering_hint(state: ItemState, batch: i64) -> String {
+    if state == ItemState::Lingering {
+        format!(" (use `hub-cli batch check {batch}` for LINGERING)")
+    } else {
+        String::new()
+    }
+}
+
+/// The stranded transactions, as `ORDER (nonce N, STATE), ...`.
+fn waiting_list(waiting: &[(String, u64, ItemState)]) -> String {
+    waiting
+        .iter()
+        .map(|(order, nonce, state)| format!("{order} (nonce {nonce}, {state})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// How an operator resolves a BROADCAST_ERROR.
 #[derive(Debug)]
@@ -426,10 +606,11 @@ fn sync_once(ctx: &mut Ctx, id: i64) -> Result<(BatchState, Vec<Item>)> {
             | BatchState::ProcessException
             | BatchState::Closed
     ) {
-        return Err(HubError::Conflict(format!(
-            "batch {id} is {}: nothing has been sent yet, so there is nothing to sync",
-            batch.state
-        )));
+        return Err(SyncError::NothingSent {
+            batch: id,
+            state: batch.state,
+        }
+        .into());
     }
     let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
     let items = Item::of_batch(&mut ctx.db, id)?;
@@ -663,10 +844,12 @@ pub(crate) fn sync(ctx: &mut Ctx, id: i64, wait: bool, timeout: u64, interval: u
             Err(HubError::Node(why)) if wait => {
                 let left = Duration::from_secs(timeout).saturating_sub(start.elapsed());
                 if left.is_zero() {
-                    return Err(HubError::Timeout(format!(
-                        "batch {id}: the node still fails after {timeout}s ({why}); nothing was lost: \
-                         run `hub-cli batch sync {id} --wait` again once it answers"
-                    )));
+                    return Err(SyncError::NodeStillFails {
+                        batch: id,
+                        timeout,
+                        why,
+                    }
+                    .into());
                 }
                 let pause = backoff.min(left);
                 ctx.out.note(&format!(
@@ -686,9 +869,12 @@ pub(crate) fn sync(ctx: &mut Ctx, id: i64, wait: bool, timeout: u64, interval: u
                 return ctx.out.finish(
                     data,
                     &human,
-                    Err(HubError::NeedsOperator(format!(
-                        "batch {id} is {state} and needs an operator: {what}"
-                    ))),
+                    Err(SyncError::WaitNeedsOperator {
+                        batch: id,
+                        state,
+                        what,
+                    }
+                    .into()),
                 );
             }
             return ctx.out.finish(data, &human, Ok(()));
@@ -698,9 +884,12 @@ pub(crate) fn sync(ctx: &mut Ctx, id: i64, wait: bool, timeout: u64, interval: u
             return ctx.out.finish(
                 data,
                 &human,
-                Err(HubError::Timeout(format!(
-                    "batch {id} is still {state} after {timeout}s: run `hub-cli batch sync {id} --wait` again later"
-                ))),
+                Err(SyncError::StillOpen {
+                    batch: id,
+                    state,
+                    timeout,
+                }
+                .into()),
             );
         }
         let confirming = items
@@ -751,10 +940,13 @@ pub(crate) fn sync_all(ctx: &mut Ctx) -> Result<()> {
                 data.push(json!({"batch": b.id, "state": state.as_str(), "needs_operator": needs}));
                 if let Some(n) = needs {
                     if !matches!(worst, Some(HubError::Node(_))) {
-                        worst = Some(HubError::NeedsOperator(format!(
-                            "batch {} needs an operator: {n}",
-                            b.id
-                        )));
+                        worst = Some(
+                            SyncError::AllNeedsOperator {
+                                batch: b.id,
+                                what: n,
+                            }
+                            .into(),
+                        );
                     }
                 }
             }
@@ -838,15 +1030,12 @@ pub(crate) fn resolve(ctx: &mut Ctx, id: i64, order_id: &str, how: Resolution) -
     let items = Item::of_batch(&mut ctx.db, id)?;
     let item = Item::find(&items, id, order_id)?;
     if item.state != ItemState::BroadcastError {
-        return Err(HubError::Conflict(format!(
-            "order {order_id} is {}: only BROADCAST_ERROR orders are resolved this way{}",
-            item.state,
-            if item.state == ItemState::Lingering {
-                format!(" (use `hub-cli batch check {id}` for LINGERING)")
-            } else {
-                String::new()
-            }
-        )));
+        return Err(SyncError::NotBroadcastError {
+            batch: id,
+            order: order_id.to_owned(),
+            state: item.state,
+        }
+        .into());
     }
     let chain = Chain::by_id(&mut ctx.db, batch.chain)?;
     let change = match how {
@@ -887,27 +1076,23 @@ pub(crate) fn resolve(ctx: &mut Ctx, id: i64, order_id: &str, how: Resolution) -
             let hash = match tx_hash {
                 Some(h) => B256(
                     hex_data::decode_fixed::<32>(&h)
-                        .map_err(|e| HubError::Input(format!("--tx-hash: {e}")))?,
+                        .map_err(|error| SyncError::BadTxHash { error })?,
                 ),
-                None => item
-                    .tx_hash
-                    .ok_or_else(|| HubError::Internal("no transaction hash".to_owned()))?,
+                None => item.tx_hash.ok_or(SyncError::NoTxHash)?,
             };
-            let receipt = rpc.receipt(hash)?.ok_or_else(|| {
-                HubError::Conflict(format!(
-                    "the node has no receipt for {hash}: it did not land (yet); wait, or resolve with --resend or --rebuild"
-                ))
-            })?;
+            let receipt = rpc.receipt(hash)?.ok_or(SyncError::NoReceipt { hash })?;
             if let Err(why) = evidence::check_receipt(&rpc, &mut BlockCache::new(), hash, &receipt)?
             {
-                return Err(HubError::Node(format!("{why}; the order is left as it is")));
+                return Err(SyncError::ReceiptNotCounted { why }.into());
             }
             if let Some(b) = block {
                 if b != receipt.block_number {
-                    return Err(HubError::Input(format!(
-                        "{hash} is in block {}, not {b}",
-                        receipt.block_number
-                    )));
+                    return Err(SyncError::WrongBlock {
+                        hash,
+                        block: receipt.block_number,
+                        given: b,
+                    }
+                    .into());
                 }
             }
             let kind = if Some(hash) != item.tx_hash {
@@ -953,11 +1138,12 @@ fn refuse_paid(db: &mut Db, rpc: &Rpc, item: &Item) -> Result<Option<String>> {
     hashes.dedup();
     for (h, r) in hashes.iter().zip(rpc.receipts(&hashes)?) {
         if let Some(r) = r {
-            return Err(HubError::Conflict(format!(
-                "order {order_id} cannot be rebuilt: its signed transaction {h} has a receipt (block {}), so it landed; \
-                 resolve with `--on-chain --tx-hash {h}`",
-                r.block_number
-            )));
+            return Err(SyncError::RebuildLanded {
+                order: order_id.clone(),
+                hash: *h,
+                block: r.block_number,
+            }
+            .into());
         }
     }
     let Some(nonce) = item.nonce else {
@@ -965,19 +1151,29 @@ fn refuse_paid(db: &mut Db, rpc: &Rpc, item: &Item) -> Result<Option<String>> {
     };
     match bindings::nonce_use(rpc, item.sender, nonce)? {
         NonceUse::Unused => Ok(None),
-        NonceUse::ConsumedBy(c) => match bindings::whose(&bindings::versions(db, item.order.id)?, &c) {
-            Whose::Own(_) => Err(HubError::Conflict(format!(
-                "order {order_id} cannot be rebuilt: nonce {nonce} of {} was consumed by its own transaction {} (block {}); \
-                 resolve with `--on-chain --tx-hash {}`",
-                item.sender, c.hash, c.block_number, c.hash
-            ))),
-            Whose::Foreign => Ok(Some(format!("nonce consumed by foreign transaction {}", c.hash))),
-        },
-        NonceUse::ConsumedUnknown(why) => Err(HubError::Conflict(format!(
-            "order {order_id} cannot be rebuilt: nonce {nonce} of {} was consumed and the hub cannot tell by which \
-             transaction ({why}); if it paid this order resolve with `--on-chain --tx-hash H`",
-            item.sender
-        ))),
+        NonceUse::ConsumedBy(c) => {
+            match bindings::whose(&bindings::versions(db, item.order.id)?, &c) {
+                Whose::Own(_) => Err(SyncError::RebuildNonceOwn {
+                    order: order_id.clone(),
+                    nonce,
+                    sender: item.sender,
+                    hash: c.hash,
+                    block: c.block_number,
+                }
+                .into()),
+                Whose::Foreign => Ok(Some(format!(
+                    "nonce consumed by foreign transaction {}",
+                    c.hash
+                ))),
+            }
+        }
+        NonceUse::ConsumedUnknown(why) => Err(SyncError::RebuildNonceUnknown {
+            order: order_id.clone(),
+            nonce,
+            sender: item.sender,
+            why,
+        }
+        .into()),
     }
 }
 
@@ -988,7 +1184,7 @@ fn refuse_stranding(items: &[Item], item: &Item) -> Result<()> {
     let Some(nonce) = item.nonce else {
         return Ok(());
     };
-    let waiting: Vec<String> = items
+    let waiting: Vec<(String, u64, ItemState)> = items
         .iter()
         .filter(|i| i.sender == item.sender && i.nonce.is_some_and(|n| n > nonce))
         .filter(|i| {
@@ -1002,24 +1198,23 @@ fn refuse_stranding(items: &[Item], item: &Item) -> Result<()> {
             )
         })
         .map(|i| {
-            format!(
-                "{} (nonce {}, {})",
-                i.order.order_id,
+            (
+                i.order.order_id.clone(),
                 i.nonce.unwrap_or_default(),
-                i.state
+                i.state,
             )
         })
         .collect();
     if waiting.is_empty() {
         return Ok(());
     }
-    Err(HubError::Conflict(format!(
-        "rebuilding order {} would leave nonce {nonce} of {} unused and strand later transactions of the \
-         same sender in this batch: {}; resolve it with --resend (after fixing the node-side cause) or --on-chain instead",
-        item.order.order_id,
-        item.sender,
-        waiting.join(", ")
-    )))
+    Err(SyncError::RebuildStrands {
+        order: item.order.order_id.clone(),
+        nonce,
+        sender: item.sender,
+        waiting,
+    }
+    .into())
 }
 
 /// A transaction given by the operator must be one of the order's own
@@ -1029,19 +1224,20 @@ fn refuse_stranding(items: &[Item], item: &Item) -> Result<()> {
 fn verify_same_payment(db: &mut Db, rpc: &Rpc, item: &Item, hash: B256) -> Result<ItemKind> {
     let raw = rpc
         .raw_transaction(hash)?
-        .ok_or_else(|| HubError::Input(format!("the node does not know transaction {hash}")))?;
+        .ok_or(SyncError::UnknownTransaction { hash })?;
     let signed = coldsign_core::SignedTransaction::decode(&raw)
-        .map_err(|e| HubError::Node(format!("the node's bytes for {hash} do not decode: {e}")))?;
+        .map_err(|error| SyncError::UndecodableTransaction { hash, error })?;
     let from = signed.recover_sender().ok();
     if signed.hash() != hash
         || from != Some(item.sender)
         || Some(signed.transaction().nonce()) != item.nonce
     {
-        return Err(HubError::Input(format!(
-            "transaction {hash} is not a transaction of {} at nonce {}",
-            item.sender,
-            item.nonce.unwrap_or_default()
-        )));
+        return Err(SyncError::NotOfSender {
+            hash,
+            sender: item.sender,
+            nonce: item.nonce.unwrap_or_default(),
+        }
+        .into());
     }
     let consumer = bindings::Consumer {
         hash,
@@ -1050,10 +1246,11 @@ fn verify_same_payment(db: &mut Db, rpc: &Rpc, item: &Item, hash: B256) -> Resul
     };
     match bindings::whose(&bindings::versions(db, item.order.id)?, &consumer) {
         Whose::Own(kind) => Ok(kind),
-        Whose::Foreign => Err(HubError::Input(format!(
-            "transaction {hash} is none of the versions of order {} that the hub exported",
-            item.order.order_id
-        ))),
+        Whose::Foreign => Err(SyncError::NotAVersion {
+            hash,
+            order: item.order.order_id.clone(),
+        }
+        .into()),
     }
 }
 
@@ -1116,5 +1313,188 @@ mod tests {
             item("e", 1, 7, ItemState::BroadcastError),
         ];
         refuse_stranding(&others, &a).unwrap();
+    }
+
+    #[test]
+    fn each_sync_error_has_its_kind_and_says_what_to_do() {
+        let hash = B256([7; 32]);
+        let sender = Address([1; 20]);
+        let cases = [
+            (
+                SyncError::NothingSent {
+                    batch: 3,
+                    state: BatchState::ReadyForSignature,
+                },
+                ErrorKind::Conflict,
+                "batch 3 is READY_FOR_SIGNATURE: nothing has been sent yet",
+            ),
+            (
+                SyncError::NodeStillFails {
+                    batch: 3,
+                    timeout: 60,
+                    why: "connection refused".to_owned(),
+                },
+                ErrorKind::Timeout,
+                "nothing was lost: run `hub-cli batch sync 3 --wait` again once it answers",
+            ),
+            (
+                SyncError::WaitNeedsOperator {
+                    batch: 3,
+                    state: BatchState::ProcessException,
+                    what: "check the LINGERING orders".to_owned(),
+                },
+                ErrorKind::NeedsOperator,
+                "batch 3 is PROCESS_EXCEPTION and needs an operator: check the LINGERING orders",
+            ),
+            (
+                SyncError::StillOpen {
+                    batch: 3,
+                    state: BatchState::InProcess,
+                    timeout: 60,
+                },
+                ErrorKind::Timeout,
+                "run `hub-cli batch sync 3 --wait` again later",
+            ),
+            (
+                SyncError::AllNeedsOperator {
+                    batch: 3,
+                    what: "resolve them".to_owned(),
+                },
+                ErrorKind::NeedsOperator,
+                "batch 3 needs an operator: resolve them",
+            ),
+            (
+                SyncError::NotBroadcastError {
+                    batch: 3,
+                    order: "W-1".to_owned(),
+                    state: ItemState::Lingering,
+                },
+                ErrorKind::Conflict,
+                "resolved this way (use `hub-cli batch check 3` for LINGERING)",
+            ),
+            (
+                SyncError::BadTxHash {
+                    error: hex_data::decode_fixed::<32>("0x12").unwrap_err(),
+                },
+                ErrorKind::Input,
+                "--tx-hash: ",
+            ),
+            (
+                SyncError::NoTxHash,
+                ErrorKind::Internal,
+                "no transaction hash",
+            ),
+            (
+                SyncError::NoReceipt { hash },
+                ErrorKind::Conflict,
+                "wait, or resolve with --resend or --rebuild",
+            ),
+            (
+                SyncError::ReceiptNotCounted {
+                    why: "the block is unknown".to_owned(),
+                },
+                ErrorKind::Node,
+                "the block is unknown; the order is left as it is",
+            ),
+            (
+                SyncError::WrongBlock {
+                    hash,
+                    block: 5,
+                    given: 4,
+                },
+                ErrorKind::Input,
+                " is in block 5, not 4",
+            ),
+            (
+                SyncError::RebuildLanded {
+                    order: "W-1".to_owned(),
+                    hash,
+                    block: 5,
+                },
+                ErrorKind::Conflict,
+                "so it landed; resolve with `--on-chain --tx-hash 0x0707",
+            ),
+            (
+                SyncError::RebuildNonceOwn {
+                    order: "W-1".to_owned(),
+                    nonce: 4,
+                    sender,
+                    hash,
+                    block: 5,
+                },
+                ErrorKind::Conflict,
+                "(block 5); resolve with `--on-chain --tx-hash 0x0707",
+            ),
+            (
+                SyncError::RebuildNonceUnknown {
+                    order: "W-1".to_owned(),
+                    nonce: 4,
+                    sender,
+                    why: "no block".to_owned(),
+                },
+                ErrorKind::Conflict,
+                "by which transaction (no block); if it paid this order resolve with `--on-chain --tx-hash H`",
+            ),
+            (
+                SyncError::RebuildStrands {
+                    order: "W-1".to_owned(),
+                    nonce: 4,
+                    sender,
+                    waiting: vec![("W-2".to_owned(), 5, ItemState::Confirming)],
+                },
+                ErrorKind::Conflict,
+                "strand later transactions of the same sender in this batch: W-2 (nonce 5, CONFIRMING); \
+                 resolve it with --resend",
+            ),
+            (
+                SyncError::UnknownTransaction { hash },
+                ErrorKind::Input,
+                "the node does not know transaction ",
+            ),
+            (
+                SyncError::UndecodableTransaction {
+                    hash,
+                    error: coldsign_core::SignedTransaction::decode(&[]).unwrap_err(),
+                },
+                ErrorKind::Node,
+                "do not decode: ",
+            ),
+            (
+                SyncError::NotOfSender {
+                    hash,
+                    sender,
+                    nonce: 4,
+                },
+                ErrorKind::Input,
+                " at nonce 4",
+            ),
+            (
+                SyncError::NotAVersion {
+                    hash,
+                    order: "W-1".to_owned(),
+                },
+                ErrorKind::Input,
+                "none of the versions of order W-1 that the hub exported",
+            ),
+        ];
+        for (error, kind, says) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(says), "{text}");
+            let hub = HubError::from(error);
+            assert_eq!(hub.exit_code(), kind.exit_code());
+            assert_eq!(hub.to_string(), text);
+        }
+        // Only a LINGERING order is pointed to `batch check`.
+        let text = SyncError::NotBroadcastError {
+            batch: 3,
+            order: "W-1".to_owned(),
+            state: ItemState::Confirming,
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            "order W-1 is CONFIRMING: only BROADCAST_ERROR orders are resolved this way"
+        );
     }
 }
