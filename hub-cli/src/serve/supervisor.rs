@@ -18,7 +18,7 @@ use crate::{
     cli::{BatchCmd, Command},
     commands::{self, Ctx},
     db::Db,
-    error::{HubError, Result},
+    error::{ErrorKind, Result},
     model::Actor,
     output::Output,
     store::service,
@@ -72,13 +72,13 @@ pub(crate) fn round(state: &Arc<State>, db: Db) -> Db {
         match commands::sync::follow(&mut ctx, id) {
             Ok(_) => {}
             Err(e) => {
-                failed |= matches!(e, HubError::Node(_));
+                failed |= e.error_kind() == ErrorKind::Node;
                 tracing::warn!(batch = id, "supervisor: sync: {e}");
             }
         }
         if batch_state == "SENDING_TX" {
             if let Err(e) = commands::run(&mut ctx, Command::Batch(BatchCmd::Send { id })) {
-                failed |= matches!(e, HubError::Node(_));
+                failed |= e.error_kind() == ErrorKind::Node;
                 tracing::warn!(batch = id, "supervisor: send: {e}");
             }
         }
