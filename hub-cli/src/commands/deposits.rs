@@ -4,12 +4,53 @@
 use super::Ctx;
 use crate::{
     db::{Db, DbError},
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     model::{parse_address, Chain},
     output::{Output, Table},
     store::deposits::{self as store, DepositQuery, Registration},
 };
+use coldsign_core::Address;
 use serde_json::{json, Value as Json};
+
+/// Why `deposit watch` (or `address import --role deposit`, or the
+/// service's `POST /v1/addresses`) refused deposit addresses. Its
+/// [`OperationError::kind`] gives its exit code and HTTP status; nothing
+/// was registered in any of them.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DepositError {
+    /// Addresses of the list were refused (each message names its item).
+    #[error("{} address(es) refused, none taken: {}", .errors.len(), .errors.join("; "))]
+    AddressesRefused { errors: Vec<String> },
+    /// The address is registered on the chain in another role (a cold
+    /// address) or as another tenant's deposit address.
+    #[error(
+        "{address} is already registered on {chain} as a {role} address{}: it cannot be a deposit address of {tenant}",
+        if .role == "deposit" { " of another tenant" } else { "" }
+    )]
+    RegisteredOtherwise {
+        address: Address,
+        chain: String,
+        role: String,
+        tenant: String,
+    },
+    /// Another process registered the address during the command: nothing
+    /// was written.
+    #[error("{address} was registered meanwhile: run it again")]
+    RegisteredMeanwhile { address: Address },
+}
+
+crate::error::operation_error!(DepositError);
+
+impl OperationError for DepositError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::AddressesRefused { .. } => ErrorKind::Input,
+            Self::RegisteredOtherwise { .. } | Self::RegisteredMeanwhile { .. } => {
+                ErrorKind::Conflict
+            }
+        }
+    }
+}
 
 /// One deposit address to watch.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -46,11 +87,7 @@ pub(crate) fn watch(db: &mut Db, chain: &str, tenant: &str, list: &[WatchInput])
         }
     }
     if !errors.is_empty() {
-        return Err(HubError::Input(format!(
-            "{} address(es) refused, none taken: {}",
-            errors.len(),
-            errors.join("; ")
-        )));
+        return Err(DepositError::AddressesRefused { errors }.into());
     }
     db.transaction(|db| {
         let mut added = 0;
@@ -58,18 +95,25 @@ pub(crate) fn watch(db: &mut Db, chain: &str, tenant: &str, list: &[WatchInput])
             match store::registration(db, chain.id, *a)? {
                 Some(r) if r.role == "deposit" && r.tenant.as_deref() == Some(tenant) => {}
                 Some(Registration { role, .. }) => {
-                    return Err(HubError::Conflict(format!(
-                        "{a} is already registered on {} as a {} address{}: it cannot be a deposit address of {tenant}",
-                        chain.name,
+                    return Err(DepositError::RegisteredOtherwise {
+                        address: *a,
+                        chain: chain.name.clone(),
                         role,
-                        if role == "deposit" { " of another tenant" } else { "" }
-                    )))
+                        tenant: tenant.to_owned(),
+                    }
+                    .into())
                 }
                 None => {
-                    let res = store::insert_deposit_address(db, chain.id, *a, tenant, reference.as_deref());
+                    let res = store::insert_deposit_address(
+                        db,
+                        chain.id,
+                        *a,
+                        tenant,
+                        reference.as_deref(),
+                    );
                     match res {
                         Err(HubError::Db(DbError::Unique(_))) => {
-                            return Err(HubError::Concurrent(format!("{a} was registered meanwhile: run it again")))
+                            return Err(DepositError::RegisteredMeanwhile { address: *a }.into())
                         }
                         other => other?,
                     };
@@ -99,6 +143,9 @@ pub(crate) struct DepositFilter {
 }
 
 /// The deposits matching `f` (of `tenant`, when given), oldest first.
+///
+/// Its refused filters stay generic `HubError::Usage`s: `GET /v1/deposits`
+/// (serve/api.rs) matches on that variant to answer 400 `bad_request`.
 pub(crate) fn list(db: &mut Db, f: &DepositFilter, tenant: Option<&str>) -> Result<Vec<Json>> {
     let address = f.address.as_deref().map(parse_address).transpose()?;
     if let Some(s) = &f.state {
@@ -179,4 +226,58 @@ pub(crate) fn watch_command(
         &format!("{added} deposit address(es) of {tenant} watched on {chain}"),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_deposit_error_has_its_kind_and_says_what_to_do() {
+        let a = Address([1; 20]);
+        let cases = [
+            (
+                DepositError::AddressesRefused {
+                    errors: vec!["item 0: the zero address".into(), "item 2: bad".into()],
+                },
+                ErrorKind::Input,
+                "2 address(es) refused, none taken: item 0: the zero address; item 2: bad",
+            ),
+            (
+                DepositError::RegisteredOtherwise {
+                    address: a,
+                    chain: "anvil".into(),
+                    role: "cold".into(),
+                    tenant: "acme".into(),
+                },
+                ErrorKind::Conflict,
+                " on anvil as a cold address: it cannot be a deposit address of acme",
+            ),
+            (
+                DepositError::RegisteredOtherwise {
+                    address: a,
+                    chain: "anvil".into(),
+                    role: "deposit".into(),
+                    tenant: "acme".into(),
+                },
+                ErrorKind::Conflict,
+                "as a deposit address of another tenant: it cannot be",
+            ),
+            (
+                DepositError::RegisteredMeanwhile { address: a },
+                ErrorKind::Conflict,
+                "was registered meanwhile: run it again",
+            ),
+        ];
+        for (error, kind, says) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(says), "{text}");
+            let hub = HubError::from(error);
+            assert_eq!(hub.error_kind(), kind, "{text}");
+            assert_eq!(hub.exit_code(), kind.exit_code(), "{text}");
+            assert_eq!(hub.to_string(), text);
+            assert_eq!(hub.with_hint("then retry").error_kind(), kind, "{text}");
+        }
+    }
 }

@@ -5,7 +5,7 @@ use crate::{
     cli::OrderCmd,
     clock::now_rfc3339,
     db::Db,
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     model::{parse_address, AddressRow, Asset, Chain, Event, Item, Order, Token},
     output::{Output, Table},
     state::OrderState,
@@ -17,6 +17,262 @@ use std::collections::HashMap;
 use time::{
     format_description::well_known::Rfc3339, macros::format_description, Date, OffsetDateTime,
 };
+
+/// Why an `order` command (`import`, `add`, `list`, `show`, `plan`, `hold`,
+/// `release`, `cancel`) or the service's order intake refused or failed.
+/// Its [`OperationError::kind`] gives its exit code and HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OrderError {
+    /// The order id is empty, too long or has spaces or control characters.
+    #[error("order id {order_id:?} must be 1-128 printable ASCII characters without spaces")]
+    BadOrderId { order_id: String },
+    /// The recipient is the zero address.
+    #[error(
+        "the recipient is the zero address: what is sent there is lost for good; \
+         check the recipient"
+    )]
+    ZeroRecipient,
+    /// The recipient is the sender itself.
+    #[error(
+        "the recipient is the sender itself ({from}): such a payment pays nobody; \
+         check the recipient"
+    )]
+    RecipientIsSender { from: Address },
+    /// The recipient is a registered token's contract.
+    #[error(
+        "the recipient {to} is the contract of token {symbol} on {chain}: what is sent to \
+         it is lost for good; the recipient is the holder's own address"
+    )]
+    RecipientIsToken {
+        to: Address,
+        symbol: String,
+        chain: String,
+    },
+    /// The recipient is one of the hub's own cold addresses.
+    #[error(
+        "the recipient {to} is a cold address of this hub (registered on {}): a payout \
+         goes to a customer, not back to the hub's own wallets; check the recipient",
+        .chains.join(", ")
+    )]
+    RecipientIsCold { to: Address, chains: Vec<String> },
+    /// The amount has a comma (a thousands separator or a decimal comma).
+    #[error(
+        "amount {amount:?} has a comma: write it as a plain decimal with a '.' and no \
+         thousands separators (1000.5, not 1,000.5 or 1000,5)"
+    )]
+    AmountWithComma { amount: String },
+    /// The amount is not one in the asset's units.
+    #[error("{error}")]
+    BadAmount {
+        error: coldsign_core::amount::AmountError,
+    },
+    /// The amount is zero.
+    #[error("amount must be above zero")]
+    ZeroAmount,
+    /// The sending address is not registered on the chain.
+    #[error(
+        "sending address {from} is not registered on {chain}: import it with `hub-cli address import`"
+    )]
+    UnregisteredSender { from: Address, chain: String },
+    /// The order id is taken by another tenant's order.
+    #[error("order id {order_id:?} is already used: order ids must be unique")]
+    OrderIdTaken { order_id: String },
+    /// An order with this id exists with other details.
+    #[error("order {order_id:?} already exists with other details: order ids must be unique")]
+    OtherDetails { order_id: String },
+    /// An order meant to be inserted has no id from the database (a bug).
+    #[error("order {order_id:?} was not inserted")]
+    NotInserted { order_id: String },
+    /// `order hold` of an order that is not PENDING.
+    #[error(
+        "order {order_id} is {state}: only a PENDING order can be held{}",
+        hold_refusal_note(*.state, .order_id)
+    )]
+    HoldNotPending { order_id: String, state: OrderState },
+    /// `order hold` of a cancelled order whose void is still to be sent.
+    #[error(
+        "order {order_id} is cancelled and its void goes in the next batch: there is nothing to \
+         hold (the void pays nobody, it only retires the order's nonce)"
+    )]
+    HoldCancelled { order_id: String },
+    /// Another process changed the order during `order hold` or `order
+    /// release`: nothing was written.
+    #[error("order {order_id} changed while this command ran (another process?): run it again")]
+    ChangedMeanwhile { order_id: String },
+    /// `order cancel` of an order that is not PENDING.
+    #[error(
+        "order {order_id} is {state}: only a PENDING order can be cancelled{}",
+        if *.state == OrderState::InBatch {
+            " (take it out of its batch first: `hub-cli batch drop`, or `hub-cli batch cancel` before a signed file was accepted)"
+        } else {
+            ""
+        }
+    )]
+    CancelNotPending { order_id: String, state: OrderState },
+    /// Another process changed the order during `order cancel`: nothing
+    /// was written.
+    #[error("order {order_id} changed while this command ran: run it again")]
+    ChangedDuringCancel { order_id: String },
+    /// The order file cannot be read.
+    #[error("cannot read {file}: {source}")]
+    Unreadable {
+        file: String,
+        source: std::io::Error,
+    },
+    /// The order file is UTF-16 text.
+    #[error(
+        "{file} is UTF-16 text: save it as UTF-8 (in a spreadsheet: \"CSV UTF-8\") and import it again"
+    )]
+    Utf16File { file: String },
+    /// The order file is not UTF-8: `line` has the first bad `byte`;
+    /// `bad_lines` are all the lines with such bytes.
+    #[error(
+        "{file}: line {line} has the byte 0x{byte:02X}, which is not UTF-8{}: the file \
+         was saved in another encoding (Latin-1 or Windows-1252, perhaps); save it as \
+         UTF-8 (in a spreadsheet: \"CSV UTF-8\") and import it again",
+        other_bad_lines(.bad_lines, *.line)
+    )]
+    NotUtf8 {
+        file: String,
+        line: usize,
+        byte: u8,
+        bad_lines: Vec<usize>,
+    },
+    /// The order file is JSON, not CSV.
+    #[error(
+        "{file}: this looks like JSON, not CSV: `hub-cli order import` reads CSV whose first \
+         line is the header `{}` (a JSON list of addresses goes to `hub-cli address import`)",
+        header_line()
+    )]
+    LooksLikeJson { file: String },
+    /// The order file's first line is not the header.
+    #[error(
+        "{file}: line {line} must be the header `{}`, found `{found}`",
+        header_line()
+    )]
+    BadHeader {
+        file: String,
+        line: u64,
+        found: String,
+    },
+    /// The order file has no lines, not even the header.
+    #[error(
+        "{file} has no lines: its first line must be the header `{}`",
+        header_line()
+    )]
+    EmptyFile { file: String },
+    /// Lines of the order file were refused (each message names its
+    /// line): nothing was imported.
+    #[error(
+        "{} line(s) refused, nothing imported:\n  {}",
+        .lines.len(),
+        .lines.join("\n  ")
+    )]
+    LinesRefused { lines: Vec<String> },
+    /// Orders given to the service were refused (each message names its
+    /// item): none was taken.
+    #[error("{} order(s) refused, none taken: {}", .errors.len(), .errors.join("; "))]
+    OrdersRefused { errors: Vec<String> },
+    /// The order is another tenant's: to this one it does not exist.
+    #[error("no order {order_id:?}")]
+    OfAnotherTenant { order_id: String },
+    /// `order list --since` is not a time.
+    #[error(
+        "--since {since:?} is not an RFC 3339 time: write it like 2026-01-31T00:00:00Z or \
+         2026-01-31T09:30:00+02:00 (a zone is needed), or a date like 2026-01-31 \
+         (midnight UTC)"
+    )]
+    BadSince { since: String },
+    /// `order list --state` is not a state.
+    #[error("unknown order state {state:?}: use one of {}", LIST_STATES)]
+    UnknownState { state: String },
+    /// `order list --batch` names no batch.
+    #[error("no batch {batch}: see `hub-cli batch list`")]
+    NoBatch { batch: i64 },
+    /// A stored order's creation time does not parse (a bug or a damaged
+    /// row).
+    #[error("order {order_id}: stored time {created_at:?}: {error}")]
+    BadStoredTime {
+        order_id: String,
+        created_at: String,
+        error: time::error::Parse,
+    },
+    /// A stored order's decimals do not fit (a bug or a damaged row).
+    #[error("order {order_id}: decimals out of range")]
+    BadDecimals { order_id: String },
+    /// The node's answer to a `balanceOf` call is not a 32-byte word.
+    #[error("balanceOf of {symbol} answered {bytes} bytes")]
+    BadBalanceAnswer { symbol: String, bytes: usize },
+}
+
+crate::error::operation_error!(OrderError);
+
+impl OperationError for OrderError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::BadOrderId { .. }
+            | Self::ZeroRecipient
+            | Self::RecipientIsSender { .. }
+            | Self::RecipientIsToken { .. }
+            | Self::RecipientIsCold { .. }
+            | Self::AmountWithComma { .. }
+            | Self::BadAmount { .. }
+            | Self::ZeroAmount
+            | Self::UnregisteredSender { .. }
+            | Self::Unreadable { .. }
+            | Self::Utf16File { .. }
+            | Self::NotUtf8 { .. }
+            | Self::LooksLikeJson { .. }
+            | Self::BadHeader { .. }
+            | Self::EmptyFile { .. }
+            | Self::LinesRefused { .. }
+            | Self::OrdersRefused { .. } => ErrorKind::Input,
+            Self::OrderIdTaken { .. }
+            | Self::OtherDetails { .. }
+            | Self::HoldNotPending { .. }
+            | Self::HoldCancelled { .. }
+            | Self::ChangedMeanwhile { .. }
+            | Self::CancelNotPending { .. }
+            | Self::ChangedDuringCancel { .. } => ErrorKind::Conflict,
+            Self::OfAnotherTenant { .. } | Self::NoBatch { .. } => ErrorKind::NotFound,
+            Self::BadSince { .. } | Self::UnknownState { .. } => ErrorKind::Usage,
+            Self::BadBalanceAnswer { .. } => ErrorKind::Node,
+            Self::NotInserted { .. } | Self::BadStoredTime { .. } | Self::BadDecimals { .. } => {
+                ErrorKind::Internal
+            }
+        }
+    }
+}
+
+/// What `order hold` adds when refusing an order in `state` (not PENDING):
+/// what to do instead.
+fn hold_refusal_note(state: OrderState, id: &str) -> String {
+    match state {
+        OrderState::InBatch => format!(
+            " (it is in a batch already: take it out with `hub-cli batch drop BATCH {id}`, \
+             or cancel the batch with `hub-cli batch cancel BATCH` before a signed file \
+             was accepted; `hub-cli order show {id}` names the batch)"
+        ),
+        OrderState::Completed => " (it is paid: there is nothing left to hold)".to_owned(),
+        _ => " (it is final: it will not be paid, there is nothing to hold)".to_owned(),
+    }
+}
+
+/// The other lines of a file not in UTF-8, after the first (`line`), for
+/// its refusal: `bad` are all the lines with a byte that is not UTF-8.
+fn other_bad_lines(bad: &[usize], line: usize) -> String {
+    match bad.len() {
+        0 | 1 => String::new(),
+        n if n <= 10 => format!(
+            " (lines {} have such bytes)",
+            bad.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        n => format!(" ({n} lines have such bytes, the first on line {line})"),
+    }
+}
 
 /// An order checked and ready to insert.
 struct NewOrder {
@@ -114,33 +370,25 @@ impl Known {
     /// obviously is not: the zero address, the sender itself, a token's
     /// contract, or one of the hub's own cold addresses (on any chain: the
     /// same key holds it everywhere).
-    fn refuse_recipient(&self, chain: &Chain, from: Address, to: Address) -> Option<String> {
+    fn refuse_recipient(&self, chain: &Chain, from: Address, to: Address) -> Option<OrderError> {
         if to == Address([0; 20]) {
-            return Some(
-                "the recipient is the zero address: what is sent there is lost for good; \
-                 check the recipient"
-                    .to_owned(),
-            );
+            return Some(OrderError::ZeroRecipient);
         }
         if to == from {
-            return Some(format!(
-                "the recipient is the sender itself ({from}): such a payment pays nobody; \
-                 check the recipient"
-            ));
+            return Some(OrderError::RecipientIsSender { from });
         }
         if let Some(symbol) = self.contracts.get(&(chain.id, to)) {
-            return Some(format!(
-                "the recipient {to} is the contract of token {symbol} on {}: what is sent to \
-                 it is lost for good; the recipient is the holder's own address",
-                chain.name
-            ));
+            return Some(OrderError::RecipientIsToken {
+                to,
+                symbol: symbol.clone(),
+                chain: chain.name.clone(),
+            });
         }
         if let Some(chains) = self.cold.get(&to) {
-            return Some(format!(
-                "the recipient {to} is a cold address of this hub (registered on {}): a payout \
-                 goes to a customer, not back to the hub's own wallets; check the recipient",
-                chains.join(", ")
-            ));
+            return Some(OrderError::RecipientIsCold {
+                to,
+                chains: chains.clone(),
+            });
         }
         None
     }
@@ -153,33 +401,36 @@ fn check_order(db: &mut Db, known: &mut Known, o: &CsvOrder) -> Result<NewOrder>
         && order_id.len() <= 128
         && order_id.bytes().all(|b| b.is_ascii_graphic());
     if !ok_id {
-        return Err(HubError::Input(format!(
-            "order id {order_id:?} must be 1-128 printable ASCII characters without spaces"
-        )));
+        return Err(OrderError::BadOrderId {
+            order_id: order_id.to_owned(),
+        }
+        .into());
     }
     let chain = known.chain(db, &o.chain)?;
     let asset = known.asset(db, &chain, &o.asset)?;
     let from = parse_address(&o.from)?;
     let to = parse_address(&o.to)?;
     if let Some(why) = known.refuse_recipient(&chain, from, to) {
-        return Err(HubError::Input(why));
+        return Err(why.into());
     }
     let amount = o.amount.as_str();
     if amount.contains(',') {
-        return Err(HubError::Input(format!(
-            "amount {amount:?} has a comma: write it as a plain decimal with a '.' and no \
-             thousands separators (1000.5, not 1,000.5 or 1000,5)"
-        )));
+        return Err(OrderError::AmountWithComma {
+            amount: amount.to_owned(),
+        }
+        .into());
     }
-    let amount = parse_units(amount, asset.decimals).map_err(|e| HubError::Input(e.to_string()))?;
+    let amount =
+        parse_units(amount, asset.decimals).map_err(|error| OrderError::BadAmount { error })?;
     if amount.is_zero() {
-        return Err(HubError::Input("amount must be above zero".to_owned()));
+        return Err(OrderError::ZeroAmount.into());
     }
     if !known.addresses.contains_key(&(chain.id, from)) {
-        return Err(HubError::Input(format!(
-            "sending address {from} is not registered on {}: import it with `hub-cli address import`",
-            chain.name
-        )));
+        return Err(OrderError::UnregisteredSender {
+            from,
+            chain: chain.name.clone(),
+        }
+        .into());
     }
     Ok(NewOrder {
         order_id: order_id.to_owned(),
@@ -226,10 +477,10 @@ fn insert_many(
             continue;
         };
         if e.tenant.as_deref() != tenant {
-            return Err(HubError::Conflict(format!(
-                "order id {:?} is already used: order ids must be unique",
-                o.order_id
-            )));
+            return Err(OrderError::OrderIdTaken {
+                order_id: o.order_id.clone(),
+            }
+            .into());
         }
         let same = e.chain == o.chain.id
             && e.asset == o.asset.symbol
@@ -237,10 +488,10 @@ fn insert_many(
             && e.to == o.to
             && e.amount == o.amount;
         if !same {
-            return Err(HubError::Conflict(format!(
-                "order {:?} already exists with other details: order ids must be unique",
-                o.order_id
-            )));
+            return Err(OrderError::OtherDetails {
+                order_id: o.order_id.clone(),
+            }
+            .into());
         }
     }
     let now = now_rfc3339();
@@ -260,7 +511,9 @@ fn insert_many(
     let id_of = |o: &NewOrder| {
         ids.get(&o.order_id)
             .copied()
-            .ok_or_else(|| HubError::Internal(format!("order {:?} was not inserted", o.order_id)))
+            .ok_or_else(|| OrderError::NotInserted {
+                order_id: o.order_id.clone(),
+            })
     };
     let messages: Vec<String> = fresh
         .iter()
@@ -382,25 +635,17 @@ fn order_subject(order_ref: i64) -> crate::model::Subject {
 fn hold(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<()> {
     let o = Order::by_order_id(&mut ctx.db, id)?;
     if o.state != OrderState::Pending {
-        return Err(HubError::Conflict(format!(
-            "order {id} is {}: only a PENDING order can be held{}",
-            o.state,
-            match o.state {
-                OrderState::InBatch => format!(
-                    " (it is in a batch already: take it out with `hub-cli batch drop BATCH {id}`, \
-                     or cancel the batch with `hub-cli batch cancel BATCH` before a signed file \
-                     was accepted; `hub-cli order show {id}` names the batch)"
-                ),
-                OrderState::Completed => " (it is paid: there is nothing left to hold)".to_owned(),
-                _ => " (it is final: it will not be paid, there is nothing to hold)".to_owned(),
-            }
-        )));
+        return Err(OrderError::HoldNotPending {
+            order_id: id.to_owned(),
+            state: o.state,
+        }
+        .into());
     }
     if o.cancel_requested_at.is_some() {
-        return Err(HubError::Conflict(format!(
-            "order {id} is cancelled and its void goes in the next batch: there is nothing to \
-             hold (the void pays nobody, it only retires the order's nonce)"
-        )));
+        return Err(OrderError::HoldCancelled {
+            order_id: id.to_owned(),
+        }
+        .into());
     }
     if let Some(since) = &o.held_at {
         ctx.out.result(
@@ -417,9 +662,10 @@ fn hold(ctx: &mut Ctx, id: &str, reason: Option<&str>) -> Result<()> {
         .unwrap_or("held by the operator");
     ctx.db.transaction(|db| {
         if !store::hold_order(db, o.id, &now)? {
-            return Err(HubError::Concurrent(format!(
-                "order {id} changed while this command ran (another process?): run it again"
-            )));
+            return Err(OrderError::ChangedMeanwhile {
+                order_id: id.to_owned(),
+            }
+            .into());
         }
         let state = OrderState::Pending.as_str();
         actor.event(db, order_subject(o.id), Some(state), state, "held", message)
@@ -457,9 +703,10 @@ fn release(ctx: &mut Ctx, id: &str) -> Result<()> {
     let actor = ctx.actor.clone();
     ctx.db.transaction(|db| {
         if !store::release_order(db, o.id, &since)? {
-            return Err(HubError::Concurrent(format!(
-                "order {id} changed while this command ran (another process?): run it again"
-            )));
+            return Err(OrderError::ChangedMeanwhile {
+                order_id: id.to_owned(),
+            }
+            .into());
         }
         let state = o.state.as_str();
         actor.event(
@@ -495,15 +742,11 @@ fn state_label(o: &Order) -> String {
 fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
     let o = Order::by_order_id(&mut ctx.db, id)?;
     if o.state != OrderState::Pending {
-        return Err(HubError::Conflict(format!(
-            "order {id} is {}: only a PENDING order can be cancelled{}",
-            o.state,
-            if o.state == OrderState::InBatch {
-                " (take it out of its batch first: `hub-cli batch drop`, or `hub-cli batch cancel` before a signed file was accepted)"
-            } else {
-                ""
-            }
-        )));
+        return Err(OrderError::CancelNotPending {
+            order_id: id.to_owned(),
+            state: o.state,
+        }
+        .into());
     }
     if o.cancel_requested_at.is_some() {
         ctx.out.result(
@@ -531,7 +774,7 @@ fn cancel(ctx: &mut Ctx, id: &str) -> Result<()> {
         }
         Some(b) => {
             if !store::request_cancel(db, o.id)? {
-                return Err(HubError::Conflict(format!("order {id} changed while this command ran: run it again")));
+                return Err(OrderError::ChangedDuringCancel { order_id: id.to_owned() }.into());
             }
             let message = format!(
                 "cancel requested: nonce {} of {} is bound to it, so its next batch carries a void at that nonce",
@@ -596,11 +839,9 @@ fn unquote(cell: &str) -> String {
 /// the lines with a bad byte) or is JSON given by mistake. A UTF-8 byte
 /// order mark is dropped.
 fn order_file_text(file: &std::path::Path, bytes: &[u8]) -> Result<String> {
-    let name = file.display();
+    let name = file.display().to_string();
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err(HubError::Input(format!(
-            "{name} is UTF-16 text: save it as UTF-8 (in a spreadsheet: \"CSV UTF-8\") and import it again"
-        )));
+        return Err(OrderError::Utf16File { file: name }.into());
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
@@ -614,31 +855,17 @@ fn order_file_text(file: &std::path::Path, bytes: &[u8]) -> Result<String> {
                 .filter(|(_, l)| std::str::from_utf8(l).is_err())
                 .map(|(n, _)| n + 1)
                 .collect();
-            let others = match bad.len() {
-                0 | 1 => String::new(),
-                n if n <= 10 => format!(
-                    " (lines {} have such bytes)",
-                    bad.iter()
-                        .map(usize::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                n => format!(" ({n} lines have such bytes, the first on line {line})"),
-            };
-            return Err(HubError::Input(format!(
-                "{name}: line {line} has the byte 0x{:02X}, which is not UTF-8{others}: the file \
-                 was saved in another encoding (Latin-1 or Windows-1252, perhaps); save it as \
-                 UTF-8 (in a spreadsheet: \"CSV UTF-8\") and import it again",
-                bytes.get(at).copied().unwrap_or_default()
-            )));
+            return Err(OrderError::NotUtf8 {
+                file: name,
+                line,
+                byte: bytes.get(at).copied().unwrap_or_default(),
+                bad_lines: bad,
+            }
+            .into());
         }
     };
     if text.trim_start().starts_with(['{', '[']) {
-        return Err(HubError::Input(format!(
-            "{name}: this looks like JSON, not CSV: `hub-cli order import` reads CSV whose first \
-             line is the header `{}` (a JSON list of addresses goes to `hub-cli address import`)",
-            header_line()
-        )));
+        return Err(OrderError::LooksLikeJson { file: name }.into());
     }
     Ok(text.to_owned())
 }
@@ -689,8 +916,10 @@ struct OrderFile {
 
 /// Reads an order file: every line with its order, or why it is bad.
 fn read_order_file(file: &std::path::Path) -> Result<OrderFile> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
+    let bytes = std::fs::read(file).map_err(|source| OrderError::Unreadable {
+        file: file.display().to_string(),
+        source,
+    })?;
     let text = order_file_text(file, &bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -724,11 +953,12 @@ fn read_order_file(file: &std::path::Path) -> Result<OrderFile> {
                 if found.chars().count() > 80 {
                     found = found.chars().take(80).chain("…".chars()).collect();
                 }
-                return Err(HubError::Input(format!(
-                    "{}: line {line} must be the header `{}`, found `{found}`",
-                    file.display(),
-                    header_line()
-                )));
+                return Err(OrderError::BadHeader {
+                    file: file.display().to_string(),
+                    line,
+                    found,
+                }
+                .into());
             }
             continue;
         }
@@ -767,11 +997,10 @@ fn read_order_file(file: &std::path::Path) -> Result<OrderFile> {
         rows.push((line, row));
     }
     if !seen_header {
-        return Err(HubError::Input(format!(
-            "{} has no lines: its first line must be the header `{}`",
-            file.display(),
-            header_line()
-        )));
+        return Err(OrderError::EmptyFile {
+            file: file.display().to_string(),
+        }
+        .into());
     }
     Ok(OrderFile { rows, errors })
 }
@@ -789,11 +1018,7 @@ fn import(ctx: &mut Ctx, file: &std::path::Path) -> Result<()> {
     if !errors.is_empty() {
         errors.sort_by_key(|(line, _)| *line);
         let lines: Vec<String> = errors.into_iter().map(|(_, e)| e).collect();
-        return Err(HubError::Input(format!(
-            "{} line(s) refused, nothing imported:\n  {}",
-            lines.len(),
-            lines.join("\n  ")
-        )));
+        return Err(OrderError::LinesRefused { lines }.into());
     }
     let actor = ctx.actor.clone();
     let stored = ctx
@@ -852,11 +1077,10 @@ fn parse_since(s: &str) -> Result<OffsetDateTime> {
                 .map(|d| d.midnight().assume_utc())
         })
         .map_err(|_| {
-            HubError::Usage(format!(
-                "--since {s:?} is not an RFC 3339 time: write it like 2026-01-31T00:00:00Z or \
-                 2026-01-31T09:30:00+02:00 (a zone is needed), or a date like 2026-01-31 \
-                 (midnight UTC)"
-            ))
+            OrderError::BadSince {
+                since: s.to_owned(),
+            }
+            .into()
         })
 }
 
@@ -869,11 +1093,11 @@ fn list(ctx: &mut Ctx, filter: &ListFilter) -> Result<()> {
         if s.trim().eq_ignore_ascii_case("HELD") {
             query.state = Some(StateFilter::Held);
         } else {
-            let state: OrderState = s.trim().to_ascii_uppercase().parse().map_err(|_| {
-                HubError::Usage(format!(
-                    "unknown order state {s:?}: use one of {LIST_STATES}"
-                ))
-            })?;
+            let state: OrderState = s
+                .trim()
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|_| OrderError::UnknownState { state: s.clone() })?;
             query.state = Some(StateFilter::State(state));
         }
     }
@@ -885,9 +1109,7 @@ fn list(ctx: &mut Ctx, filter: &ListFilter) -> Result<()> {
     query.since = since;
     if let Some(b) = filter.batch {
         if !store::batch_exists(&mut ctx.db, b)? {
-            return Err(HubError::NotFound(format!(
-                "no batch {b}: see `hub-cli batch list`"
-            )));
+            return Err(OrderError::NoBatch { batch: b }.into());
         }
         query.batch = Some(b);
     }
@@ -897,11 +1119,12 @@ fn list(ctx: &mut Ctx, filter: &ListFilter) -> Result<()> {
     for r in rows {
         let o = r.order;
         if let Some(t) = since {
-            let created = OffsetDateTime::parse(&o.created_at, &Rfc3339).map_err(|e| {
-                HubError::Internal(format!(
-                    "order {}: stored time {:?}: {e}",
-                    o.order_id, o.created_at
-                ))
+            let created = OffsetDateTime::parse(&o.created_at, &Rfc3339).map_err(|error| {
+                OrderError::BadStoredTime {
+                    order_id: o.order_id.clone(),
+                    created_at: o.created_at.clone(),
+                    error,
+                }
             })?;
             if created < t {
                 continue;
@@ -910,8 +1133,8 @@ fn list(ctx: &mut Ctx, filter: &ListFilter) -> Result<()> {
         let chain_name = r.chain_name;
         let asset = Asset {
             symbol: o.asset.clone(),
-            decimals: u8::try_from(r.decimals).map_err(|_| {
-                HubError::Internal(format!("order {}: decimals out of range", o.order_id))
+            decimals: u8::try_from(r.decimals).map_err(|_| OrderError::BadDecimals {
+                order_id: o.order_id.clone(),
             })?,
             token: None,
         };
@@ -1032,11 +1255,7 @@ pub(crate) fn ingest(
         }
     }
     if !errors.is_empty() {
-        return Err(HubError::Input(format!(
-            "{} order(s) refused, none taken: {}",
-            errors.len(),
-            errors.join("; ")
-        )));
+        return Err(OrderError::OrdersRefused { errors }.into());
     }
     let stored = db.transaction(|db| insert_many(db, actor, &checked, Some(tenant)))?;
     let mut shown = Shown::default();
@@ -1094,7 +1313,10 @@ pub(crate) fn order_json(
 ) -> Result<serde_json::Value> {
     let o = Order::by_order_id(db, order_id)?;
     if tenant.is_some() && o.tenant.as_deref() != tenant {
-        return Err(HubError::NotFound(format!("no order {order_id:?}")));
+        return Err(OrderError::OfAnotherTenant {
+            order_id: order_id.to_owned(),
+        }
+        .into());
     }
     let mut v = order_value(db, &o)?;
     if history {
@@ -1182,10 +1404,11 @@ fn plan(ctx: &mut Ctx, chain: &str) -> Result<()> {
                 let bytes = coldsign_core::hex_data::decode(v.as_str().unwrap_or_default())
                     .unwrap_or_default();
                 if bytes.len() != 32 {
-                    return Err(HubError::Node(format!(
-                        "balanceOf of {symbol} answered {} bytes",
-                        bytes.len()
-                    )));
+                    return Err(OrderError::BadBalanceAnswer {
+                        symbol: symbol.clone(),
+                        bytes: bytes.len(),
+                    }
+                    .into());
                 }
                 U256::from_big_endian(&bytes)
             }
@@ -1229,4 +1452,286 @@ fn plan(ctx: &mut Ctx, chain: &str) -> Result<()> {
         &format!("{}{summary}\n", Output::table(&t)),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every refusal of the order commands, with the kind it had as a
+    /// generic `HubError` (so its exit code and HTTP status are unchanged).
+    fn every_error() -> Vec<(OrderError, ErrorKind)> {
+        let a = Address([1; 20]);
+        let id = || "W-1".to_owned();
+        vec![
+            (OrderError::BadOrderId { order_id: id() }, ErrorKind::Input),
+            (OrderError::ZeroRecipient, ErrorKind::Input),
+            (OrderError::RecipientIsSender { from: a }, ErrorKind::Input),
+            (
+                OrderError::RecipientIsToken {
+                    to: a,
+                    symbol: "USDC".into(),
+                    chain: "anvil".into(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::RecipientIsCold {
+                    to: a,
+                    chains: vec!["anvil".into(), "sepolia".into()],
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::AmountWithComma {
+                    amount: "1,5".into(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::BadAmount {
+                    error: parse_units("x", 18).unwrap_err(),
+                },
+                ErrorKind::Input,
+            ),
+            (OrderError::ZeroAmount, ErrorKind::Input),
+            (
+                OrderError::UnregisteredSender {
+                    from: a,
+                    chain: "anvil".into(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::OrderIdTaken { order_id: id() },
+                ErrorKind::Conflict,
+            ),
+            (
+                OrderError::OtherDetails { order_id: id() },
+                ErrorKind::Conflict,
+            ),
+            (
+                OrderError::NotInserted { order_id: id() },
+                ErrorKind::Internal,
+            ),
+            (
+                OrderError::HoldNotPending {
+                    order_id: id(),
+                    state: OrderState::InBatch,
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                OrderError::HoldCancelled { order_id: id() },
+                ErrorKind::Conflict,
+            ),
+            (
+                OrderError::ChangedMeanwhile { order_id: id() },
+                ErrorKind::Conflict,
+            ),
+            (
+                OrderError::CancelNotPending {
+                    order_id: id(),
+                    state: OrderState::InBatch,
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                OrderError::ChangedDuringCancel { order_id: id() },
+                ErrorKind::Conflict,
+            ),
+            (
+                OrderError::Unreadable {
+                    file: "o.csv".into(),
+                    source: std::io::Error::other("gone"),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::Utf16File {
+                    file: "o.csv".into(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::NotUtf8 {
+                    file: "o.csv".into(),
+                    line: 2,
+                    byte: 0xE9,
+                    bad_lines: vec![2, 5],
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::LooksLikeJson {
+                    file: "o.csv".into(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::BadHeader {
+                    file: "o.csv".into(),
+                    line: 1,
+                    found: "id,amount".into(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::EmptyFile {
+                    file: "o.csv".into(),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::LinesRefused {
+                    lines: vec!["line 2: x".into(), "line 3: y".into()],
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::OrdersRefused {
+                    errors: vec!["item 0: x".into()],
+                },
+                ErrorKind::Input,
+            ),
+            (
+                OrderError::OfAnotherTenant { order_id: id() },
+                ErrorKind::NotFound,
+            ),
+            (
+                OrderError::BadSince {
+                    since: "yesterday".into(),
+                },
+                ErrorKind::Usage,
+            ),
+            (
+                OrderError::UnknownState {
+                    state: "PAID".into(),
+                },
+                ErrorKind::Usage,
+            ),
+            (OrderError::NoBatch { batch: 9 }, ErrorKind::NotFound),
+            (
+                OrderError::BadStoredTime {
+                    order_id: id(),
+                    created_at: "noon".into(),
+                    error: OffsetDateTime::parse("noon", &Rfc3339).unwrap_err(),
+                },
+                ErrorKind::Internal,
+            ),
+            (
+                OrderError::BadDecimals { order_id: id() },
+                ErrorKind::Internal,
+            ),
+            (
+                OrderError::BadBalanceAnswer {
+                    symbol: "USDC".into(),
+                    bytes: 0,
+                },
+                ErrorKind::Node,
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_order_error_has_its_kind_through_the_hubs_error() {
+        for (error, kind) in every_error() {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            let hub = HubError::from(error);
+            assert_eq!(hub.error_kind(), kind, "{text}");
+            assert_eq!(hub.exit_code(), kind.exit_code(), "{text}");
+            assert_eq!(hub.to_string(), text);
+            // A hint keeps the kind.
+            let hinted = hub.with_hint("try again");
+            assert_eq!(hinted.error_kind(), kind, "{text}");
+            assert_eq!(hinted.to_string(), format!("{text}; try again"));
+        }
+    }
+
+    #[test]
+    fn the_refusals_say_what_to_do_next() {
+        let id = || "W-1".to_owned();
+        let cases = [
+            (
+                OrderError::HoldNotPending {
+                    order_id: id(),
+                    state: OrderState::InBatch,
+                },
+                "`hub-cli batch drop BATCH W-1`",
+            ),
+            (
+                OrderError::CancelNotPending {
+                    order_id: id(),
+                    state: OrderState::InBatch,
+                },
+                "take it out of its batch first",
+            ),
+            (
+                OrderError::UnregisteredSender {
+                    from: Address([1; 20]),
+                    chain: "anvil".into(),
+                },
+                "`hub-cli address import`",
+            ),
+            (OrderError::NoBatch { batch: 9 }, "see `hub-cli batch list`"),
+            (
+                OrderError::NotUtf8 {
+                    file: "o.csv".into(),
+                    line: 2,
+                    byte: 0xE9,
+                    bad_lines: vec![2, 5],
+                },
+                "line 2 has the byte 0xE9, which is not UTF-8 (lines 2, 5 have such bytes): \
+                 the file was saved in another encoding",
+            ),
+            (
+                OrderError::LooksLikeJson {
+                    file: "o.csv".into(),
+                },
+                "header `order_id,chain,asset,from,to,amount`",
+            ),
+        ];
+        for (error, says) in cases {
+            let text = error.to_string();
+            assert!(text.contains(says), "{text}");
+        }
+        // What is added for a state that is not PENDING.
+        let completed = OrderError::HoldNotPending {
+            order_id: id(),
+            state: OrderState::Completed,
+        };
+        assert_eq!(
+            completed.to_string(),
+            "order W-1 is COMPLETED: only a PENDING order can be held \
+             (it is paid: there is nothing left to hold)"
+        );
+        let failed = OrderError::CancelNotPending {
+            order_id: id(),
+            state: OrderState::Failed,
+        };
+        assert_eq!(
+            failed.to_string(),
+            "order W-1 is FAILED: only a PENDING order can be cancelled"
+        );
+        assert_eq!(
+            OrderError::LinesRefused {
+                lines: vec!["line 2: x".into(), "line 3: y".into()]
+            }
+            .to_string(),
+            "2 line(s) refused, nothing imported:\n  line 2: x\n  line 3: y"
+        );
+        // More than ten bad lines: counted, the first named.
+        let many = OrderError::NotUtf8 {
+            file: "o.csv".into(),
+            line: 3,
+            byte: 0xFF,
+            bad_lines: (3..15).collect(),
+        };
+        assert!(
+            many.to_string()
+                .contains("not UTF-8 (12 lines have such bytes, the first on line 3): "),
+            "{many}"
+        );
+    }
 }

@@ -4,7 +4,7 @@ use super::{connect, Ctx};
 use crate::{
     cli::{AddressCmd, ChainAdd, ChainCmd, ChainUpdate, TokenCmd},
     db::DbError,
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
     model::{parse_address, AddressRow, Chain, Token},
     output::{Output, Table},
     rpc::redact,
@@ -16,6 +16,241 @@ use coldsign_core::{
     Address, U256,
 };
 use serde_json::json;
+
+/// Why a setup command (`chain add|update|remove`, `token
+/// add|update|remove`, `address import|list`) refused or failed. Its
+/// [`OperationError::kind`] gives its exit code and HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SetupError {
+    /// A fee cap (`option`) is not an integer number of wei.
+    #[error("{option} must be an integer number of wei, not {value:?}")]
+    NotWei { option: String, value: String },
+    /// `chain update` without any option.
+    #[error("nothing to change: give at least one option (see `hub-cli chain update --help`)")]
+    ChainUnchanged,
+    /// `chain remove` of a chain that rows of `what` refer to.
+    #[error(
+        "chain {chain} is used by {rows} {what} row(s): it cannot be removed; correct it with `hub-cli chain update {chain}`"
+    )]
+    ChainInUse {
+        chain: String,
+        rows: i64,
+        what: &'static str,
+    },
+    /// `chain add` with too many native decimals.
+    #[error("native decimals must be at most 77")]
+    TooManyNativeDecimals,
+    /// `chain add` of a name or chain id already registered.
+    #[error(
+        "a chain named {name:?} or with chain id {chain_id} is already registered: see `hub-cli chain list`"
+    )]
+    ChainTaken { name: String, chain_id: u64 },
+    /// The token's address has no contract code on the chain.
+    #[error("{contract} has no contract code on {chain}: check the address")]
+    NoContractCode { contract: Address, chain: String },
+    /// `--decimals` differs from the contract's `decimals()`.
+    #[error(
+        "the contract {contract} says it has {on_chain} decimals, not {given}: with {given}, every amount would be off \
+         by a factor of 10^{}; give --decimals {on_chain} (or leave it out)",
+        .given.abs_diff(*.on_chain)
+    )]
+    DecimalsMismatch {
+        contract: Address,
+        on_chain: u8,
+        given: u8,
+    },
+    /// The contract does not tell its decimals (`why`), and none were given.
+    #[error("{why}: give its decimals with --decimals N")]
+    DecimalsUnknown { why: String },
+    /// The token has too many decimals.
+    #[error("decimals must be at most 77")]
+    TooManyDecimals,
+    /// `token add` of the chain's native coin.
+    #[error("{symbol} is the native coin of {chain}")]
+    NativeSymbol { symbol: String, chain: String },
+    /// `token add` of a symbol or contract already registered on the chain.
+    #[error(
+        "{chain} already has a token {symbol} or the contract {contract}: see `hub-cli token list`"
+    )]
+    TokenTaken {
+        chain: String,
+        symbol: String,
+        contract: Address,
+    },
+    /// `token update` or `remove` of a token not registered on the chain.
+    #[error("no token {symbol} on {chain}: see `hub-cli token list`")]
+    NoToken { symbol: String, chain: String },
+    /// `token update` without `--contract` or `--decimals`.
+    #[error("nothing to change: give --contract and/or --decimals")]
+    TokenUnchanged,
+    /// `token update` of a token that unfinished orders use.
+    #[error(
+        "{open} unfinished order(s) use {symbol} on {chain}: their amounts were stored in base units with \
+         {decimals} decimals, so the token cannot change under them; finish or cancel them first \
+         (`hub-cli order list --state PENDING`)"
+    )]
+    TokenInUse {
+        open: i64,
+        symbol: String,
+        chain: String,
+        decimals: u8,
+    },
+    /// `token update` to a contract another token of the chain has.
+    #[error("{chain} already has another token with the contract {contract}")]
+    ContractTaken { chain: String, contract: Address },
+    /// `token remove` of a token that orders refer to.
+    #[error(
+        "{used} order(s) refer to {symbol} on {chain}: it cannot be removed (the orders' history needs it)"
+    )]
+    TokenReferenced {
+        used: i64,
+        symbol: String,
+        chain: String,
+    },
+    /// A thread checking the address file's entries died (a bug).
+    #[error("an address check thread failed")]
+    CheckThreadFailed,
+    /// The address file has the same address twice.
+    #[error(
+        "entry {entry} (index {index}): {address} is also entry {first}: the file is damaged; nothing was imported"
+    )]
+    DuplicateEntry {
+        entry: usize,
+        index: u32,
+        address: Address,
+        first: usize,
+    },
+    /// An entry of the address file fails its checks (`why`); `failed`
+    /// entries fail in all.
+    #[error(
+        "entry {entry} (index {index}, path {path:?}): {why}{}. The whole file is refused and nothing was imported: \
+         export the addresses again on the signer (`signer addresses --json`), and do not use a file \
+         that was edited",
+        failing_in_all(*.failed)
+    )]
+    EntryRefused {
+        entry: usize,
+        index: u32,
+        path: String,
+        why: String,
+        failed: usize,
+    },
+    /// `address import --role deposit` without `--tenant`.
+    #[error("deposit addresses belong to a tenant: give --tenant NAME")]
+    DepositNeedsTenant,
+    /// The address file cannot be read.
+    #[error("cannot read {file}: {source}")]
+    Unreadable {
+        file: String,
+        source: std::io::Error,
+    },
+    /// The deposit address file is not one (`why`).
+    #[error("{file}: {why}")]
+    BadDepositFile { file: String, why: String },
+    /// `address import --role` names a role the hub does not know.
+    #[error("role {role:?} is not one this hub knows: `cold` or `deposit`")]
+    UnknownRole { role: String },
+    /// `address import --tenant` of cold addresses.
+    #[error("--tenant is for deposit addresses: cold addresses are the desk's own")]
+    TenantForCold,
+    /// The cold address file is not the signer's output (`why`).
+    #[error("{file} is not `signer addresses --json` output: {why}")]
+    NotSignerOutput { file: String, why: String },
+    /// The cold address file's wallet fingerprint does not parse.
+    #[error("{file}: {error}")]
+    BadFingerprint {
+        file: String,
+        error: AddressProofError,
+    },
+    /// The cold address file is from a signer without proofs of possession.
+    #[error(
+        "{file} has no wallet fingerprint and no proofs of possession (a signer from before \
+         proofs wrote it): export the addresses again with this version's `signer addresses --json`"
+    )]
+    NoProofs { file: String },
+    /// A cold address is registered with another derivation path.
+    #[error(
+        "{address} is already registered with path {registered:?}, the file says {path:?}; nothing was imported"
+    )]
+    OtherPath {
+        address: Address,
+        registered: Option<String>,
+        path: String,
+    },
+    /// A cold address is registered for another wallet than the file's.
+    #[error(
+        "{address} is registered as an address of wallet {registered}, and this file proves it for wallet {proven}; nothing was imported"
+    )]
+    OtherWallet {
+        address: Address,
+        registered: String,
+        proven: String,
+    },
+    /// `address list --balances` without `--chain`.
+    #[error("--balances needs --chain NAME: balances come from that chain's node")]
+    BalancesNeedChain,
+    /// The chain of `address list --chain` was not read back (a bug).
+    #[error("chain vanished")]
+    ChainVanished,
+    /// The node's answer to a `balanceOf` call is not a 32-byte word.
+    #[error(
+        "balanceOf on {contract} answered {bytes} bytes: is it an ERC-20 contract on {chain}?"
+    )]
+    BadBalanceAnswer {
+        contract: Address,
+        bytes: usize,
+        chain: String,
+    },
+}
+
+crate::error::operation_error!(SetupError);
+
+impl OperationError for SetupError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::ChainUnchanged
+            | Self::TokenUnchanged
+            | Self::DepositNeedsTenant
+            | Self::TenantForCold
+            | Self::BalancesNeedChain => ErrorKind::Usage,
+            Self::NotWei { .. }
+            | Self::TooManyNativeDecimals
+            | Self::NoContractCode { .. }
+            | Self::DecimalsMismatch { .. }
+            | Self::DecimalsUnknown { .. }
+            | Self::TooManyDecimals
+            | Self::NativeSymbol { .. }
+            | Self::DuplicateEntry { .. }
+            | Self::EntryRefused { .. }
+            | Self::Unreadable { .. }
+            | Self::BadDepositFile { .. }
+            | Self::UnknownRole { .. }
+            | Self::NotSignerOutput { .. }
+            | Self::BadFingerprint { .. }
+            | Self::NoProofs { .. } => ErrorKind::Input,
+            Self::NoToken { .. } => ErrorKind::NotFound,
+            Self::ChainInUse { .. }
+            | Self::ChainTaken { .. }
+            | Self::TokenTaken { .. }
+            | Self::TokenInUse { .. }
+            | Self::ContractTaken { .. }
+            | Self::TokenReferenced { .. }
+            | Self::OtherPath { .. }
+            | Self::OtherWallet { .. } => ErrorKind::Conflict,
+            Self::BadBalanceAnswer { .. } => ErrorKind::Node,
+            Self::CheckThreadFailed | Self::ChainVanished => ErrorKind::Internal,
+        }
+    }
+}
+
+/// How many entries of an address file fail, when more than one does.
+fn failing_in_all(failed: usize) -> String {
+    if failed > 1 {
+        format!(" ({failed} entries fail in all)")
+    } else {
+        String::new()
+    }
+}
 
 /// `chain add` and `chain list`.
 pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
@@ -76,9 +311,11 @@ pub(crate) fn chain(ctx: &mut Ctx, cmd: ChainCmd) -> Result<()> {
 fn wei(s: Option<String>, what: &str) -> Result<Option<U256>> {
     s.map(|s| {
         U256::from_dec_str(&s).map_err(|_| {
-            HubError::Input(format!(
-                "{what} must be an integer number of wei, not {s:?}"
-            ))
+            SetupError::NotWei {
+                option: what.to_owned(),
+                value: s,
+            }
+            .into()
         })
     })
     .transpose()
@@ -143,10 +380,7 @@ fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
         changed.push(format!("gas margin {v}%"));
     }
     if changed.is_empty() {
-        return Err(HubError::Usage(
-            "nothing to change: give at least one option (see `hub-cli chain update --help`)"
-                .to_owned(),
-        ));
+        return Err(SetupError::ChainUnchanged.into());
     }
     store::update_chain(&mut ctx.db, &chain)?;
     let open = unfinished_batches(ctx, chain.id)?;
@@ -176,9 +410,12 @@ fn chain_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     ] {
         let n = store::rows_of_chain(&mut ctx.db, table, chain.id)?;
         if n > 0 {
-            return Err(HubError::Conflict(format!(
-                "chain {name} is used by {n} {what} row(s): it cannot be removed; correct it with `hub-cli chain update {name}`"
-            )));
+            return Err(SetupError::ChainInUse {
+                chain: name.to_owned(),
+                rows: n,
+                what,
+            }
+            .into());
         }
     }
     store::delete_chain(&mut ctx.db, chain.id)?;
@@ -256,31 +493,32 @@ fn check_token(
 ) -> Result<u8> {
     let rpc = connect(chain)?;
     if rpc.code(contract)?.is_empty() {
-        return Err(HubError::Input(format!(
-            "{contract} has no contract code on {}: check the address",
-            chain.name
-        )));
+        return Err(SetupError::NoContractCode {
+            contract,
+            chain: chain.name.clone(),
+        }
+        .into());
     }
     let on_chain = token_decimals(&rpc, contract)?;
     let decimals = match (decimals, on_chain) {
         (Some(d), Ok(c)) if d != c => {
-            return Err(HubError::Input(format!(
-                "the contract {contract} says it has {c} decimals, not {d}: with {d}, every amount would be off \
-                 by a factor of 10^{}; give --decimals {c} (or leave it out)",
-                d.abs_diff(c)
-            )))
+            return Err(SetupError::DecimalsMismatch {
+                contract,
+                on_chain: c,
+                given: d,
+            }
+            .into())
         }
         (_, Ok(c)) => c,
         (Some(d), Err(why)) => {
-            ctx.out.note(&format!("warning: {why}; using --decimals {d} as given"));
+            ctx.out
+                .note(&format!("warning: {why}; using --decimals {d} as given"));
             d
         }
-        (None, Err(why)) => {
-            return Err(HubError::Input(format!("{why}: give its decimals with --decimals N")))
-        }
+        (None, Err(why)) => return Err(SetupError::DecimalsUnknown { why }.into()),
     };
     if decimals > coldsign_core::amount::MAX_DECIMALS {
-        return Err(HubError::Input("decimals must be at most 77".to_owned()));
+        return Err(SetupError::TooManyDecimals.into());
     }
     match token_symbol(&rpc, contract)? {
         Some(s) if !s.eq_ignore_ascii_case(symbol) => ctx.out.note(&format!(
@@ -298,9 +536,7 @@ fn open_orders_of(ctx: &mut Ctx, token: i64) -> Result<i64> {
 
 fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
     if a.native_decimals > coldsign_core::amount::MAX_DECIMALS {
-        return Err(HubError::Input(
-            "native decimals must be at most 77".to_owned(),
-        ));
+        return Err(SetupError::TooManyNativeDecimals.into());
     }
     let max_fee_cap = wei(a.max_fee_cap, "--max-fee-cap")?;
     let priority_fee_cap = wei(a.priority_fee_cap, "--priority-fee-cap")?;
@@ -338,10 +574,11 @@ fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
     match store::insert_chain(&mut ctx.db, &stored) {
         Ok(()) => {}
         Err(HubError::Db(DbError::Unique(_))) => {
-            return Err(HubError::Conflict(format!(
-                "a chain named {:?} or with chain id {} is already registered: see `hub-cli chain list`",
-                a.name, a.chain_id
-            )))
+            return Err(SetupError::ChainTaken {
+                name: a.name,
+                chain_id: a.chain_id,
+            }
+            .into())
         }
         Err(e) => return Err(e),
     }
@@ -364,19 +601,22 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
             let chain = Chain::by_name(&mut ctx.db, &chain)?;
             let contract = parse_address(&contract)?;
             if symbol == chain.native_symbol {
-                return Err(HubError::Input(format!(
-                    "{symbol} is the native coin of {}",
-                    chain.name
-                )));
+                return Err(SetupError::NativeSymbol {
+                    symbol,
+                    chain: chain.name,
+                }
+                .into());
             }
             let decimals = check_token(ctx, &chain, &symbol, contract, decimals)?;
             match store::insert_token(&mut ctx.db, chain.id, &symbol, contract, decimals) {
                 Ok(()) => {}
                 Err(HubError::Db(DbError::Unique(_))) => {
-                    return Err(HubError::Conflict(format!(
-                        "{} already has a token {symbol} or the contract {contract}: see `hub-cli token list`",
-                        chain.name
-                    )))
+                    return Err(SetupError::TokenTaken {
+                        chain: chain.name,
+                        symbol,
+                        contract,
+                    }
+                    .into())
                 }
                 Err(e) => return Err(e),
             }
@@ -394,24 +634,23 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
         } => {
             let chain = Chain::by_name(&mut ctx.db, &chain)?;
             let token = Token::by_symbol(&mut ctx.db, chain.id, &symbol)?.ok_or_else(|| {
-                HubError::NotFound(format!(
-                    "no token {symbol} on {}: see `hub-cli token list`",
-                    chain.name
-                ))
+                SetupError::NoToken {
+                    symbol: symbol.clone(),
+                    chain: chain.name.clone(),
+                }
             })?;
             if contract.is_none() && decimals.is_none() {
-                return Err(HubError::Usage(
-                    "nothing to change: give --contract and/or --decimals".to_owned(),
-                ));
+                return Err(SetupError::TokenUnchanged.into());
             }
             let open = open_orders_of(ctx, token.id)?;
             if open > 0 {
-                return Err(HubError::Conflict(format!(
-                    "{open} unfinished order(s) use {symbol} on {}: their amounts were stored in base units with \
-                     {} decimals, so the token cannot change under them; finish or cancel them first \
-                     (`hub-cli order list --state PENDING`)",
-                    chain.name, token.decimals
-                )));
+                return Err(SetupError::TokenInUse {
+                    open,
+                    symbol,
+                    chain: chain.name,
+                    decimals: token.decimals,
+                }
+                .into());
             }
             let contract = contract
                 .map(|c| parse_address(&c))
@@ -426,10 +665,11 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
             )?;
             match store::set_token_contract(&mut ctx.db, token.id, contract, decimals) {
                 Err(HubError::Db(DbError::Unique(_))) => {
-                    return Err(HubError::Conflict(format!(
-                        "{} already has another token with the contract {contract}",
-                        chain.name
-                    )))
+                    return Err(SetupError::ContractTaken {
+                        chain: chain.name,
+                        contract,
+                    }
+                    .into())
                 }
                 other => other?,
             };
@@ -442,17 +682,19 @@ pub(crate) fn token(ctx: &mut Ctx, cmd: TokenCmd) -> Result<()> {
         TokenCmd::Remove { chain, symbol } => {
             let chain = Chain::by_name(&mut ctx.db, &chain)?;
             let token = Token::by_symbol(&mut ctx.db, chain.id, &symbol)?.ok_or_else(|| {
-                HubError::NotFound(format!(
-                    "no token {symbol} on {}: see `hub-cli token list`",
-                    chain.name
-                ))
+                SetupError::NoToken {
+                    symbol: symbol.clone(),
+                    chain: chain.name.clone(),
+                }
             })?;
             let used = store::orders_of_token(&mut ctx.db, token.id)?;
             if used > 0 {
-                return Err(HubError::Conflict(format!(
-                    "{used} order(s) refer to {symbol} on {}: it cannot be removed (the orders' history needs it)",
-                    chain.name
-                )));
+                return Err(SetupError::TokenReferenced {
+                    used,
+                    symbol,
+                    chain: chain.name,
+                }
+                .into());
             }
             store::delete_token(&mut ctx.db, token.id)?;
             ctx.out.result(
@@ -726,9 +968,7 @@ fn check_entries<'a>(
         });
     let results: Vec<_> = results.into_iter().flatten().collect();
     if results.len() != entries.len() {
-        return Err(HubError::Internal(
-            "an address check thread failed".to_owned(),
-        ));
+        return Err(SetupError::CheckThreadFailed.into());
     }
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut checked = Vec::with_capacity(entries.len());
@@ -737,25 +977,25 @@ fn check_entries<'a>(
         match r {
             Ok(c) => {
                 if let Some(first) = seen.insert(c.address, n) {
-                    return Err(HubError::Input(format!(
-                        "entry {n} (index {}): {} is also entry {first}: the file is damaged; nothing was imported",
-                        c.entry.index, c.address
-                    )));
+                    return Err(SetupError::DuplicateEntry {
+                        entry: n,
+                        index: c.entry.index,
+                        address: c.address,
+                        first,
+                    }
+                    .into());
                 }
                 checked.push(c);
             }
             Err(why) => {
-                let others = if failed > 1 {
-                    format!(" ({} entries fail in all)", failed)
-                } else {
-                    String::new()
-                };
-                return Err(HubError::Input(format!(
-                    "entry {n} (index {}, path {:?}): {why}{others}. The whole file is refused and nothing was imported: \
-                     export the addresses again on the signer (`signer addresses --json`), and do not use a file \
-                     that was edited",
-                    entries[n].index, entries[n].path
-                )));
+                return Err(SetupError::EntryRefused {
+                    entry: n,
+                    index: entries[n].index,
+                    path: entries[n].path.clone(),
+                    why,
+                    failed,
+                }
+                .into());
             }
         }
     }
@@ -772,15 +1012,16 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
             tenant,
         } => {
             if role == "deposit" {
-                let tenant = tenant.ok_or_else(|| {
-                    HubError::Usage(
-                        "deposit addresses belong to a tenant: give --tenant NAME".to_owned(),
-                    )
+                let tenant = tenant.ok_or(SetupError::DepositNeedsTenant)?;
+                let text =
+                    std::fs::read_to_string(&file).map_err(|source| SetupError::Unreadable {
+                        file: file.display().to_string(),
+                        source,
+                    })?;
+                let list = deposit_list(&text).map_err(|why| SetupError::BadDepositFile {
+                    file: file.display().to_string(),
+                    why,
                 })?;
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
-                let list = deposit_list(&text)
-                    .map_err(|e| HubError::Input(format!("{}: {e}", file.display())))?;
                 let added = super::deposits::watch(&mut ctx.db, &chain, &tenant, &list)?;
                 ctx.out.result(
                     json!({"chain": chain, "tenant": tenant, "role": "deposit", "added": added, "in_file": list.len()}),
@@ -789,35 +1030,33 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
                 return Ok(());
             }
             if role != "cold" {
-                return Err(HubError::Input(format!(
-                    "role {role:?} is not one this hub knows: `cold` or `deposit`"
-                )));
+                return Err(SetupError::UnknownRole { role }.into());
             }
             if tenant.is_some() {
-                return Err(HubError::Usage(
-                    "--tenant is for deposit addresses: cold addresses are the desk's own"
-                        .to_owned(),
-                ));
+                return Err(SetupError::TenantForCold.into());
             }
             let chain = Chain::by_name(&mut ctx.db, &chain)?;
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| HubError::Input(format!("cannot read {}: {e}", file.display())))?;
-            let parsed = parse_address_file(&text).map_err(|e| {
-                HubError::Input(format!(
-                    "{} is not `signer addresses --json` output: {e}",
-                    file.display()
-                ))
+            let text = std::fs::read_to_string(&file).map_err(|source| SetupError::Unreadable {
+                file: file.display().to_string(),
+                source,
+            })?;
+            let parsed = parse_address_file(&text).map_err(|why| SetupError::NotSignerOutput {
+                file: file.display().to_string(),
+                why,
             })?;
             let fingerprint: WalletFingerprint = match &parsed.fingerprint {
-                Some(f) => f.parse().map_err(|e: AddressProofError| {
-                    HubError::Input(format!("{}: {e}", file.display()))
-                })?,
+                Some(f) => {
+                    f.parse()
+                        .map_err(|error: AddressProofError| SetupError::BadFingerprint {
+                            file: file.display().to_string(),
+                            error,
+                        })?
+                }
                 None => {
-                    return Err(HubError::Input(format!(
-                        "{} has no wallet fingerprint and no proofs of possession (a signer from before \
-                         proofs wrote it): export the addresses again with this version's `signer addresses --json`",
-                        file.display()
-                    )))
+                    return Err(SetupError::NoProofs {
+                        file: file.display().to_string(),
+                    }
+                    .into())
                 }
             };
             let checked = check_entries(&fingerprint, &parsed.addresses)?;
@@ -829,17 +1068,22 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
                     let (address, e) = (c.address, c.entry);
                     if let Some(existing) = AddressRow::find(db, chain.id, address)? {
                         if existing.derivation_path.as_deref() != Some(e.path.as_str()) {
-                            return Err(HubError::Conflict(format!(
-                                "{address} is already registered with path {:?}, the file says {:?}; nothing was imported",
-                                existing.derivation_path, e.path
-                            )));
+                            return Err(SetupError::OtherPath {
+                                address,
+                                registered: existing.derivation_path,
+                                path: e.path.clone(),
+                            }
+                            .into());
                         }
                         match existing.wallet_fingerprint.as_deref() {
                             Some(fp) if fp == fp_text => {}
                             Some(fp) => {
-                                return Err(HubError::Conflict(format!(
-                                    "{address} is registered as an address of wallet {fp}, and this file proves it for wallet {fp_text}; nothing was imported"
-                                )))
+                                return Err(SetupError::OtherWallet {
+                                    address,
+                                    registered: fp.to_owned(),
+                                    proven: fp_text.clone(),
+                                }
+                                .into())
                             }
                             None => {
                                 // Imported before proofs: its wallet is now proven.
@@ -885,10 +1129,7 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
                 None => None,
             };
             if balances && chain_id.is_none() {
-                return Err(HubError::Usage(
-                    "--balances needs --chain NAME: balances come from that chain's node"
-                        .to_owned(),
-                ));
+                return Err(SetupError::BalancesNeedChain.into());
             }
             let rows = AddressRow::all(&mut ctx.db, chain_id)?;
             let chains: std::collections::HashMap<i64, Chain> = Chain::all(&mut ctx.db)?
@@ -898,9 +1139,7 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
             let mut headers = vec!["CHAIN", "ADDRESS", "ROLE", "PATH"];
             let held = match (balances, chain_id) {
                 (true, Some(id)) => {
-                    let chain = chains
-                        .get(&id)
-                        .ok_or_else(|| HubError::Internal("chain vanished".to_owned()))?;
+                    let chain = chains.get(&id).ok_or(SetupError::ChainVanished)?;
                     let tokens: Vec<Token> = Token::all(&mut ctx.db)?
                         .into_iter()
                         .filter(|t| t.chain == id)
@@ -984,12 +1223,12 @@ fn balances_of(
             let bytes =
                 coldsign_core::hex_data::decode(v.as_str().unwrap_or_default()).unwrap_or_default();
             if bytes.len() != 32 {
-                return Err(HubError::Node(format!(
-                    "balanceOf on {} answered {} bytes: is it an ERC-20 contract on {}?",
-                    t.contract,
-                    bytes.len(),
-                    chain.name
-                )));
+                return Err(SetupError::BadBalanceAnswer {
+                    contract: t.contract,
+                    bytes: bytes.len(),
+                    chain: chain.name.clone(),
+                }
+                .into());
             }
             let units = U256::from_big_endian(&bytes);
             let human = coldsign_core::amount::format_units(units, t.decimals)
@@ -1039,7 +1278,276 @@ mod deposit_list_tests {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_address_file;
+    use super::{parse_address_file, SetupError};
+    use crate::error::{ErrorKind, HubError, OperationError};
+    use coldsign_core::Address;
+
+    /// Every refusal of the setup commands, with the kind it had as a
+    /// generic `HubError` (so its exit code and HTTP status are unchanged).
+    fn every_error() -> Vec<(SetupError, ErrorKind)> {
+        let a = Address([1; 20]);
+        let s = |t: &str| t.to_owned();
+        vec![
+            (
+                SetupError::NotWei {
+                    option: s("--max-fee-cap"),
+                    value: s("1 gwei"),
+                },
+                ErrorKind::Input,
+            ),
+            (SetupError::ChainUnchanged, ErrorKind::Usage),
+            (
+                SetupError::ChainInUse {
+                    chain: s("anvil"),
+                    rows: 2,
+                    what: "token",
+                },
+                ErrorKind::Conflict,
+            ),
+            (SetupError::TooManyNativeDecimals, ErrorKind::Input),
+            (
+                SetupError::ChainTaken {
+                    name: s("anvil"),
+                    chain_id: 31337,
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                SetupError::NoContractCode {
+                    contract: a,
+                    chain: s("anvil"),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                SetupError::DecimalsMismatch {
+                    contract: a,
+                    on_chain: 6,
+                    given: 18,
+                },
+                ErrorKind::Input,
+            ),
+            (
+                SetupError::DecimalsUnknown {
+                    why: s("it does not answer decimals()"),
+                },
+                ErrorKind::Input,
+            ),
+            (SetupError::TooManyDecimals, ErrorKind::Input),
+            (
+                SetupError::NativeSymbol {
+                    symbol: s("ETH"),
+                    chain: s("anvil"),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                SetupError::TokenTaken {
+                    chain: s("anvil"),
+                    symbol: s("USDC"),
+                    contract: a,
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                SetupError::NoToken {
+                    symbol: s("USDC"),
+                    chain: s("anvil"),
+                },
+                ErrorKind::NotFound,
+            ),
+            (SetupError::TokenUnchanged, ErrorKind::Usage),
+            (
+                SetupError::TokenInUse {
+                    open: 3,
+                    symbol: s("USDC"),
+                    chain: s("anvil"),
+                    decimals: 6,
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                SetupError::ContractTaken {
+                    chain: s("anvil"),
+                    contract: a,
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                SetupError::TokenReferenced {
+                    used: 3,
+                    symbol: s("USDC"),
+                    chain: s("anvil"),
+                },
+                ErrorKind::Conflict,
+            ),
+            (SetupError::CheckThreadFailed, ErrorKind::Internal),
+            (
+                SetupError::DuplicateEntry {
+                    entry: 3,
+                    index: 3,
+                    address: a,
+                    first: 1,
+                },
+                ErrorKind::Input,
+            ),
+            (
+                SetupError::EntryRefused {
+                    entry: 3,
+                    index: 3,
+                    path: s("m/44'/60'/0'/0/3"),
+                    why: s("has no proof of possession"),
+                    failed: 2,
+                },
+                ErrorKind::Input,
+            ),
+            (SetupError::DepositNeedsTenant, ErrorKind::Usage),
+            (
+                SetupError::Unreadable {
+                    file: s("a.json"),
+                    source: std::io::Error::other("gone"),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                SetupError::BadDepositFile {
+                    file: s("a.json"),
+                    why: s("not JSON"),
+                },
+                ErrorKind::Input,
+            ),
+            (SetupError::UnknownRole { role: s("hot") }, ErrorKind::Input),
+            (SetupError::TenantForCold, ErrorKind::Usage),
+            (
+                SetupError::NotSignerOutput {
+                    file: s("a.json"),
+                    why: s("missing field"),
+                },
+                ErrorKind::Input,
+            ),
+            (
+                SetupError::BadFingerprint {
+                    file: s("a.json"),
+                    error: "xyz"
+                        .parse::<coldsign_core::address_proof::WalletFingerprint>()
+                        .unwrap_err(),
+                },
+                ErrorKind::Input,
+            ),
+            (SetupError::NoProofs { file: s("a.json") }, ErrorKind::Input),
+            (
+                SetupError::OtherPath {
+                    address: a,
+                    registered: Some(s("m/44'/60'/0'/0/1")),
+                    path: s("m/44'/60'/0'/0/2"),
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                SetupError::OtherWallet {
+                    address: a,
+                    registered: s("16a93ed0"),
+                    proven: s("0badf00d"),
+                },
+                ErrorKind::Conflict,
+            ),
+            (SetupError::BalancesNeedChain, ErrorKind::Usage),
+            (SetupError::ChainVanished, ErrorKind::Internal),
+            (
+                SetupError::BadBalanceAnswer {
+                    contract: a,
+                    bytes: 0,
+                    chain: s("anvil"),
+                },
+                ErrorKind::Node,
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_setup_error_has_its_kind_through_the_hubs_error() {
+        for (error, kind) in every_error() {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            let hub = HubError::from(error);
+            assert_eq!(hub.error_kind(), kind, "{text}");
+            assert_eq!(hub.exit_code(), kind.exit_code(), "{text}");
+            assert_eq!(hub.to_string(), text);
+            // A hint keeps the kind.
+            let hinted = hub.with_hint("try again");
+            assert_eq!(hinted.error_kind(), kind, "{text}");
+            assert_eq!(hinted.to_string(), format!("{text}; try again"));
+        }
+    }
+
+    #[test]
+    fn the_setup_refusals_say_what_to_do_next() {
+        let a = Address([1; 20]);
+        let mismatch = SetupError::DecimalsMismatch {
+            contract: a,
+            on_chain: 6,
+            given: 18,
+        };
+        assert_eq!(
+            mismatch.to_string(),
+            format!(
+                "the contract {a} says it has 6 decimals, not 18: with 18, every amount would be off \
+                 by a factor of 10^12; give --decimals 6 (or leave it out)"
+            )
+        );
+        let in_use = SetupError::ChainInUse {
+            chain: "anvil".into(),
+            rows: 2,
+            what: "token",
+        };
+        assert!(
+            in_use
+                .to_string()
+                .ends_with("correct it with `hub-cli chain update anvil`"),
+            "{in_use}"
+        );
+        let refused = |failed| SetupError::EntryRefused {
+            entry: 3,
+            index: 4,
+            path: "m/44'/60'/0'/0/4".into(),
+            why: "has no proof of possession".into(),
+            failed,
+        };
+        assert_eq!(
+            refused(1).to_string(),
+            "entry 3 (index 4, path \"m/44'/60'/0'/0/4\"): has no proof of possession. The whole file \
+             is refused and nothing was imported: export the addresses again on the signer \
+             (`signer addresses --json`), and do not use a file that was edited"
+        );
+        assert!(
+            refused(5)
+                .to_string()
+                .contains("has no proof of possession (5 entries fail in all). The whole file"),
+            "{}",
+            refused(5)
+        );
+        let no_proofs = SetupError::NoProofs {
+            file: "a.json".into(),
+        };
+        assert!(
+            no_proofs.to_string().contains(
+                "export the addresses again with this version's `signer addresses --json`"
+            ),
+            "{no_proofs}"
+        );
+        let token_in_use = SetupError::TokenInUse {
+            open: 3,
+            symbol: "USDC".into(),
+            chain: "anvil".into(),
+            decimals: 6,
+        };
+        assert!(
+            token_in_use
+                .to_string()
+                .contains("with 6 decimals, so the token cannot change under them; finish or cancel them first"),
+            "{token_in_use}"
+        );
+    }
 
     const ENTRY: &str = r#"{"index":0,"path":"m/44'/60'/0'/0/0","address":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","public_key":"0x02"}"#;
 
