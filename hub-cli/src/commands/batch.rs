@@ -733,7 +733,7 @@ pub(crate) fn show(ctx: &mut Ctx, id: i64, state: Option<&str>) -> Result<()> {
 
 /// `batch list`: one query for every batch with its chain and item count.
 pub(crate) fn list(ctx: &mut Ctx) -> Result<()> {
-    let rows = batches::listed(&mut ctx.db)?;
+    let rows = batches::listed(&mut ctx.db, None)?;
     let mut t = Table::new(&["ID", "CHAIN", "STATE", "ORDERS", "CREATED"]);
     let mut data = Vec::new();
     for r in rows {

@@ -358,7 +358,7 @@ async fn list_batches(AxState(state): AxState<Arc<State>>, headers: HeaderMap) -
         .pool
         .run(move |db| {
             Ok::<_, HubError>(
-                service::tenant_batches(db, &tenant)?
+                crate::store::batches::listed(db, Some(&tenant))?
                     .into_iter()
                     .map(|b| {
                         json!({"id": b.id, "chain": b.chain, "state": b.state,

@@ -227,23 +227,31 @@ pub(crate) struct Listed {
 }
 
 /// Every batch with its chain's name and item count, newest first (one
-/// query).
-pub(crate) fn listed(db: &mut Db) -> Result<Vec<Listed>> {
-    db.query(
-        "SELECT b.id, c.name, b.state, b.created_at, \
-         (SELECT COUNT(*) FROM batch_items i WHERE i.batch = b.id) \
-         FROM batches b JOIN chains c ON c.id = b.chain ORDER BY b.id DESC",
-        params![],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(Listed {
-            id: r.int(0)?,
-            chain: r.text(1)?,
-            state: r.text(2)?,
-            created_at: r.text(3)?,
-            orders: r.int(4)?,
+/// query); only `tenant`'s batches when one is given (the service's list).
+pub(crate) fn listed(db: &mut Db, tenant: Option<&str>) -> Result<Vec<Listed>> {
+    let rows = match tenant {
+        None => db.query(
+            "SELECT b.id, c.name, b.state, b.created_at, \
+             (SELECT COUNT(*) FROM batch_items i WHERE i.batch = b.id) \
+             FROM batches b JOIN chains c ON c.id = b.chain ORDER BY b.id DESC",
+            params![],
+        )?,
+        Some(t) => db.query(
+            "SELECT b.id, c.name, b.state, b.created_at, \
+             (SELECT COUNT(*) FROM batch_items i WHERE i.batch = b.id) \
+             FROM batches b JOIN chains c ON c.id = b.chain WHERE b.tenant = ? ORDER BY b.id DESC",
+            params![t],
+        )?,
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(Listed {
+                id: r.int(0)?,
+                chain: r.text(1)?,
+                state: r.text(2)?,
+                created_at: r.text(3)?,
+                orders: r.int(4)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }

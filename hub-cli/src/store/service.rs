@@ -83,39 +83,6 @@ pub(crate) fn tenant_orders_page(
         .collect()
 }
 
-/// One of a tenant's batches, as listed.
-#[derive(Debug, Clone)]
-pub(crate) struct BatchSummary {
-    pub(crate) id: i64,
-    /// The chain's name.
-    pub(crate) chain: String,
-    pub(crate) state: String,
-    pub(crate) created_at: String,
-    /// How many orders it holds.
-    pub(crate) orders: i64,
-}
-
-/// A tenant's batches, newest first.
-pub(crate) fn tenant_batches(db: &mut Db, tenant: &str) -> Result<Vec<BatchSummary>> {
-    db.query(
-        "SELECT b.id, c.name, b.state, b.created_at, \
-         (SELECT COUNT(*) FROM batch_items i WHERE i.batch = b.id) \
-         FROM batches b JOIN chains c ON c.id = b.chain WHERE b.tenant = ? ORDER BY b.id DESC",
-        params![tenant],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(BatchSummary {
-            id: r.int(0)?,
-            chain: r.text(1)?,
-            state: r.text(2)?,
-            created_at: r.text(3)?,
-            orders: r.int(4)?,
-        })
-    })
-    .collect()
-}
-
 /// The tenant of batch `id`: `None` if there is no such batch, `Some(None)`
 /// for the desk's own batch.
 pub(crate) fn batch_tenant(db: &mut Db, id: i64) -> Result<Option<Option<String>>> {
