@@ -287,6 +287,32 @@ impl HubError {
 /// Result of a hub command.
 pub(crate) type Result<T, E = HubError> = std::result::Result<T, E>;
 
+/// Checks for the operations' error types, shared by their tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Each error is of its kind, keeps it and its exact text through
+    /// [`HubError`] (exit code included) and through a hint, and its
+    /// message contains `says` (what to do next; `""` checks nothing).
+    pub(crate) fn check_errors<E: OperationError + Into<HubError>>(
+        cases: impl IntoIterator<Item = (E, ErrorKind, &'static str)>,
+    ) {
+        for (error, kind, says) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(says), "{text} does not say {says:?}");
+            let hub: HubError = error.into();
+            assert_eq!(hub.error_kind(), kind, "{text}");
+            assert_eq!(hub.exit_code(), kind.exit_code(), "{text}");
+            assert_eq!(hub.to_string(), text);
+            let hinted = hub.with_hint("try again");
+            assert_eq!(hinted.error_kind(), kind, "{text}");
+            assert_eq!(hinted.to_string(), format!("{text}; try again"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

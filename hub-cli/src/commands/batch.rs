@@ -946,14 +946,7 @@ mod tests {
                 "--state \"DONE\" is not an order-in-batch state; one of: SELECTED, ",
             ),
         ];
-        for (error, kind, says) in cases {
-            assert_eq!(error.kind(), kind, "{error}");
-            let text = error.to_string();
-            assert!(text.contains(says), "{text}");
-            let hub = HubError::from(error);
-            assert_eq!(hub.exit_code(), kind.exit_code());
-            assert_eq!(hub.to_string(), text);
-        }
+        crate::error::testing::check_errors(cases);
         // A batch that can no longer be cancelled is not pointed to `cancel`.
         let text = BatchCommandError::NotDroppable {
             batch: 3,

@@ -995,14 +995,7 @@ mod tests {
                 "the built batch is not valid: ",
             ),
         ];
-        for (error, kind, says) in cases {
-            assert_eq!(error.kind(), kind, "{error}");
-            let text = error.to_string();
-            assert!(text.contains(says), "{text}");
-            let hub = HubError::from(error);
-            assert_eq!(hub.exit_code(), kind.exit_code());
-            assert_eq!(hub.to_string(), text);
-        }
+        crate::error::testing::check_errors(cases);
         // The line continuations join the prose as `format!` did.
         assert!(BuildError::Blocked { batch: 3 }
             .to_string()

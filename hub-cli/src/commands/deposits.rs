@@ -269,15 +269,6 @@ mod tests {
                 "was registered meanwhile: run it again",
             ),
         ];
-        for (error, kind, says) in cases {
-            assert_eq!(error.kind(), kind, "{error}");
-            let text = error.to_string();
-            assert!(text.contains(says), "{text}");
-            let hub = HubError::from(error);
-            assert_eq!(hub.error_kind(), kind, "{text}");
-            assert_eq!(hub.exit_code(), kind.exit_code(), "{text}");
-            assert_eq!(hub.to_string(), text);
-            assert_eq!(hub.with_hint("then retry").error_kind(), kind, "{text}");
-        }
+        crate::error::testing::check_errors(cases);
     }
 }

@@ -379,13 +379,6 @@ mod tests {
                 "`hub-cli batch resolve 3 ORDER --on-chain|--resend|--rebuild`",
             ),
         ];
-        for (error, kind, says) in cases {
-            assert_eq!(error.kind(), kind, "{error}");
-            let text = error.to_string();
-            assert!(text.contains(says), "{text}");
-            let hub = HubError::from(error);
-            assert_eq!(hub.exit_code(), kind.exit_code());
-            assert_eq!(hub.to_string(), text);
-        }
+        crate::error::testing::check_errors(cases);
     }
 }

@@ -1279,7 +1279,7 @@ mod deposit_list_tests {
 #[cfg(test)]
 mod tests {
     use super::{parse_address_file, SetupError};
-    use crate::error::{ErrorKind, HubError, OperationError};
+    use crate::error::ErrorKind;
     use coldsign_core::Address;
 
     /// Every refusal of the setup commands, with the kind it had as a
@@ -1466,18 +1466,7 @@ mod tests {
 
     #[test]
     fn each_setup_error_has_its_kind_through_the_hubs_error() {
-        for (error, kind) in every_error() {
-            assert_eq!(error.kind(), kind, "{error}");
-            let text = error.to_string();
-            let hub = HubError::from(error);
-            assert_eq!(hub.error_kind(), kind, "{text}");
-            assert_eq!(hub.exit_code(), kind.exit_code(), "{text}");
-            assert_eq!(hub.to_string(), text);
-            // A hint keeps the kind.
-            let hinted = hub.with_hint("try again");
-            assert_eq!(hinted.error_kind(), kind, "{text}");
-            assert_eq!(hinted.to_string(), format!("{text}; try again"));
-        }
+        crate::error::testing::check_errors(every_error().into_iter().map(|(e, k)| (e, k, "")));
     }
 
     #[test]

@@ -1477,14 +1477,7 @@ mod tests {
                 "none of the versions of order W-1 that the hub exported",
             ),
         ];
-        for (error, kind, says) in cases {
-            assert_eq!(error.kind(), kind, "{error}");
-            let text = error.to_string();
-            assert!(text.contains(says), "{text}");
-            let hub = HubError::from(error);
-            assert_eq!(hub.exit_code(), kind.exit_code());
-            assert_eq!(hub.to_string(), text);
-        }
+        crate::error::testing::check_errors(cases);
         // Only a LINGERING order is pointed to `batch check`.
         let text = SyncError::NotBroadcastError {
             batch: 3,

@@ -369,15 +369,7 @@ mod tests {
                 "batch 3",
             ),
         ];
-        for (error, kind, hint) in cases {
-            assert_eq!(error.kind(), kind, "{error}");
-            let text = error.to_string();
-            assert!(text.contains(hint), "{text}");
-            // Through the hub's error: the kind's exit code and status.
-            let hub = HubError::from(error);
-            assert_eq!(hub.exit_code(), kind.exit_code());
-            assert_eq!(hub.to_string(), text);
-        }
+        crate::error::testing::check_errors(cases);
         assert_eq!(
             ErrorKind::Signature.exit_code(),
             crate::error::exit::SIGNATURE
