@@ -11,9 +11,14 @@ pub(crate) fn now_rfc3339() -> String {
 
 /// Now as `YYYY-MM-DDTHH:MM:SSZ`, the batch file's `created_at`.
 pub(crate) fn now_batch_timestamp() -> String {
-    let t = OffsetDateTime::now_utc();
+    format!("{}Z", whole_seconds(OffsetDateTime::now_utc()))
+}
+
+/// `t` in UTC as `YYYY-MM-DDTHH:MM:SS`, to the second.
+pub(crate) fn whole_seconds(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         t.year(),
         u8::from(t.month()),
         t.day(),

@@ -107,11 +107,13 @@ struct ItemJson {
     signing_hash: B256,
 }
 
-/// The file with each item left as its raw JSON text, so items can be
-/// parsed and validated on all cores.
+/// The file as parsed: with each item left as its raw JSON text
+/// (`FileJson<&RawValue>`), so items can be parsed and validated on all
+/// cores; or typed in one pass (`FileJson<ItemJson>`), only to report the
+/// first JSON error in file order when the fast path found one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileJson<'a> {
+struct FileJson<I> {
     format: String,
     version: u32,
     batch_id: u64,
@@ -119,25 +121,7 @@ struct FileJson<'a> {
     created_at: String,
     #[serde(default)]
     ledger_head: Option<LedgerHead>,
-    #[serde(borrow)]
-    items: Vec<&'a RawValue>,
-    digest: B256,
-}
-
-/// The whole file typed in one pass: parsed only to report the first
-/// JSON error in file order when the fast path found one.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct TypedFileJson {
-    format: String,
-    version: u32,
-    batch_id: u64,
-    chain_id: u64,
-    created_at: String,
-    #[serde(default)]
-    ledger_head: Option<LedgerHead>,
-    items: Vec<ItemJson>,
+    items: Vec<I>,
     digest: B256,
 }
 
@@ -348,7 +332,7 @@ impl UnsignedBatch {
         // text; the items are then parsed on all cores. Any JSON error is
         // reported as one typed pass over the whole file reports it, the
         // header's errors first, so the messages do not depend on the path.
-        let Ok(file) = serde_json::from_str::<FileJson<'_>>(json) else {
+        let Ok(file) = serde_json::from_str::<FileJson<&RawValue>>(json) else {
             return Err(Self::first_json_error(json));
         };
         if file.format != UNSIGNED_FORMAT {
@@ -437,7 +421,7 @@ impl UnsignedBatch {
         if let Err(e) = check_header(json, UNSIGNED_FORMAT) {
             return e;
         }
-        match serde_json::from_str::<TypedFileJson>(json) {
+        match serde_json::from_str::<FileJson<ItemJson>>(json) {
             Err(e) => BatchError::Json(e.to_string()),
             Ok(_) => BatchError::Json("the file could not be parsed".into()),
         }

@@ -196,20 +196,8 @@ pub(crate) fn orders_page(db: &mut Db, q: &OrderQuery) -> Result<Vec<ListedOrder
         // Stored times are UTC RFC 3339 with as many fraction digits as
         // needed, which do not sort as text within one second: the
         // database compares whole seconds.
-        let t = t.to_offset(time::UtcOffset::UTC);
         conditions.push("substr(o.created_at, 1, 19) >= ?");
-        values.push(
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-            .into(),
-        );
+        values.push(crate::clock::whole_seconds(t).into());
     }
     if let Some(b) = q.batch {
         conditions
