@@ -567,11 +567,17 @@ pub(crate) enum BatchCmd {
     /// Create a batch of pending orders (prints the batch id).
     #[command(after_help = "Examples:
   hub-cli batch create --chain mainnet --all-pending --auto-build
-  hub-cli batch create --chain mainnet --orders w-1,w-2")]
+  hub-cli batch create --chain mainnet --orders w-1,w-2
+  hub-cli batch create --chain mainnet --tenant acme --all-pending")]
     Create {
         /// Chain name.
         #[arg(long)]
         chain: String,
+        /// Batch this tenant's orders (a front system's, sent through the
+        /// service) instead of the desk's own: the batch is the tenant's,
+        /// its key sees it and its callbacks report it.
+        #[arg(long)]
+        tenant: Option<String>,
         /// Order ids, comma-separated.
         #[arg(
             long,

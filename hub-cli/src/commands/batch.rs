@@ -29,7 +29,8 @@ pub(crate) enum BatchCommandError {
     NoSuchOrder { order: String },
     /// `create --orders` at the desk: the order belongs to a tenant.
     #[error(
-        "order {order} belongs to tenant {tenant}: its batches are made through the service with that tenant's key"
+        "order {order} belongs to tenant {tenant}: batch it with `hub-cli batch create --tenant {tenant}`, \
+         or through the service with that tenant's key"
     )]
     TenantsOrder { order: String, tenant: String },
     /// `create --orders`: the order is on another chain.
@@ -68,6 +69,12 @@ pub(crate) enum BatchCommandError {
     /// `create`: no pending order from a cold address on the chain.
     #[error("no pending orders from cold addresses on {chain}: import orders first")]
     NoPendingOrders { chain: String },
+    /// `create` at the desk: the pending orders are all tenants'.
+    #[error(
+        "no pending orders of the desk's own on {chain}; tenants have pending orders: {tenants}: \
+         batch them with `hub-cli batch create --chain {chain} --tenant NAME --all-pending`"
+    )]
+    OnlyTenantsPending { chain: String, tenants: String },
     /// `create`: the chain has an unfinished batch already.
     #[error(
         "chain {chain} already has an unfinished batch {batch} ({state}): finish or cancel it before creating another"
@@ -158,6 +165,7 @@ impl OperationError for BatchCommandError {
             | Self::NotCold { .. }
             | Self::ListedTwice { .. }
             | Self::NoPendingOrders { .. }
+            | Self::OnlyTenantsPending { .. }
             | Self::NotColdOn { .. }
             | Self::WalletUnknown { .. }
             | Self::MixedWallets { .. }
@@ -292,6 +300,20 @@ pub(crate) fn create(
                 held,
             }
             .into());
+        }
+        if tenant.is_none() {
+            let tenants = batches::tenants_with_pending(&mut ctx.db, chain.id)?;
+            if !tenants.is_empty() {
+                return Err(BatchCommandError::OnlyTenantsPending {
+                    chain: chain.name.clone(),
+                    tenants: tenants
+                        .iter()
+                        .map(|(t, n)| format!("{t} ({n})"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+                .into());
+            }
         }
         return Err(BatchCommandError::NoPendingOrders {
             chain: chain.name.clone(),
@@ -834,6 +856,14 @@ mod tests {
                 BatchCommandError::NoPendingOrders { chain: chain() },
                 ErrorKind::Input,
                 "import orders first",
+            ),
+            (
+                BatchCommandError::OnlyTenantsPending {
+                    chain: chain(),
+                    tenants: "acme (2)".to_owned(),
+                },
+                ErrorKind::Input,
+                "--tenant NAME --all-pending",
             ),
             (
                 BatchCommandError::Unfinished {

@@ -139,10 +139,25 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Batch(c) => match c {
             BatchCmd::Create {
                 chain,
+                tenant,
                 orders,
                 all_pending,
                 auto_build,
-            } => batch::create(ctx, &chain, &orders, all_pending, auto_build),
+            } => match tenant {
+                // The desk acting for a tenant: the command runs as the
+                // service runs it with that tenant's key.
+                Some(t) if ctx.tenant.is_none() => {
+                    crate::serve::auth::check_tenant(&t)?;
+                    ctx.tenant = Some(t);
+                    let outcome = batch::create(ctx, &chain, &orders, all_pending, auto_build);
+                    ctx.tenant = None;
+                    outcome
+                }
+                Some(_) => Err(HubError::Usage(
+                    "--tenant is the desk's: a tenant's key acts for its own tenant".to_owned(),
+                )),
+                None => batch::create(ctx, &chain, &orders, all_pending, auto_build),
+            },
             BatchCmd::Build { id, force } => build::build(ctx, id, force),
             BatchCmd::Drop {
                 id,

@@ -476,6 +476,7 @@ async fn create_batch(
         None,
         BatchCmd::Create {
             chain: b.chain,
+            tenant: None,
             orders: b.orders,
             all_pending: b.all_pending,
             auto_build: b.auto_build,

@@ -30,6 +30,19 @@ pub(crate) fn pending_cold_orders(
     .collect()
 }
 
+/// The tenants with PENDING, unheld orders on `chain`, with how many, by
+/// name.
+pub(crate) fn tenants_with_pending(db: &mut Db, chain: i64) -> Result<Vec<(String, i64)>> {
+    db.query(
+        "SELECT tenant, COUNT(*) FROM orders WHERE chain = ? AND tenant IS NOT NULL \
+         AND state = 'PENDING' AND held_at IS NULL GROUP BY tenant ORDER BY tenant",
+        params![chain],
+    )?
+    .iter()
+    .map(|r| Ok((r.text(0)?, r.int(1)?)))
+    .collect()
+}
+
 /// How many PENDING orders on `chain` are held.
 pub(crate) fn held_pending_count(db: &mut Db, chain: i64) -> Result<i64> {
     Ok(db

@@ -399,6 +399,53 @@ pub fn api_rules(backend: Backend) {
         metrics.contains("coldsign_orders{state=\"PENDING\"} 6"),
         "{metrics}"
     );
+
+    // The desk batches a tenant's orders only when it says whose.
+    let refused = w.fails(
+        &["batch", "create", "--chain", "local", "--orders", "A-1"],
+        3,
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("hub-cli batch create --tenant acme"),
+        "{}",
+        refused.stderr
+    );
+    let refused = w.fails(&["batch", "create", "--chain", "local", "--all-pending"], 3);
+    assert!(
+        refused
+            .stderr
+            .contains("tenants have pending orders: acme (6)")
+            && refused.stderr.contains("--tenant NAME --all-pending"),
+        "{}",
+        refused.stderr
+    );
+    let made = w.json(&[
+        "batch", "create", "--chain", "local", "--tenant", "acme", "--orders", "A-1,A-2",
+    ]);
+    let id = made["id"].as_i64().unwrap();
+    let (status, listed) = s.call("GET", "/v1/batches", Some(&acme), None);
+    assert_eq!(status, 200);
+    assert_eq!(listed["batches"][0]["id"], id, "{listed}");
+    assert_eq!(listed["batches"][0]["orders"], 2, "{listed}");
+    assert_eq!(
+        s.call("GET", "/v1/batches", Some(&other), None).1["batches"],
+        json!([])
+    );
+    // One unfinished batch per tenant and chain, from the desk too.
+    w.fails(
+        &[
+            "batch",
+            "create",
+            "--chain",
+            "local",
+            "--tenant",
+            "acme",
+            "--all-pending",
+        ],
+        5,
+    );
     assert_eq!(s.terminate(), Some(0), "SIGTERM is a clean stop");
 }
 
