@@ -37,6 +37,12 @@ pub(crate) enum DepositError {
     /// was written.
     #[error("{address} was registered meanwhile: run it again")]
     RegisteredMeanwhile { address: Address },
+    /// `deposit list --state`: not a deposit state.
+    #[error("state {state:?} is not one of SEEN, CONFIRMED, REORGED")]
+    UnknownState { state: String },
+    /// `deposit list --since`: not an RFC 3339 time.
+    #[error("since {since:?} is not an RFC 3339 time")]
+    BadSince { since: String },
 }
 
 crate::error::operation_error!(DepositError);
@@ -45,6 +51,7 @@ impl OperationError for DepositError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::AddressesRefused { .. } => ErrorKind::Input,
+            Self::UnknownState { .. } | Self::BadSince { .. } => ErrorKind::Usage,
             Self::RegisteredOtherwise { .. } | Self::RegisteredMeanwhile { .. } => {
                 ErrorKind::Conflict
             }
@@ -143,21 +150,16 @@ pub(crate) struct DepositFilter {
 }
 
 /// The deposits matching `f` (of `tenant`, when given), oldest first.
-///
-/// Its refused filters stay generic `HubError::Usage`s: `GET /v1/deposits`
-/// (serve/api.rs) matches on that variant to answer 400 `bad_request`.
 pub(crate) fn list(db: &mut Db, f: &DepositFilter, tenant: Option<&str>) -> Result<Vec<Json>> {
     let address = f.address.as_deref().map(parse_address).transpose()?;
     if let Some(s) = &f.state {
         if !matches!(s.as_str(), "SEEN" | "CONFIRMED" | "REORGED") {
-            return Err(HubError::Usage(format!(
-                "state {s:?} is not one of SEEN, CONFIRMED, REORGED"
-            )));
+            return Err(DepositError::UnknownState { state: s.clone() }.into());
         }
     }
     if let Some(s) = &f.since {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| HubError::Usage(format!("since {s:?} is not an RFC 3339 time")))?;
+            .map_err(|_| DepositError::BadSince { since: s.clone() })?;
     }
     let query = DepositQuery {
         id: f.id,
@@ -267,6 +269,20 @@ mod tests {
                 DepositError::RegisteredMeanwhile { address: a },
                 ErrorKind::Conflict,
                 "was registered meanwhile: run it again",
+            ),
+            (
+                DepositError::UnknownState {
+                    state: "LOST".into(),
+                },
+                ErrorKind::Usage,
+                "\"LOST\" is not one of SEEN, CONFIRMED, REORGED",
+            ),
+            (
+                DepositError::BadSince {
+                    since: "yesterday".into(),
+                },
+                ErrorKind::Usage,
+                "is not an RFC 3339 time",
             ),
         ];
         crate::error::testing::check_errors(cases);

@@ -13,7 +13,7 @@ use crate::{
     cli::BatchCmd,
     commands::{self, orders::OrderInput, Ctx},
     db::Db,
-    error::HubError,
+    error::{ErrorKind, HubError},
     model::Actor,
     output::Output,
     store::service,
@@ -687,11 +687,12 @@ async fn list_deposits(
         .pool
         .run(move |db| commands::deposits::list(db, &f, Some(&tenant)))
         .await
-        .map_err(|e| match e {
-            HubError::Usage(m) | HubError::Input(m) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m)
+        .map_err(|e| match e.error_kind() {
+            // A bad filter is a bad query parameter, as for the other lists.
+            ErrorKind::Usage | ErrorKind::Input => {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
             }
-            other => other.into(),
+            _ => e.into(),
         })?;
     ok(StatusCode::OK, json!({"deposits": rows}))
 }

@@ -389,6 +389,11 @@ pub fn api_rules(backend: Backend) {
         json!([])
     );
     assert_eq!(s.call("GET", "/v1/batches/1", Some(&acme), None).0, 404);
+    for bad in ["state=LOST", "since=yesterday"] {
+        let (status, body) = s.call("GET", &format!("/v1/deposits?{bad}"), Some(&acme), None);
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["kind"], "bad_request", "{body}");
+    }
     assert_eq!(s.call("GET", "/v1/nope", Some(&acme), None).0, 404);
     let metrics = ureq::get(&format!("{}/metrics", s.url))
         .call()
