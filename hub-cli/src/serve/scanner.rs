@@ -39,90 +39,22 @@ use crate::{
         SeenBlock, Watched,
     },
 };
-use coldsign_core::{hex_data, Address, U256};
-use serde_json::{json, Value as Json};
+use coldsign_core::{Address, U256};
 use std::collections::{HashMap, HashSet};
 
 /// Blocks read per round at most.
 const BLOCKS_PER_ROUND: u64 = 200;
 /// Receipts asked for in one JSON-RPC batch request.
 const RECEIPTS_PER_REQUEST: usize = 100;
-/// keccak256("Transfer(address,address,uint256)").
-const TRANSFER_TOPIC: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
-
-fn bad(method: &str, what: &str) -> HubError {
-    HubError::from(RpcError::BadResponse {
-        method: method.to_owned(),
-        message: what.to_owned(),
-    })
-}
-
-fn text<'a>(v: &'a Json, field: &str, method: &str) -> Result<&'a str> {
-    v.get(field)
-        .and_then(Json::as_str)
-        .ok_or_else(|| bad(method, &format!("missing field {field}")))
-}
-
-fn hash_of(v: &Json, field: &str, method: &str) -> Result<String> {
-    let h = text(v, field, method)?;
-    hex_data::decode_fixed::<32>(h).map_err(|e| bad(method, &format!("{field}: {e}")))?;
-    Ok(h.to_ascii_lowercase())
-}
-
-fn number(v: &Json, field: &str, method: &str) -> Result<u64> {
-    Ok(crate::rpc::quantity(method, v.get(field).unwrap_or(&Json::Null))?.low_u64())
-}
-
-fn address(s: &str) -> Option<Address> {
-    s.parse().ok()
-}
-
-fn parse_block(v: &Json) -> Result<Option<SeenBlock>> {
-    const M: &str = "eth_getBlockByNumber";
-    if v.is_null() {
-        return Ok(None);
-    }
-    let mut txs = Vec::new();
-    for t in v
-        .get("transactions")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let to = t.get("to").and_then(Json::as_str).and_then(address);
-        let from = address(text(t, "from", M)?).ok_or_else(|| bad(M, "bad from"))?;
-        let value = crate::rpc::quantity(M, t.get("value").unwrap_or(&Json::Null))?;
-        txs.push((hash_of(t, "hash", M)?, from, to, value));
-    }
-    Ok(Some(SeenBlock {
-        number: number(v, "number", M)?,
-        hash: hash_of(v, "hash", M)?,
-        parent: hash_of(v, "parentHash", M)?,
-        timestamp: number(v, "timestamp", M)?,
-        txs,
-    }))
-}
-
 /// Whether the node offers `trace_block`, asked once and recorded.
 fn internal_transfers(db: &mut Db, rpc: &Rpc, chain: &Chain) -> Result<bool> {
     let known = crate::store::chains::internal_transfers(db, chain.id)?;
     if let Some(k) = known {
         return Ok(k == "trace_block");
     }
-    let offered = match rpc.call("trace_block", json!(["latest"])) {
-        Ok(_) => true,
-        Err(RpcError::Node { .. } | RpcError::BadResponse { .. }) => false,
-        Err(e) => return Err(e.into()),
-    };
+    let offered = rpc.offers_trace_block()?;
     follower::set_internal_transfers(db, chain.id, offered)?;
     Ok(offered)
-}
-
-fn topic_of(a: Address) -> String {
-    format!(
-        "0x000000000000000000000000{}",
-        hex_data::encode(a.0).trim_start_matches("0x")
-    )
 }
 
 /// One round of the follower of `chain`: up to [`BLOCKS_PER_ROUND`] new
@@ -149,15 +81,8 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
     // The node rewound below what we stored, or replaced our tip: check the
     // tip and walk back to the common ancestor.
     if let Some(tip) = next.checked_sub(1).filter(|t| *t >= start) {
-        let shown = rpc.call(
-            "eth_getBlockByNumber",
-            json!([hex_data::quantity_u64(tip.min(head)), false]),
-        )?;
+        let theirs = rpc.block_hash(tip.min(head))?.map(|h| h.to_string());
         let ours = stored_hash(db, chain.id, tip.min(head))?;
-        let theirs = shown
-            .get("hash")
-            .and_then(Json::as_str)
-            .map(str::to_ascii_lowercase);
         if ours.is_some() && theirs.is_some() && ours != theirs {
             next = common_ancestor(db, &rpc, chain.id, tip.min(head), start)? + 1;
         }
@@ -334,32 +259,30 @@ fn read_blocks(
     to: u64,
     parent: Option<&str>,
 ) -> Result<(Vec<SeenBlock>, bool)> {
-    let calls: Vec<crate::rpc::Call> = (from..=to)
-        .map(|k| {
-            (
-                "eth_getBlockByNumber",
-                json!([hex_data::quantity_u64(k), true]),
-            )
-        })
-        .collect();
-    let mut blocks: Vec<SeenBlock> = Vec::with_capacity(calls.len());
-    for (n, answer) in (from..=to).zip(rpc.batch(&calls)?) {
-        let Some(b) = parse_block(&answer?)? else {
-            return Ok((blocks, false)); // not shown (yet)
-        };
+    let shown = rpc.followed_blocks(from, to)?;
+    let all_shown = shown.len() as u64 == to - from + 1;
+    let mut blocks: Vec<SeenBlock> = Vec::with_capacity(shown.len());
+    for (n, b) in (from..=to).zip(shown) {
         if b.number != n {
-            return Err(bad(
-                "eth_getBlockByNumber",
-                &format!("asked for block {n}, got block {}", b.number),
-            ));
+            return Err(RpcError::BadResponse {
+                method: "eth_getBlockByNumber".to_owned(),
+                message: format!("asked for block {n}, got block {}", b.number),
+            }
+            .into());
         }
         let expected = blocks.last().map(|p| p.hash.as_str()).or(parent);
         if expected.is_some_and(|h| h != b.parent) {
             return Ok((blocks, false));
         }
-        blocks.push(b);
+        blocks.push(SeenBlock {
+            number: b.number,
+            hash: b.hash,
+            parent: b.parent,
+            timestamp: b.timestamp,
+            txs: b.txs,
+        });
     }
-    Ok((blocks, true))
+    Ok((blocks, all_shown))
 }
 
 /// Token transfers to deposit addresses in `blocks`, with one filtered
@@ -378,80 +301,44 @@ fn token_deposits(
     if tokens.is_empty() || watched.is_empty() {
         return Ok(true);
     }
-    let mut logs: Vec<Json> = Vec::new();
-    let addrs: Vec<String> = watched.keys().map(|a| topic_of(*a)).collect();
-    for chunk in addrs.chunks(500) {
-        let filter = json!({
-            "fromBlock": hex_data::quantity_u64(first.number),
-            "toBlock": hex_data::quantity_u64(last.number),
-            "address": tokens.iter().map(|t| hex_data::encode(t.contract.0)).collect::<Vec<_>>(),
-            "topics": [TRANSFER_TOPIC, Json::Null, chunk],
-        });
-        if let Json::Array(got) = scope.rpc.call("eth_getLogs", json!([filter]))? {
-            logs.extend(got);
-        }
-    }
+    let contracts: Vec<Address> = tokens.iter().map(|t| t.contract).collect();
+    let recipients: Vec<Address> = watched.keys().copied().collect();
+    let mut logs = scope
+        .rpc
+        .transfer_logs(first.number, last.number, &contracts, &recipients)?;
     let hashes: HashSet<&str> = blocks.iter().map(|b| b.hash.as_str()).collect();
     // A log's position is its rank among the transaction's matching logs,
     // not its index in the block: a transaction re-mined in another block
     // keeps it, so it stays one deposit.
-    logs.sort_by_cached_key(|l| {
-        (
-            l.get("transactionHash")
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_ascii_lowercase(),
-            number(l, "logIndex", "eth_getLogs").unwrap_or(u64::MAX),
-        )
-    });
+    logs.sort_by(|a, b| (&a.tx_hash, a.log_index).cmp(&(&b.tx_hash, b.log_index)));
     let mut rank: HashMap<String, u64> = HashMap::new();
-    for l in &logs {
-        const M: &str = "eth_getLogs";
-        let bh = hash_of(l, "blockHash", M)?;
-        if !hashes.contains(bh.as_str()) {
+    for l in logs {
+        if !hashes.contains(l.block_hash.as_str()) {
             return Ok(false);
         }
-        let topics: Vec<&str> = l
-            .get("topics")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Json::as_str)
-            .collect();
-        if topics.len() != 3 {
-            continue;
-        }
-        let word = |t: &str| {
-            hex_data::decode_fixed::<32>(t)
-                .ok()
-                .map(|w| Address(w[12..].try_into().unwrap_or([0; 20])))
-        };
-        let (Some(from), Some(to)) = (word(topics[1]), word(topics[2])) else {
+        let Some((from, to)) = l.parties else {
             continue;
         };
-        let contract = address(text(l, "address", M)?);
-        let Some(token) = tokens.iter().find(|t| Some(t.contract) == contract) else {
+        let Some(token) = tokens.iter().find(|t| Some(t.contract) == l.contract) else {
             continue;
         };
         if !watched.contains_key(&to) {
             continue;
         }
-        let data = hex_data::decode(text(l, "data", M)?).unwrap_or_default();
-        if data.len() != 32 || l.get("removed").and_then(Json::as_bool) == Some(true) {
+        let Some(amount) = l.amount.filter(|_| !l.removed) else {
             continue;
-        }
-        let tx_hash = hash_of(l, "transactionHash", M)?;
-        let r = rank.entry(tx_hash.clone()).or_default();
+        };
+        let r = rank.entry(l.tx_hash.clone()).or_default();
         let position = format!("log:{r}");
         *r += 1;
-        found.entry(bh).or_default().push(Found {
-            tx_hash,
+        found.entry(l.block_hash).or_default().push(Found {
+            tx_hash: l.tx_hash,
             position,
             address: to,
             asset: token.symbol.clone(),
             token: Some(token.id),
             from,
-            amount: U256::from_big_endian(&data),
+            amount,
         });
     }
     Ok(true)
@@ -477,19 +364,9 @@ fn native_deposits(
         }
     }
     for part in native.chunks(RECEIPTS_PER_REQUEST) {
-        let calls: Vec<crate::rpc::Call> = part
-            .iter()
-            .map(|(_, h, ..)| ("eth_getTransactionReceipt", json!([h])))
-            .collect();
-        for ((bh, h, from, to, value), r) in part.iter().zip(scope.rpc.batch(&calls)?) {
-            let r = r?;
-            let ok = r.get("status").and_then(Json::as_str) == Some("0x1")
-                && r.get("blockHash")
-                    .and_then(Json::as_str)
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                    == Some(*bh);
-            if ok {
+        let hashes: Vec<&str> = part.iter().map(|(_, h, ..)| *h).collect();
+        for ((bh, h, from, to, value), r) in part.iter().zip(scope.rpc.receipt_outcomes(&hashes)?) {
+            if r.succeeded && r.block_hash.as_deref() == Some(*bh) {
                 found.entry((*bh).to_owned()).or_default().push(Found {
                     tx_hash: (*h).to_owned(),
                     position: "tx".to_owned(),
@@ -516,48 +393,26 @@ fn internal_deposits(
         return Ok(());
     }
     for b in blocks {
-        let Ok(t) = scope
-            .rpc
-            .call("trace_block", json!([hex_data::quantity_u64(b.number)]))
-        else {
+        let Ok(calls) = scope.rpc.internal_calls(b.number) else {
             continue;
         };
-        for tr in t.as_array().into_iter().flatten() {
-            let path: Vec<String> = tr
-                .get("traceAddress")
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Json::as_u64)
-                .map(|n| n.to_string())
-                .collect();
-            if path.is_empty() || tr.get("error").is_some() {
+        for c in calls {
+            if c.trace_address.is_empty() || c.failed {
                 continue; // the top-level call is the transaction itself
             }
-            let action = tr.get("action").cloned().unwrap_or(Json::Null);
-            let to = action.get("to").and_then(Json::as_str).and_then(address);
-            let value =
-                crate::rpc::quantity("trace_block", action.get("value").unwrap_or(&json!("0x0")))
-                    .unwrap_or_default();
-            let (Some(to), Some(from)) = (
-                to,
-                action.get("from").and_then(Json::as_str).and_then(address),
-            ) else {
+            let (Some(to), Some(from)) = (c.to, c.from) else {
                 continue;
             };
-            if scope.watched.contains_key(&to) && !value.is_zero() {
+            if scope.watched.contains_key(&to) && !c.value.is_zero() {
+                let path: Vec<String> = c.trace_address.iter().map(u64::to_string).collect();
                 found.entry(b.hash.clone()).or_default().push(Found {
-                    tx_hash: tr
-                        .get("transactionHash")
-                        .and_then(Json::as_str)
-                        .unwrap_or_default()
-                        .to_ascii_lowercase(),
+                    tx_hash: c.tx_hash,
                     position: format!("trace:{}", path.join(",")),
                     address: to,
                     asset: scope.native.to_owned(),
                     token: None,
                     from,
-                    amount: value,
+                    amount: c.value,
                 });
             }
         }
@@ -570,14 +425,7 @@ fn internal_deposits(
 fn common_ancestor(db: &mut Db, rpc: &Rpc, chain: i64, from: u64, start: u64) -> Result<u64> {
     let mut n = from;
     loop {
-        let theirs = rpc
-            .call(
-                "eth_getBlockByNumber",
-                json!([hex_data::quantity_u64(n), false]),
-            )?
-            .get("hash")
-            .and_then(Json::as_str)
-            .map(str::to_ascii_lowercase);
+        let theirs = rpc.block_hash(n)?.map(|h| h.to_string());
         let ours = stored_hash(db, chain, n)?;
         if ours.is_none() || ours == theirs || n <= start {
             let keep = if ours == theirs {

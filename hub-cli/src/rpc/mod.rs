@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+mod follower;
+
 /// The default of `--rpc-timeout`, in seconds: well under a minute, so a
 /// node that accepts connections and never answers is reported quickly.
 pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 15;
