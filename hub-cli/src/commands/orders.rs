@@ -8,6 +8,7 @@ use crate::{
     error::{ErrorKind, HubError, OperationError, Result},
     model::{parse_address, AddressRow, Asset, Chain, Event, Item, Order, Token},
     output::{Output, Table},
+    rpc::Balance,
     state::OrderState,
     store::orders::{self as store, NewOrderRow, OrderQuery, StateFilter},
 };
@@ -1379,38 +1380,23 @@ fn plan(ctx: &mut Ctx, chain: &str) -> Result<()> {
             e.0 = e.0.saturating_add(o.amount);
         }
     }
-    let hex = |a: Address| coldsign_core::hex_data::encode(a.0);
-    let calls: Vec<crate::rpc::Call> = need
+    let queries: Vec<(Address, Option<Address>)> = need
         .iter()
-        .map(|((sender, _), (_, token, _))| match token {
-            None => ("eth_getBalance", json!([hex(*sender), "latest"])),
-            Some(t) => {
-                let mut data = vec![0x70, 0xa0, 0x82, 0x31];
-                data.extend_from_slice(&[0u8; 12]);
-                data.extend_from_slice(&sender.0);
-                ("eth_call", json!([{"to": hex(*t), "data": coldsign_core::hex_data::encode(data)}, "latest"]))
-            }
-        })
+        .map(|((sender, _), (_, token, _))| (*sender, *token))
         .collect();
-    let answers = rpc.batch(&calls)?;
+    let answers = rpc.balances(&queries)?;
     let mut t = Table::new(&["SENDER", "ASSET", "NEEDS", "HOLDS", "SHORT BY"]);
     let mut data = Vec::new();
     let mut short_count = 0;
-    for (((sender, symbol), (needed, token, decimals)), answer) in need.iter().zip(answers) {
-        let v = answer?;
-        let held = match token {
-            None => crate::rpc::quantity("eth_getBalance", &v)?,
-            Some(_) => {
-                let bytes = coldsign_core::hex_data::decode(v.as_str().unwrap_or_default())
-                    .unwrap_or_default();
-                if bytes.len() != 32 {
-                    return Err(OrderError::BadBalanceAnswer {
-                        symbol: symbol.clone(),
-                        bytes: bytes.len(),
-                    }
-                    .into());
+    for (((sender, symbol), (needed, _, decimals)), answer) in need.iter().zip(answers) {
+        let held = match answer? {
+            Balance::Units(units) => units,
+            Balance::NotAWord { bytes } => {
+                return Err(OrderError::BadBalanceAnswer {
+                    symbol: symbol.clone(),
+                    bytes,
                 }
-                U256::from_big_endian(&bytes)
+                .into())
             }
         };
         let short = needed.saturating_sub(held);

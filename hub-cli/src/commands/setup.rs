@@ -8,6 +8,7 @@ use crate::{
     model::{parse_address, AddressRow, Chain, Token},
     output::{Output, Table},
     rpc::redact,
+    rpc::Balance,
     store::chains::{self as store, ChainUser},
 };
 use coldsign_core::{
@@ -1196,41 +1197,40 @@ fn balances_of(
     rows: &[AddressRow],
 ) -> Result<Vec<Vec<(String, String, String)>>> {
     let rpc = connect(chain)?;
-    let hex = |a: Address| coldsign_core::hex_data::encode(a.0);
-    let mut calls: Vec<crate::rpc::Call> = Vec::new();
+    let mut queries: Vec<(Address, Option<Address>)> = Vec::new();
     for a in rows {
-        calls.push(("eth_getBalance", json!([hex(a.address), "latest"])));
-        for t in tokens {
-            let mut data = vec![0x70, 0xa0, 0x82, 0x31];
-            data.extend_from_slice(&[0u8; 12]);
-            data.extend_from_slice(&a.address.0);
-            calls.push(("eth_call", json!([{"to": hex(t.contract), "data": coldsign_core::hex_data::encode(data)}, "latest"])));
-        }
+        queries.push((a.address, None));
+        queries.extend(tokens.iter().map(|t| (a.address, Some(t.contract))));
     }
-    let mut answers = rpc.batch(&calls)?.into_iter();
+    let mut answers = rpc.balances(&queries)?.into_iter();
+    let mut next = || -> Result<Balance> {
+        Ok(answers
+            .next()
+            .ok_or_else(|| HubError::Internal("a balance is missing from the answer".into()))??)
+    };
     let mut out = Vec::with_capacity(rows.len());
     for _ in rows {
         let mut list = Vec::with_capacity(1 + tokens.len());
-        let wei = crate::rpc::quantity(
-            "eth_getBalance",
-            &answers.next().unwrap_or(Ok(json!(null)))?,
-        )?;
+        let Balance::Units(wei) = next()? else {
+            return Err(HubError::Internal(
+                "a native balance that is not a number".into(),
+            ));
+        };
         let native = coldsign_core::amount::format_units(wei, chain.native_decimals)
             .unwrap_or_else(|_| wei.to_string());
         list.push((chain.native_symbol.clone(), native, wei.to_string()));
         for t in tokens {
-            let v = answers.next().unwrap_or(Ok(json!(null)))?;
-            let bytes =
-                coldsign_core::hex_data::decode(v.as_str().unwrap_or_default()).unwrap_or_default();
-            if bytes.len() != 32 {
-                return Err(SetupError::BadBalanceAnswer {
-                    contract: t.contract,
-                    bytes: bytes.len(),
-                    chain: chain.name.clone(),
+            let units = match next()? {
+                Balance::Units(units) => units,
+                Balance::NotAWord { bytes } => {
+                    return Err(SetupError::BadBalanceAnswer {
+                        contract: t.contract,
+                        bytes,
+                        chain: chain.name.clone(),
+                    }
+                    .into())
                 }
-                .into());
-            }
-            let units = U256::from_big_endian(&bytes);
+            };
             let human = coldsign_core::amount::format_units(units, t.decimals)
                 .unwrap_or_else(|_| units.to_string());
             list.push((t.symbol.clone(), human, units.to_string()));

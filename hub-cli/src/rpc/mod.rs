@@ -162,6 +162,19 @@ pub(crate) struct TxInfo {
     pub(crate) block_number: Option<u64>,
 }
 
+/// A balance as the node gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Balance {
+    /// In base units.
+    Units(U256),
+    /// A token's `balanceOf` answered something other than one 32-byte
+    /// word (not an ERC-20 token, or a node that lies).
+    NotAWord {
+        /// How many bytes it gave.
+        bytes: usize,
+    },
+}
+
 /// A client for one node.
 #[derive(Debug, Clone)]
 pub(crate) struct Rpc {
@@ -660,6 +673,50 @@ impl Rpc {
             .into_iter()
             .map(|r| r.and_then(|v| parse_tx(&v)))
             .collect()
+    }
+
+    /// The native balance (`token` `None`) or the ERC-20 `balanceOf` of
+    /// each `(holder, token)` at `latest`, with batch requests, in the order
+    /// given; each answer on its own.
+    pub(crate) fn balances(
+        &self,
+        queries: &[(Address, Option<Address>)],
+    ) -> Result<Vec<Result<Balance, RpcError>>, RpcError> {
+        let calls: Vec<Call> = queries
+            .iter()
+            .map(|(holder, token)| match token {
+                None => ("eth_getBalance", json!([addr(*holder), "latest"])),
+                Some(t) => {
+                    let mut data = vec![0x70, 0xa0, 0x82, 0x31]; // balanceOf(address)
+                    data.extend_from_slice(&[0u8; 12]);
+                    data.extend_from_slice(&holder.0);
+                    (
+                        "eth_call",
+                        json!([{"to": addr(*t), "data": hex_data::encode(data)}, "latest"]),
+                    )
+                }
+            })
+            .collect();
+        Ok(self
+            .batch(&calls)?
+            .into_iter()
+            .zip(queries)
+            .map(|(answer, (_, token))| {
+                let v = answer?;
+                Ok(match token {
+                    None => Balance::Units(quantity("eth_getBalance", &v)?),
+                    Some(_) => {
+                        let bytes =
+                            hex_data::decode(v.as_str().unwrap_or_default()).unwrap_or_default();
+                        if bytes.len() == 32 {
+                            Balance::Units(U256::from_big_endian(&bytes))
+                        } else {
+                            Balance::NotAWord { bytes: bytes.len() }
+                        }
+                    }
+                })
+            })
+            .collect())
     }
 
     /// The hash of the canonical block at `number`, if there is one.
