@@ -4,10 +4,10 @@ use super::{connect, Ctx};
 use crate::{
     error::{ErrorKind, HubError, OperationError, Result},
     model::{Batch, Chain, Item, ItemMove},
-    rpc::{Call, Rpc, RpcError},
+    rpc::SendAnswer,
+    rpc::{Rpc, RpcError},
     state::{BatchState, ItemState},
 };
-use coldsign_core::{hex_data, B256};
 use serde_json::json;
 
 /// Why `batch send` or `batch resend` refused to broadcast, or what its
@@ -75,23 +75,19 @@ enum Verdict {
     Unknown(String),
 }
 
-fn classify(
-    rpc: &Rpc,
-    item: &Item,
-    answer: Result<serde_json::Value, RpcError>,
-) -> Result<Verdict> {
+fn classify(rpc: &Rpc, item: &Item, answer: Result<SendAnswer, RpcError>) -> Result<Verdict> {
     match answer {
         Ok(v) => {
             // The node must answer with the hash of our own signed bytes;
             // anything else is a node fault, and the transaction does not
             // count as sent.
-            let answered = v
-                .as_str()
-                .and_then(|h| hex_data::decode_fixed::<32>(h).ok())
-                .map(B256);
-            if answered.is_some() && answered == item.tx_hash {
+            if matches!(v, SendAnswer::Hash(h) if Some(h) == item.tx_hash) {
                 Ok(Verdict::Accepted("accepted by the node"))
             } else {
+                let v = match v {
+                    SendAnswer::Hash(h) => format!("\"{h}\""),
+                    SendAnswer::Other(text) => text,
+                };
                 Ok(Verdict::Rejected(format!(
                     "node fault: {} answered {v} for our transaction {}; it does not count as sent. \
                      The node may or may not have passed it on: `hub-cli batch sync {}` keeps checking for a receipt; \
@@ -190,19 +186,13 @@ fn broadcast(
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
     for chunk in group.chunks(100) {
-        let calls: Vec<Call> = chunk
+        let raws: Vec<&[u8]> = chunk
             .iter()
-            .map(|i| {
-                let raw = i.raw_tx.as_deref().unwrap_or_default();
-                (
-                    "eth_sendRawTransaction",
-                    json!([coldsign_core::hex_data::encode(raw)]),
-                )
-            })
+            .map(|i| i.raw_tx.as_deref().unwrap_or_default())
             .collect();
         // Stays a generic `HubError::Node`: the supervisor matches it to
         // count the node's failures.
-        let answers = rpc.batch(&calls).map_err(|e| {
+        let answers = rpc.send_raws(&raws).map_err(|e| {
             HubError::Node(format!(
                 "{e}: the transactions may or may not have reached the node; \
                  run `hub-cli batch send {id}` again once it answers (resending is harmless)"

@@ -162,6 +162,27 @@ pub(crate) struct TxInfo {
     pub(crate) block_number: Option<u64>,
 }
 
+/// What a node answered to `eth_sendRawTransaction` (not an error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendAnswer {
+    /// A transaction hash, as the method returns.
+    Hash(B256),
+    /// Anything else, as the node wrote it (a node fault).
+    Other(String),
+}
+
+impl SendAnswer {
+    fn of(v: Value) -> Self {
+        match v
+            .as_str()
+            .and_then(|h| hex_data::decode_fixed::<32>(h).ok())
+        {
+            Some(h) => Self::Hash(B256(h)),
+            None => Self::Other(v.to_string()),
+        }
+    }
+}
+
 /// A balance as the node gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Balance {
@@ -637,8 +658,29 @@ impl Rpc {
     }
 
     /// `eth_sendRawTransaction`.
-    pub(crate) fn send_raw(&self, raw: &[u8]) -> Result<Value, RpcError> {
-        self.call("eth_sendRawTransaction", json!([hex_data::encode(raw)]))
+    pub(crate) fn send_raw(&self, raw: &[u8]) -> Result<SendAnswer, RpcError> {
+        Ok(SendAnswer::of(self.call(
+            "eth_sendRawTransaction",
+            json!([hex_data::encode(raw)]),
+        )?))
+    }
+
+    /// `eth_sendRawTransaction` of each signed transaction, with batch
+    /// requests; each answer on its own, in the order given. An error of
+    /// the whole request leaves it unknown which reached the node.
+    pub(crate) fn send_raws(
+        &self,
+        raws: &[&[u8]],
+    ) -> Result<Vec<Result<SendAnswer, RpcError>>, RpcError> {
+        let calls: Vec<Call> = raws
+            .iter()
+            .map(|raw| ("eth_sendRawTransaction", json!([hex_data::encode(raw)])))
+            .collect();
+        Ok(self
+            .batch(&calls)?
+            .into_iter()
+            .map(|a| a.map(SendAnswer::of))
+            .collect())
     }
 
     /// `eth_getTransactionReceipt`.
