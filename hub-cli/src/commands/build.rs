@@ -10,7 +10,7 @@ use crate::{
     fees::{Fees, NATIVE_TRANSFER_GAS},
     model::{AddressRow, Asset, Batch, Chain, Item, ItemMove, Order},
     output::{Output, Table},
-    rpc::{Call, Rpc, RpcError},
+    rpc::{Balance, GasRequest, Rpc, RpcError},
     state::{BatchState, ItemState, OrderState},
     store::batches,
     updates::ItemUpdate,
@@ -154,18 +154,6 @@ struct Prefetch {
     estimates: HashMap<i64, std::result::Result<u64, String>>,
 }
 
-fn addr_hex(a: Address) -> String {
-    coldsign_core::hex_data::encode(a.0)
-}
-
-fn answers(rpc: &Rpc, calls: &[Call]) -> Result<Vec<std::result::Result<Json, RpcError>>> {
-    Ok(rpc.batch(calls)?)
-}
-
-fn quantity(method: &str, r: std::result::Result<Json, RpcError>) -> Result<U256> {
-    Ok(crate::rpc::quantity(method, &r?)?)
-}
-
 /// The error for a prefetch that has no `what` for `sender`.
 fn not_fetched(what: &'static str, sender: Address) -> HubError {
     BuildError::NotFetched { what, sender }.into()
@@ -179,31 +167,13 @@ impl Prefetch {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut calls: Vec<Call> = Vec::new();
-        for s in &senders {
-            calls.push(("eth_getTransactionCount", json!([addr_hex(*s), "pending"])));
-            calls.push(("eth_getBalance", json!([addr_hex(*s), "latest"])));
-            calls.push(("eth_getTransactionCount", json!([addr_hex(*s), "latest"])));
-        }
         let mut nonces = HashMap::new();
         let mut mined = HashMap::new();
         let mut balances = HashMap::new();
-        let mut got = answers(rpc, &calls)?.into_iter();
-        for s in &senders {
-            let n = quantity(
-                "eth_getTransactionCount",
-                got.next().unwrap_or(Ok(Json::Null)),
-            )?;
-            nonces.insert(*s, n.low_u64());
-            balances.insert(
-                *s,
-                quantity("eth_getBalance", got.next().unwrap_or(Ok(Json::Null)))?,
-            );
-            let m = quantity(
-                "eth_getTransactionCount",
-                got.next().unwrap_or(Ok(Json::Null)),
-            )?;
-            mined.insert(*s, m.low_u64());
+        for (s, state) in senders.iter().zip(rpc.sender_states(&senders)?) {
+            nonces.insert(*s, state.pending_nonce);
+            balances.insert(*s, state.balance);
+            mined.insert(*s, state.mined_nonce);
         }
 
         // Assets, native recipients' code, token balances.
@@ -230,44 +200,28 @@ impl Prefetch {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut calls: Vec<Call> = recipients
-            .iter()
-            .map(|r| ("eth_getCode", json!([addr_hex(*r), "latest"])))
-            .collect();
-        for (sender, token) in &pairs {
-            let mut data = vec![0x70, 0xa0, 0x82, 0x31];
-            data.extend_from_slice(&[0u8; 12]);
-            data.extend_from_slice(&sender.0);
-            calls.push((
-                "eth_call",
-                json!([{"to": addr_hex(*token), "data": coldsign_core::hex_data::encode(data)}, "latest"]),
-            ));
-        }
-        let mut got = answers(rpc, &calls)?.into_iter();
-        let mut has_code = HashMap::new();
-        for r in &recipients {
-            let code = got.next().unwrap_or(Ok(Json::Null))?;
-            has_code.insert(*r, code.as_str().is_some_and(|c| c.len() > 2));
-        }
+        let (codes, held) = rpc.code_and_token_balances(&recipients, &pairs)?;
+        let has_code: HashMap<Address, bool> = recipients.iter().copied().zip(codes).collect();
         let mut token_balances = HashMap::new();
-        for (sender, token) in &pairs {
-            let out = got.next().unwrap_or(Ok(Json::Null))?;
-            let bytes = coldsign_core::hex_data::decode(out.as_str().unwrap_or_default())
-                .unwrap_or_default();
-            if bytes.len() != 32 {
-                return Err(BuildError::NotErc20 {
-                    token: *token,
-                    bytes: bytes.len(),
-                    chain: chain.name.clone(),
+        for ((sender, token), balance) in pairs.iter().zip(held) {
+            match balance {
+                Balance::Units(units) => {
+                    token_balances.insert((*sender, *token), units);
                 }
-                .into());
+                Balance::NotAWord { bytes } => {
+                    return Err(BuildError::NotErc20 {
+                        token: *token,
+                        bytes,
+                        chain: chain.name.clone(),
+                    }
+                    .into())
+                }
             }
-            token_balances.insert((*sender, *token), U256::from_big_endian(&bytes));
         }
 
         // Gas estimates for token transfers and payments to contracts.
         let mut ids = Vec::new();
-        let mut calls: Vec<Call> = Vec::new();
+        let mut requests: Vec<GasRequest> = Vec::new();
         for i in items {
             let Some(asset) = assets.get(&i.id) else {
                 continue;
@@ -275,22 +229,34 @@ impl Prefetch {
             if i.order.cancel_requested_at.is_some() {
                 continue; // a void: a plain self-transfer
             }
-            let call = match &asset.token {
-                Some(t) => json!({"from": addr_hex(i.sender), "to": addr_hex(t.contract),
-                    "data": coldsign_core::hex_data::encode(Transfer { to: i.order.to, amount: i.order.amount }.encode())}),
-                None if has_code.get(&i.order.to).copied().unwrap_or(false) => {
-                    json!({"from": addr_hex(i.sender), "to": addr_hex(i.order.to),
-                        "value": coldsign_core::hex_data::quantity_u256(i.order.amount)})
-                }
+            let request = match &asset.token {
+                Some(t) => GasRequest {
+                    from: i.sender,
+                    to: t.contract,
+                    data: Some(
+                        Transfer {
+                            to: i.order.to,
+                            amount: i.order.amount,
+                        }
+                        .encode(),
+                    ),
+                    value: None,
+                },
+                None if has_code.get(&i.order.to).copied().unwrap_or(false) => GasRequest {
+                    from: i.sender,
+                    to: i.order.to,
+                    data: None,
+                    value: Some(i.order.amount),
+                },
                 None => continue,
             };
             ids.push(i.id);
-            calls.push(("eth_estimateGas", json!([call])));
+            requests.push(request);
         }
         let mut estimates = HashMap::new();
-        for (id, r) in ids.into_iter().zip(answers(rpc, &calls)?) {
+        for (id, r) in ids.into_iter().zip(rpc.gas_estimates(&requests)?) {
             let e = match r {
-                Ok(v) => Ok(crate::rpc::quantity("eth_estimateGas", &v)?.low_u64()),
+                Ok(gas) => Ok(gas),
                 Err(e) => Err(node_msg(e)?),
             };
             estimates.insert(id, e);

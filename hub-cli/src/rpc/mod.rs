@@ -183,6 +183,26 @@ impl SendAnswer {
     }
 }
 
+/// What build needs to know of a sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SenderState {
+    /// The next nonce, pending transactions included.
+    pub(crate) pending_nonce: u64,
+    /// The native balance, in wei.
+    pub(crate) balance: U256,
+    /// Transactions mined (`latest`): nonces below are consumed.
+    pub(crate) mined_nonce: u64,
+}
+
+/// A call to estimate gas for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GasRequest {
+    pub(crate) from: Address,
+    pub(crate) to: Address,
+    pub(crate) data: Option<Vec<u8>>,
+    pub(crate) value: Option<U256>,
+}
+
 /// A balance as the node gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Balance {
@@ -728,15 +748,7 @@ impl Rpc {
             .iter()
             .map(|(holder, token)| match token {
                 None => ("eth_getBalance", json!([addr(*holder), "latest"])),
-                Some(t) => {
-                    let mut data = vec![0x70, 0xa0, 0x82, 0x31]; // balanceOf(address)
-                    data.extend_from_slice(&[0u8; 12]);
-                    data.extend_from_slice(&holder.0);
-                    (
-                        "eth_call",
-                        json!([{"to": addr(*t), "data": hex_data::encode(data)}, "latest"]),
-                    )
-                }
+                Some(t) => balance_of_call(*holder, *t),
             })
             .collect();
         Ok(self
@@ -747,17 +759,96 @@ impl Rpc {
                 let v = answer?;
                 Ok(match token {
                     None => Balance::Units(quantity("eth_getBalance", &v)?),
-                    Some(_) => {
-                        let bytes =
-                            hex_data::decode(v.as_str().unwrap_or_default()).unwrap_or_default();
-                        if bytes.len() == 32 {
-                            Balance::Units(U256::from_big_endian(&bytes))
-                        } else {
-                            Balance::NotAWord { bytes: bytes.len() }
-                        }
-                    }
+                    Some(_) => token_balance(&v),
                 })
             })
+            .collect())
+    }
+
+    /// Each sender's pending nonce, balance (`latest`) and mined nonce
+    /// (`latest`), with batch requests: three calls a sender.
+    pub(crate) fn sender_states(&self, senders: &[Address]) -> Result<Vec<SenderState>, RpcError> {
+        let mut calls: Vec<Call> = Vec::with_capacity(senders.len() * 3);
+        for s in senders {
+            calls.push(("eth_getTransactionCount", json!([addr(*s), "pending"])));
+            calls.push(("eth_getBalance", json!([addr(*s), "latest"])));
+            calls.push(("eth_getTransactionCount", json!([addr(*s), "latest"])));
+        }
+        let mut got = self.batch(&calls)?.into_iter();
+        let mut next = |method: &str| -> Result<U256, RpcError> {
+            let v = got
+                .next()
+                .ok_or_else(|| bad(method, "missing from the batch answer"))??;
+            quantity(method, &v)
+        };
+        senders
+            .iter()
+            .map(|_| {
+                Ok(SenderState {
+                    pending_nonce: next("eth_getTransactionCount")?.low_u64(),
+                    balance: next("eth_getBalance")?,
+                    mined_nonce: next("eth_getTransactionCount")?.low_u64(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether each of `accounts` holds code, and the ERC-20 balance of
+    /// each `(holder, token)`, in one run of batch requests.
+    pub(crate) fn code_and_token_balances(
+        &self,
+        accounts: &[Address],
+        holdings: &[(Address, Address)],
+    ) -> Result<(Vec<bool>, Vec<Balance>), RpcError> {
+        let mut calls: Vec<Call> = accounts
+            .iter()
+            .map(|a| ("eth_getCode", json!([addr(*a), "latest"])))
+            .collect();
+        calls.extend(
+            holdings
+                .iter()
+                .map(|(holder, token)| balance_of_call(*holder, *token)),
+        );
+        let mut got = self.batch(&calls)?.into_iter();
+        let mut next = |method: &str| {
+            got.next()
+                .ok_or_else(|| bad(method, "missing from the batch answer"))?
+        };
+        let mut has_code = Vec::with_capacity(accounts.len());
+        for _ in accounts {
+            let code = next("eth_getCode")?;
+            has_code.push(code.as_str().is_some_and(|c| c.len() > 2));
+        }
+        let mut balances = Vec::with_capacity(holdings.len());
+        for _ in holdings {
+            balances.push(token_balance(&next("eth_call")?));
+        }
+        Ok((has_code, balances))
+    }
+
+    /// `eth_estimateGas` of each call, with batch requests; each answer on
+    /// its own (a node error is the call's reason to fail).
+    pub(crate) fn gas_estimates(
+        &self,
+        requests: &[GasRequest],
+    ) -> Result<Vec<Result<u64, RpcError>>, RpcError> {
+        let calls: Vec<Call> = requests
+            .iter()
+            .map(|r| {
+                let mut call = json!({"from": addr(r.from), "to": addr(r.to)});
+                if let Some(data) = &r.data {
+                    call["data"] = json!(hex_data::encode(data));
+                }
+                if let Some(value) = r.value {
+                    call["value"] = json!(hex_data::quantity_u256(value));
+                }
+                ("eth_estimateGas", json!([call]))
+            })
+            .collect();
+        Ok(self
+            .batch(&calls)?
+            .into_iter()
+            .map(|r| r.and_then(|v| Ok(quantity("eth_estimateGas", &v)?.low_u64())))
             .collect())
     }
 
@@ -779,6 +870,27 @@ impl Rpc {
 
 fn addr(a: Address) -> String {
     hex_data::encode(a.0)
+}
+
+/// The `eth_call` of ERC-20 `balanceOf(holder)` on `token`, at `latest`.
+fn balance_of_call(holder: Address, token: Address) -> Call {
+    let mut data = vec![0x70, 0xa0, 0x82, 0x31]; // balanceOf(address)
+    data.extend_from_slice(&[0u8; 12]);
+    data.extend_from_slice(&holder.0);
+    (
+        "eth_call",
+        json!([{"to": addr(token), "data": hex_data::encode(data)}, "latest"]),
+    )
+}
+
+/// A `balanceOf` answer: one 32-byte word, or how many bytes it was.
+fn token_balance(v: &Value) -> Balance {
+    let bytes = hex_data::decode(v.as_str().unwrap_or_default()).unwrap_or_default();
+    if bytes.len() == 32 {
+        Balance::Units(U256::from_big_endian(&bytes))
+    } else {
+        Balance::NotAWord { bytes: bytes.len() }
+    }
 }
 
 /// A hash as `0x…` hex.
