@@ -427,29 +427,12 @@ fn chain_remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Calls a view function without arguments; the ABI-encoded answer.
-fn call_view(
-    rpc: &crate::rpc::Rpc,
-    contract: Address,
-    selector: [u8; 4],
-) -> Result<Option<Vec<u8>>> {
-    let call = json!([{"to": coldsign_core::hex_data::encode(contract.0), "data": coldsign_core::hex_data::encode(selector)}, "latest"]);
-    match rpc.call("eth_call", call) {
-        Ok(v) => Ok(v
-            .as_str()
-            .and_then(|h| coldsign_core::hex_data::decode(h).ok())
-            .filter(|b| !b.is_empty())),
-        Err(crate::rpc::RpcError::Node { .. }) => Ok(None), // reverted: not implemented
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// `decimals()` of an ERC-20 contract, or why it cannot be read.
 fn token_decimals(
     rpc: &crate::rpc::Rpc,
     contract: Address,
 ) -> Result<std::result::Result<u8, String>> {
-    let Some(word) = call_view(rpc, contract, [0x31, 0x3c, 0xe5, 0x67])? else {
+    let Some(word) = rpc.call_view(contract, [0x31, 0x3c, 0xe5, 0x67])? else {
         return Ok(Err(format!("{contract} does not answer decimals()")));
     };
     if word.len() != 32 || word[..31].iter().any(|b| *b != 0) {
@@ -463,7 +446,7 @@ fn token_decimals(
 /// `symbol()` of an ERC-20 contract, as an ABI string or a bytes32, if it
 /// answers one.
 fn token_symbol(rpc: &crate::rpc::Rpc, contract: Address) -> Result<Option<String>> {
-    let Some(data) = call_view(rpc, contract, [0x95, 0xd8, 0x9b, 0x41])? else {
+    let Some(data) = rpc.call_view(contract, [0x95, 0xd8, 0x9b, 0x41])? else {
         return Ok(None);
     };
     let word = |i: usize| data.get(i * 32..(i + 1) * 32);

@@ -1,6 +1,9 @@
-//! JSON-RPC over HTTP to an Ethereum node: single calls and JSON-RPC batch
-//! requests, timeouts, and retries with back-off on transport errors only
-//! (never on a node's definite answer).
+//! The typed client of an Ethereum node: JSON-RPC over HTTP, single calls
+//! and JSON-RPC batch requests, timeouts, and retries with back-off on
+//! transport errors only (never on a node's definite answer). Callers ask
+//! typed questions (a receipt, balances, a run of blocks, ...) and get typed
+//! answers; the raw `call` and `batch` are this module's own, so no other
+//! code builds JSON-RPC parameters or reads an answer's JSON.
 
 use coldsign_core::{hex_data, Address, B256, U256};
 use serde_json::{json, Value};
@@ -381,7 +384,7 @@ fn parse_block(method: &str, v: &Value, full: bool) -> Result<Option<Block>, Rpc
 }
 
 /// One call of a batch request.
-pub(crate) type Call = (&'static str, Value);
+type Call = (&'static str, Value);
 
 /// Whether a transport error is a read or connect timeout.
 fn is_timeout(t: &ureq::Transport) -> bool {
@@ -528,7 +531,7 @@ impl Rpc {
     }
 
     /// Calls one method.
-    pub(crate) fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+    fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let v = self.post(&body, 1, method)?;
         Self::answer(method, v)
@@ -536,7 +539,7 @@ impl Rpc {
 
     /// Calls many methods with JSON-RPC batch requests (in chunks); each call
     /// gets its own result, in the order given.
-    pub(crate) fn batch(&self, calls: &[Call]) -> Result<Vec<Result<Value, RpcError>>, RpcError> {
+    fn batch(&self, calls: &[Call]) -> Result<Vec<Result<Value, RpcError>>, RpcError> {
         let mut out = Vec::with_capacity(calls.len());
         for chunk in calls.chunks(BATCH_CHUNK) {
             let body: Vec<Value> = chunk
@@ -850,6 +853,25 @@ impl Rpc {
             .into_iter()
             .map(|r| r.and_then(|v| Ok(quantity("eth_estimateGas", &v)?.low_u64())))
             .collect())
+    }
+
+    /// Calls a contract's view function without arguments at `latest`:
+    /// the ABI-encoded answer, or `None` when it reverts (not implemented)
+    /// or answers nothing.
+    pub(crate) fn call_view(
+        &self,
+        contract: Address,
+        selector: [u8; 4],
+    ) -> Result<Option<Vec<u8>>, RpcError> {
+        let call = json!([{"to": addr(contract), "data": hex_data::encode(selector)}, "latest"]);
+        match self.call("eth_call", call) {
+            Ok(v) => Ok(v
+                .as_str()
+                .and_then(|h| hex_data::decode(h).ok())
+                .filter(|b| !b.is_empty())),
+            Err(RpcError::Node { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The hash of the canonical block at `number`, if there is one.
