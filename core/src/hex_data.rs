@@ -56,8 +56,7 @@ pub fn decode_fixed<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
 pub fn encode(bytes: impl AsRef<[u8]>) -> String {
     let bytes = bytes.as_ref();
     let mut out = vec![0u8; 2 + 2 * bytes.len()];
-    let text = prefixed_hex_into(bytes, &mut out).len();
-    out.truncate(text);
+    prefixed_hex_into(bytes, &mut out);
     String::from_utf8(out).unwrap_or_default()
 }
 

@@ -249,8 +249,8 @@ fn main() {
     let python = common::venv_python(&tools);
     let coincurve_python = common::venv_coincurve_python(&tools);
     let alloy_bin = common::alloy_peer_bin();
-    let skip_peers = std::env::var_os("SIGN_BENCH_OURS_ONLY").is_some_and(|v| v == "1");
-    if alloy_bin.is_none() && !skip_peers {
+    let ours_only = std::env::var_os("SIGN_BENCH_OURS_ONLY").is_some_and(|v| v == "1");
+    if alloy_bin.is_none() && !ours_only {
         assert!(
             !full,
             "the alloy peer is not built: run `just bench`, or `{ALLOY_PEER_BUILD}` from the workspace root"
@@ -275,7 +275,6 @@ fn main() {
     let runs = if full { RUNS } else { 1 };
     let ethers_runs = if full { ETHERS_RUNS } else { 1 };
     let coincurve_runs = if full { COINCURVE_RUNS } else { 1 };
-    let ours_only = std::env::var_os("SIGN_BENCH_OURS_ONLY").is_some_and(|v| v == "1");
     let eth_account_runs = std::env::var("SIGN_BENCH_ETH_ACCOUNT_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())

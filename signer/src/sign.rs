@@ -127,18 +127,12 @@ pub fn check_batch(batch: &UnsignedBatch) -> Result<CheckedBatch<'_>, CheckError
                     ),
                 ));
             }
-            tx.check_validity().map_err(|e| item_err(batch, index, e))?;
-            // Never the file's stated hash: `UnsignedBatch` recomputed this
-            // one from the fields when it parsed the file, and refused the
-            // file if the stated one differed.
+            // `UnsignedBatch` already checked the transaction's validity and
+            // its summary against it, and recomputed this signing hash from
+            // the fields (refusing the file if the stated one differed): an
+            // `UnsignedBatch` cannot hold an item that fails them, so they
+            // are not run a second time here.
             let hash = item.signing_hash();
-            item.summary().check(tx).map_err(|e| {
-                item_err(
-                    batch,
-                    index,
-                    format!("summary disagrees with the transaction: {e}"),
-                )
-            })?;
             if item.summary().token.is_none()
                 && item.summary().decimals != crate::policy::NATIVE_DECIMALS
             {

@@ -144,18 +144,16 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
                 all_pending,
                 auto_build,
             } => match tenant {
-                // The desk acting for a tenant: the command runs as the
-                // service runs it with that tenant's key.
-                Some(t) if ctx.tenant.is_none() => {
+                // The desk acting for a tenant (`--tenant`; the API never
+                // passes one): the command runs as the service runs it with
+                // that tenant's key.
+                Some(t) => {
                     crate::serve::auth::check_tenant(&t)?;
-                    ctx.tenant = Some(t);
+                    let desk = ctx.tenant.replace(t);
                     let outcome = batch::create(ctx, &chain, &orders, all_pending, auto_build);
-                    ctx.tenant = None;
+                    ctx.tenant = desk;
                     outcome
                 }
-                Some(_) => Err(HubError::Usage(
-                    "--tenant is the desk's: a tenant's key acts for its own tenant".to_owned(),
-                )),
                 None => batch::create(ctx, &chain, &orders, all_pending, auto_build),
             },
             BatchCmd::Build { id, force } => build::build(ctx, id, force),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 mod follower;
+pub(crate) use follower::FollowedBlock;
 
 /// The default of `--rpc-timeout`, in seconds: well under a minute, so a
 /// node that accepts connections and never answers is reported quickly.

@@ -274,13 +274,7 @@ fn read_blocks(
         if expected.is_some_and(|h| h != b.parent) {
             return Ok((blocks, false));
         }
-        blocks.push(SeenBlock {
-            number: b.number,
-            hash: b.hash,
-            parent: b.parent,
-            timestamp: b.timestamp,
-            txs: b.txs,
-        });
+        blocks.push(b);
     }
     Ok((blocks, all_shown))
 }

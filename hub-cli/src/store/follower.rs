@@ -25,15 +25,7 @@ pub(crate) struct Watched {
 }
 
 /// A block as the node shows it, reduced to what the follower uses.
-#[derive(Debug, Clone)]
-pub(crate) struct SeenBlock {
-    pub(crate) number: u64,
-    pub(crate) hash: String,
-    pub(crate) parent: String,
-    pub(crate) timestamp: u64,
-    /// (hash, from, to, value) of each transaction.
-    pub(crate) txs: Vec<(String, Address, Option<Address>, U256)>,
-}
+pub(crate) use crate::rpc::FollowedBlock as SeenBlock;
 
 /// The stored hash of block `n`.
 pub(crate) fn stored_hash(db: &mut Db, chain: i64, n: u64) -> Result<Option<String>> {
