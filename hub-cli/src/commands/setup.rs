@@ -14,7 +14,7 @@ use crate::{
 use coldsign_core::{
     address::AddressError,
     address_proof::{AddressProof, AddressProofError, WalletFingerprint},
-    Address, U256,
+    Address, B256, U256,
 };
 use serde_json::json;
 
@@ -187,6 +187,27 @@ pub(crate) enum SetupError {
         registered: String,
         proven: String,
     },
+    /// The witness node is the chain's own node: it would confirm nothing.
+    #[error(
+        "the witness {witness} is the chain's own node: a witness must be a second, independent node of the \
+         same network (another provider or your own node), or none (`--no-witness`)"
+    )]
+    WitnessIsTheNode { witness: String },
+    /// The witness node serves another network with the same chain id (its
+    /// genesis block differs from the chain's node's).
+    #[error(
+        "the witness {witness} has genesis block {witness_genesis}, the chain's node {node_genesis}: they serve \
+         different networks under chain id {chain_id}; give a witness of the same network"
+    )]
+    WitnessOtherNetwork {
+        witness: String,
+        chain_id: u64,
+        node_genesis: String,
+        witness_genesis: String,
+    },
+    /// A node of the chain or its witness answers that it has no block 0.
+    #[error("the node at {node} has no block 0: is it fully started and synced?")]
+    NoGenesis { node: String },
     /// `address list --balances` without `--chain`.
     #[error("--balances needs --chain NAME: balances come from that chain's node")]
     BalancesNeedChain,
@@ -213,7 +234,8 @@ impl OperationError for SetupError {
             | Self::TokenUnchanged
             | Self::DepositNeedsTenant
             | Self::TenantForCold
-            | Self::BalancesNeedChain => ErrorKind::Usage,
+            | Self::BalancesNeedChain
+            | Self::WitnessIsTheNode { .. } => ErrorKind::Usage,
             Self::NotWei { .. }
             | Self::TooManyNativeDecimals
             | Self::NoContractCode { .. }
@@ -238,7 +260,9 @@ impl OperationError for SetupError {
             | Self::TokenReferenced { .. }
             | Self::OtherPath { .. }
             | Self::OtherWallet { .. } => ErrorKind::Conflict,
-            Self::BadBalanceAnswer { .. } => ErrorKind::Node,
+            Self::BadBalanceAnswer { .. }
+            | Self::WitnessOtherNetwork { .. }
+            | Self::NoGenesis { .. } => ErrorKind::Node,
             Self::CheckThreadFailed | Self::ChainVanished => ErrorKind::Internal,
         }
     }
@@ -330,6 +354,42 @@ fn unfinished_batches(ctx: &mut Ctx, chain: i64) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Checks that `witness` can witness `chain`'s payouts: it is not the
+/// chain's node (by URL: the independence of two providers is the
+/// operator's to ensure), it serves the chain id, and its genesis block is
+/// the chain's node's, so the two follow the same network.
+fn check_witness(chain: &Chain, witness: &str) -> Result<()> {
+    let endpoint = |url: &str| url.trim().trim_end_matches('/').to_ascii_lowercase();
+    if endpoint(witness) == endpoint(&chain.rpc_url) {
+        return Err(SetupError::WitnessIsTheNode {
+            witness: redact(witness),
+        }
+        .into());
+    }
+    let node_genesis = genesis_of(&connect(chain)?)?;
+    let witness_genesis = genesis_of(&super::connect_url(witness, chain)?)?;
+    if node_genesis != witness_genesis {
+        return Err(SetupError::WitnessOtherNetwork {
+            witness: redact(witness),
+            chain_id: chain.chain_id,
+            node_genesis: crate::rpc::hash_hex(node_genesis),
+            witness_genesis: crate::rpc::hash_hex(witness_genesis),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The hash of the node's block 0.
+fn genesis_of(rpc: &crate::rpc::Rpc) -> Result<B256> {
+    rpc.block_hash(0)?.ok_or_else(|| {
+        SetupError::NoGenesis {
+            node: rpc.display_url(),
+        }
+        .into()
+    })
+}
+
 /// `chain update`.
 fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
     let mut chain = Chain::by_name(&mut ctx.db, &u.name)?;
@@ -347,13 +407,18 @@ fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
         changed.push(format!("node {}", redact(rpc)));
     }
     if let Some(w) = &u.witness_rpc {
-        super::connect_url(w, &chain)?;
         chain.witness_rpc_url = Some(w.clone());
         changed.push(format!("witness {}", redact(w)));
     }
     if u.no_witness {
         chain.witness_rpc_url = None;
         changed.push("no witness".to_owned());
+    }
+    // A new node or a new witness: the pair is checked again.
+    if u.rpc.is_some() || u.witness_rpc.is_some() {
+        if let Some(w) = &chain.witness_rpc_url {
+            check_witness(&chain, w)?;
+        }
     }
     if let Some(c) = u.confirmations {
         chain.confirmations = c.max(1);
@@ -543,7 +608,7 @@ fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
     };
     connect(&chain)?;
     if let Some(w) = &chain.witness_rpc_url {
-        super::connect_url(w, &chain)?;
+        check_witness(&chain, w)?;
     }
     // As stored: at least one confirmation, and the fee caps given.
     let stored = Chain {
@@ -1279,6 +1344,27 @@ mod tests {
                 ErrorKind::Input,
             ),
             (SetupError::ChainUnchanged, ErrorKind::Usage),
+            (
+                SetupError::WitnessIsTheNode {
+                    witness: s("http://127.0.0.1:8545"),
+                },
+                ErrorKind::Usage,
+            ),
+            (
+                SetupError::WitnessOtherNetwork {
+                    witness: s("http://127.0.0.1:8546"),
+                    chain_id: 1,
+                    node_genesis: s("0x01"),
+                    witness_genesis: s("0x02"),
+                },
+                ErrorKind::Node,
+            ),
+            (
+                SetupError::NoGenesis {
+                    node: s("http://127.0.0.1:8545"),
+                },
+                ErrorKind::Node,
+            ),
             (
                 SetupError::ChainInUse {
                     chain: s("anvil"),

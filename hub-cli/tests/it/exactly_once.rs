@@ -8,8 +8,10 @@
 use crate::harness::*;
 use serde_json::json;
 
+const USAGE: i32 = 2;
 const INPUT: i32 = 3;
 const CONFLICT: i32 = 5;
+const NODE: i32 = 7;
 const SIGNATURE: i32 = 8;
 const NEEDS_OPERATOR: i32 = 9;
 
@@ -400,15 +402,34 @@ pub fn a_copy_broadcast_after_a_cancel_settles_the_orders(backend: Backend) {
 }
 
 /// With a witness node, an item is DISBURSED only once the witness shows
-/// the same receipt in the same canonical block: a witness that does not
-/// know the transaction (another node of the same chain id) holds it in
-/// CONFIRMING; an honest witness lets it close.
+/// the same receipt in the same canonical block. The chain's own node and a
+/// node of another network under the same chain id are refused as
+/// witnesses; a node of the same network that has not seen the payout (a
+/// fork of the chain taken before it) holds the item in CONFIRMING; an
+/// honest witness (another endpoint of the chain) lets it close.
 pub fn a_witness_node_must_agree_before_an_order_is_paid(backend: Backend) {
     let w = World::new(backend, 1);
-    let stranger = Anvil::start();
+    let own = format!("{}/", w.anvil.url.to_uppercase());
+    let r = w.fails(&["chain", "update", "local", "--witness-rpc", &own], USAGE);
+    assert!(r.stderr.contains("the chain's own node"), "{}", r.stderr);
+    let other_network = Anvil::start_with(&["--timestamp", "1"]);
+    let r = w.fails(
+        &[
+            "chain",
+            "update",
+            "local",
+            "--witness-rpc",
+            &other_network.url,
+        ],
+        NODE,
+    );
+    assert!(r.stderr.contains("different networks"), "{}", r.stderr);
+    assert!(w.json(&["chain", "list"])[0]["witness_rpc"].is_null());
+
+    let lagging = Anvil::start_with(&["--fork-url", &w.anvil.url]);
     let (k1, a1) = dev(1);
     w.import_keys(&[&k1]);
-    w.ok(&["chain", "update", "local", "--witness-rpc", &stranger.url]);
+    w.ok(&["chain", "update", "local", "--witness-rpc", &lagging.url]);
     w.import_orders(&[("W", "ETH", a1, recipient(12), "1")]);
     let id = w.create_batch();
     let signed = export_and_sign(&w, &id, &[&k1]);
@@ -425,11 +446,15 @@ pub fn a_witness_node_must_agree_before_an_order_is_paid(backend: Backend) {
     assert!(message.contains("witness"), "{message}");
     assert_eq!(w.order_state("W"), "IN_BATCH");
 
-    let honest = w.anvil.url.clone();
-    w.ok(&["chain", "update", "local", "--witness-rpc", &honest]);
+    let honest = FaultProxy::start(&w.anvil.url);
+    w.ok(&["chain", "update", "local", "--witness-rpc", &honest.url]);
+    // Moving the chain's node onto its witness is refused the same way.
+    let r = w.fails(&["chain", "update", "local", "--rpc", &honest.url], USAGE);
+    assert!(r.stderr.contains("the chain's own node"), "{}", r.stderr);
     w.sync_wait(&id);
     assert_eq!(w.batch_state(&id), "CLOSED");
     assert_eq!(w.order_state("W"), "COMPLETED");
     assert_eq!(w.anvil.balance(recipient(12)), ETH);
     assert_eq!(w.anvil.nonce(a1), 1);
+    assert_eq!(lagging.balance(recipient(12)), 0);
 }
