@@ -33,6 +33,18 @@ pub(crate) enum BatchCommandError {
          or through the service with that tenant's key"
     )]
     TenantsOrder { order: String, tenant: String },
+    /// `create --tenant T --orders` at the desk: the order is not `tenant`'s
+    /// (`owner` is another tenant or the desk). The desk sees every order,
+    /// so it is told whose it is; the service says [`Self::NoSuchOrder`].
+    #[error(
+        "order {order} belongs to {owner}, not tenant {tenant}: a batch holds one owner's orders; leave it out \
+         of this batch, or batch it for its owner"
+    )]
+    NotTheTenants {
+        order: String,
+        tenant: String,
+        owner: String,
+    },
     /// `create --orders`: the order is on another chain.
     #[error("order {order} is not on chain {chain}")]
     OtherChain { order: String, chain: String },
@@ -161,6 +173,7 @@ impl OperationError for BatchCommandError {
         match self {
             Self::NoSuchOrder { .. } => ErrorKind::NotFound,
             Self::TenantsOrder { .. }
+            | Self::NotTheTenants { .. }
             | Self::OtherChain { .. }
             | Self::NotCold { .. }
             | Self::ListedTwice { .. }
@@ -217,6 +230,27 @@ fn wallet_list(wallets: &[WalletOrders]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `batch create --tenant TENANT --orders ...` at the desk: every listed
+/// order is `tenant`'s, or the refusal names its owner.
+pub(crate) fn check_desk_orders_of(
+    ctx: &mut Ctx,
+    tenant: &str,
+    order_ids: &[String],
+) -> Result<()> {
+    for id in order_ids {
+        let owner = Order::by_order_id(&mut ctx.db, id)?.tenant;
+        if owner.as_deref() != Some(tenant) {
+            return Err(BatchCommandError::NotTheTenants {
+                order: id.clone(),
+                tenant: tenant.to_owned(),
+                owner: owner.map_or_else(|| "the desk".to_owned(), |t| format!("tenant {t}")),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// `batch create`.
@@ -789,6 +823,15 @@ mod tests {
                 BatchCommandError::NoSuchOrder { order: order() },
                 ErrorKind::NotFound,
                 "no order \"W-1\"",
+            ),
+            (
+                BatchCommandError::NotTheTenants {
+                    order: order(),
+                    tenant: "acme".to_owned(),
+                    owner: "the desk".to_owned(),
+                },
+                ErrorKind::Input,
+                "order W-1 belongs to the desk, not tenant acme",
             ),
             (
                 BatchCommandError::TenantsOrder {

@@ -149,6 +149,7 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
                 // that tenant's key.
                 Some(t) => {
                     crate::serve::auth::check_tenant(&t)?;
+                    batch::check_desk_orders_of(ctx, &t, &orders)?;
                     let desk = ctx.tenant.replace(t);
                     let outcome = batch::create(ctx, &chain, &orders, all_pending, auto_build);
                     ctx.tenant = desk;

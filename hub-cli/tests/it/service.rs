@@ -426,6 +426,21 @@ pub fn api_rules(backend: Backend) {
         "{}",
         refused.stderr
     );
+    // For a tenant, the desk is told whose an order is (the service would
+    // say only that the tenant has no such order).
+    let refused = w.fails(
+        &[
+            "batch", "create", "--chain", "local", "--tenant", "other", "--orders", "A-1",
+        ],
+        3,
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("order A-1 belongs to tenant acme, not tenant other"),
+        "{}",
+        refused.stderr
+    );
     let made = w.json(&[
         "batch", "create", "--chain", "local", "--tenant", "acme", "--orders", "A-1,A-2",
     ]);
