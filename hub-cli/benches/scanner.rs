@@ -48,16 +48,21 @@
 //! SQLite and writes no fragment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The part of the hub benches' shared helpers that this bench uses: the
+// rest of `common` (the batch setup on anvil, the CLI's node counters) it
+// has no use for.
+#[path = "common/cli.rs"]
+mod cli;
+
+use cli::{group, hex, last_bytes, load_note, write_fragment, Hub};
 use coldsign_core::{keccak256, Address};
-use coldsign_e2e::{
-    binary, cpu_model, load_average, workspace_root, Anvil, Backend, HttpSink, TestDb,
-};
+use coldsign_e2e::{cpu_model, load_average, Anvil, Backend, HttpSink, TestDb};
 use serde_json::{json, Value};
 use std::{
     collections::HashSet,
     fmt::Write as _,
     net::TcpListener,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -96,11 +101,6 @@ fn watched(i: usize) -> Address {
     a[1] = 0x90;
     a[12..].copy_from_slice(&(i as u64 + 1).to_be_bytes());
     Address(a)
-}
-
-/// `data` as 0x-hex.
-fn hex(data: &[u8]) -> String {
-    coldsign_core::hex_data::encode(data)
 }
 
 /// A quantity as JSON-RPC hex.
@@ -379,27 +379,14 @@ fn peer(url: &str, chain: &Prepared) -> PeerRun {
     }
 }
 
-/// The real `hub-cli` binary on one database, in one working directory.
-struct Hub {
-    bin: PathBuf,
-    db: String,
-    dir: PathBuf,
+/// How this bench runs the shared [`Hub`]: without the CLI's node counters
+/// (`HUB_RPC_STATS`), as it times the follower, not the commands.
+trait Plain {
+    /// Runs `hub-cli ARGS`, requires success, returns stdout.
+    fn run(&self, args: &[&str]) -> String;
 }
 
-impl Hub {
-    /// `hub-cli ARGS --db DB` in the hub's directory.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args(args)
-            .arg("--db")
-            .arg(&self.db)
-            .current_dir(&self.dir)
-            .env("HUB_OPERATOR", "bench")
-            .env_remove("HUB_DATABASE_URL");
-        c
-    }
-
-    /// Runs `hub-cli ARGS`, requires success, returns stdout.
+impl Plain for Hub {
     fn run(&self, args: &[&str]) -> String {
         let out = self.command(args).output().expect("run hub-cli");
         assert!(
@@ -489,11 +476,7 @@ struct Scan {
 
 /// The tail of a text, for failure messages.
 fn tail(text: &str) -> &str {
-    let mut start = text.len().saturating_sub(3_000);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
+    last_bytes(text, 3_000)
 }
 
 /// A running `hub-cli serve`, killed on drop (a failed check must not leave
@@ -528,11 +511,7 @@ impl Drop for Serve {
 fn scan(url: &str, chain: &Prepared, backend: Backend) -> Scan {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new(backend, dir.path());
-    let hub = Hub {
-        bin: binary("hub-cli"),
-        db: db.url.clone(),
-        dir: dir.path().to_path_buf(),
-    };
+    let hub = Hub::new(&db, dir.path());
     hub.run(&["migrate"]);
     hub.run(&[
         "chain",
@@ -710,19 +689,6 @@ fn postgres_answers() -> bool {
     postgres::Client::connect(&url, postgres::NoTls).is_ok()
 }
 
-/// A number rounded, with thousands separators.
-fn group(x: f64) -> String {
-    let digits = (x.round() as u64).to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Seconds with one decimal.
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
@@ -880,21 +846,12 @@ fn main() {
         )
         .unwrap();
     }
-    writeln!(
-        md,
-        "- Load average (1 min) at the start and the end of this benchmark: {load_before} and {}.",
-        load_average()
-    )
-    .unwrap();
+    writeln!(md, "{}.", load_note(&load_before)).unwrap();
 
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("scanner benchmark on {cpus} CPU(s), {}\n", cpu_model());
     println!("{md}");
     if full {
-        let dir = workspace_root().join("target/bench-report");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path: &Path = &dir.join("scanner.md");
-        std::fs::write(path, &md).unwrap();
-        println!("written to {}", path.display());
+        write_fragment("scanner.md", &md);
     }
 }

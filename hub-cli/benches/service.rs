@@ -46,14 +46,13 @@
 //! The sender keys are keccak-derived test keys: PUBLIC and INSECURE.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use coldsign_core::{
-    address_proof::{AddressProof, WalletFingerprint},
-    amount::format_units,
-    batch::{signed_file_name_for, SignedBatch, UnsignedBatch},
-    keccak256, Address, SignedTransaction, U256,
-};
-use coldsign_e2e::{
-    address_of, binary, cpu_model, load_average, workspace_root, Anvil, Backend, TestDb,
+mod common;
+
+use coldsign_core::{amount::format_units, Address, U256};
+use coldsign_e2e::{address_of, cpu_model, load_average, Anvil, Backend, TestDb};
+use common::{
+    fund, group, load_note, mine_all, ms, node_batch, recipient, sender_key, sign_file, tail,
+    write_fragment, Hub, Phase, MINT,
 };
 use hmac::{Hmac, Mac};
 use k256::ecdsa::SigningKey;
@@ -83,15 +82,6 @@ const LOAD_THREADS: usize = 8;
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789";
 /// The bench's tenant.
 const TENANT: &str = "acme";
-/// The chain's max fee per gas is this share of the base fee at build time
-/// (as in the hub bench: the batch fills about a dozen 30M-gas blocks).
-const BASE_FEE_MULTIPLIER_PCT: &str = "500";
-/// Token base units minted to every sender (the token has 6 decimals).
-const MINT: u128 = 1_000_000_000_000;
-/// Wei given to every sender.
-const SENDER_WEI: u128 = 1_000 * 1_000_000_000_000_000_000;
-/// Chunk size of the bench's own setup batches to anvil.
-const SETUP_CHUNK: usize = 500;
 /// The longest the bench waits for any one thing to happen.
 const PATIENCE: Duration = Duration::from_secs(180);
 
@@ -119,23 +109,6 @@ const QUICK: Sizes = Sizes {
     senders: 100,
     latency: 200,
 };
-
-/// The i-th sender's key: keccak256 of a fixed label and the index. PUBLIC,
-/// INSECURE test keys (the same as the hub bench's).
-fn sender_key(i: usize) -> SigningKey {
-    let mut seed = b"coldsign hub bench sender ".to_vec();
-    seed.extend_from_slice(&(i as u64).to_be_bytes());
-    SigningKey::from_slice(&keccak256(&seed).0).expect("a valid scalar")
-}
-
-/// A recipient without code, distinct per `i`.
-fn recipient(i: usize) -> Address {
-    let mut a = [0u8; 20];
-    a[0] = 0xbe;
-    a[1] = 0x0c;
-    a[12..].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-    Address(a)
-}
 
 /// One order as the API and the CSV take it.
 #[derive(Debug, Clone)]
@@ -193,153 +166,17 @@ fn csv(orders: &[NewOrder]) -> String {
     out
 }
 
-/// One CLI command's measurements.
-#[derive(Debug, Clone, Copy, Default)]
-struct Phase {
-    /// Wall time of the process, start-up included.
-    wall: Duration,
-    /// Time spent in HTTP round trips to the node (from `HUB_RPC_STATS`).
-    wait: Duration,
-}
-
-impl Phase {
-    /// Wall time minus node wait.
-    fn own(&self) -> Duration {
-        self.wall.saturating_sub(self.wait)
-    }
-}
-
-/// The real `hub-cli` binary on one database, in one working directory.
-struct Hub {
-    bin: PathBuf,
-    db: String,
-    dir: PathBuf,
-}
-
-impl Hub {
-    /// A hub on `db`, working in `dir`.
-    fn new(db: &TestDb, dir: &Path) -> Self {
-        Self {
-            bin: binary("hub-cli"),
-            db: db.url.clone(),
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// `hub-cli ARGS --db DB`, with the environment every run gets.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args(args)
-            .arg("--db")
-            .arg(&self.db)
-            .current_dir(&self.dir)
-            .env("HUB_OPERATOR", "bench")
-            .env_remove("HUB_DATABASE_URL")
-            .env_remove("HUB_RPC_STATS");
-        c
-    }
-
-    /// Runs `hub-cli ARGS`, requires success, returns stdout and the phase.
-    fn run(&self, args: &[&str]) -> (String, Phase) {
-        let stats = self.dir.join("rpc-stats.json");
-        let _ = std::fs::remove_file(&stats);
-        let start = Instant::now();
-        let out = self
-            .command(args)
-            .env("HUB_RPC_STATS", &stats)
-            .output()
-            .expect("run hub-cli");
-        let wall = start.elapsed();
-        assert!(
-            out.status.success(),
-            "hub-cli {args:?} failed ({}):\n{}",
-            out.status,
-            tail(&String::from_utf8_lossy(&out.stderr))
-        );
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(&stats).expect("rpc stats"))
-            .expect("rpc stats JSON");
-        let phase = Phase {
-            wall,
-            wait: Duration::from_secs_f64(s["wait_ms"].as_f64().expect("wait_ms") / 1e3),
-        };
-        (String::from_utf8_lossy(&out.stdout).into_owned(), phase)
-    }
-
-    /// Runs with `--json` and returns `data`.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.push("--json");
-        let (out, _) = self.run(&a);
-        let v: Value = serde_json::from_str(out.lines().last().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
-        v["data"].clone()
-    }
-
-    /// A migrated hub with chain `local` on `node`, the token and every
-    /// sender registered.
-    fn setup(&self, node: &str, token: Address, keys: &[SigningKey]) {
-        self.run(&["migrate"]);
-        self.run(&[
-            "chain",
-            "add",
-            "local",
-            "--chain-id",
-            "31337",
-            "--rpc",
-            node,
-            "--confirmations",
-            "1",
-            "--base-fee-multiplier-pct",
-            BASE_FEE_MULTIPLIER_PCT,
-        ]);
-        self.run(&[
-            "token",
-            "add",
-            "--chain",
-            "local",
-            "--symbol",
-            "TUSD",
-            "--contract",
-            &token.to_string(),
-            "--decimals",
-            "6",
-        ]);
-        // The file `signer addresses --json` writes: each address with its
-        // proof of possession (signed by the test keys, for a made-up
-        // wallet fingerprint), which the hub verifies at import.
-        let wallet: WalletFingerprint = "be0c4b3c".parse().unwrap();
-        let entries: Vec<Value> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let path = format!("m/44'/60'/0'/0/{i}");
-                let address = address_of(k);
-                let proof = AddressProof::sign(k, &wallet, &path, &address).unwrap();
-                json!({
-                    "index": i,
-                    "path": path,
-                    "address": address.to_string(),
-                    "public_key": hex(k.verifying_key().to_encoded_point(true).as_bytes()),
-                    "proof": proof.to_hex(),
-                })
-            })
-            .collect();
-        let addresses = self.dir.join("addresses.json");
-        std::fs::write(
-            &addresses,
-            json!({ "fingerprint": wallet, "addresses": entries }).to_string(),
-        )
-        .unwrap();
-        self.run(&[
-            "address",
-            "import",
-            addresses.to_str().unwrap(),
-            "--chain",
-            "local",
-        ]);
-    }
-
+/// What this bench does with the shared [`Hub`] besides running it: its
+/// tenant's API key and callback URL.
+trait Tenant {
     /// An API key of the bench's tenant with every scope it uses.
+    fn api_key(&self) -> String;
+
+    /// Points the tenant's callbacks at `url`.
+    fn callback(&self, url: &str);
+}
+
+impl Tenant for Hub {
     fn api_key(&self) -> String {
         self.json(&[
             "apikey",
@@ -348,13 +185,13 @@ impl Hub {
             TENANT,
             "--scope",
             "orders:write,orders:read,batches:operate",
-        ])["key"]
+        ])
+        .0["key"]
             .as_str()
             .expect("key")
             .to_owned()
     }
 
-    /// Points the tenant's callbacks at `url`.
     fn callback(&self, url: &str) {
         let secret = self.dir.join("callback.secret");
         std::fs::write(&secret, SECRET).unwrap();
@@ -369,15 +206,6 @@ impl Hub {
             secret.to_str().unwrap(),
         ]);
     }
-}
-
-/// The last 2,000 characters of a command's output, for a failure message.
-fn tail(text: &str) -> &str {
-    let mut start = text.len().saturating_sub(2_000);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    &text[start..]
 }
 
 /// A running `hub-cli serve`, stopped with SIGTERM (killed on drop).
@@ -695,126 +523,16 @@ fn wait_for(what: &str, every: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    coldsign_core::hex_data::encode(bytes)
-}
-
-/// JSON-RPC batch requests of the bench's own setup calls; panics on any error.
-fn node_batch(url: &str, calls: &[(&str, Value)]) -> Vec<Value> {
-    let mut out = Vec::with_capacity(calls.len());
-    for chunk in calls.chunks(SETUP_CHUNK) {
-        let body: Vec<Value> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
-            .collect();
-        let answers: Vec<Value> = ureq::post(url)
-            .send_json(Value::Array(body))
-            .expect("anvil batch request")
-            .into_json()
-            .expect("anvil batch answer");
-        let mut by_id = vec![Value::Null; chunk.len()];
-        for a in answers {
-            assert!(a.get("error").is_none(), "anvil refused a setup call: {a}");
-            let id = a["id"].as_u64().expect("id") as usize;
-            by_id[id] = a["result"].clone();
-        }
-        out.extend(by_id);
-    }
-    out
-}
-
-/// Mines blocks (anvil's default 30M gas each) until the pool is empty;
-/// returns how many.
-fn mine_all(url: &str) -> u64 {
-    let mut blocks = 0;
-    loop {
-        node_batch(url, &[("evm_mine", json!([]))]);
-        blocks += 1;
-        let status = node_batch(url, &[("txpool_status", json!([]))]);
-        if status[0]["pending"] == "0x0" && status[0]["queued"] == "0x0" {
-            return blocks;
-        }
-        assert!(blocks < 200, "the pool does not empty: {status:?}");
-    }
-}
-
-/// `mint(to, amount)` calldata of the test token.
-fn mint_call(to: Address, amount: u128) -> Vec<u8> {
-    let mut data = keccak256(b"mint(address,uint256)").0[..4].to_vec();
-    data.extend_from_slice(&[0u8; 12]);
-    data.extend_from_slice(&to.0);
-    data.extend_from_slice(&[0u8; 16]);
-    data.extend_from_slice(&amount.to_be_bytes());
-    data
-}
-
 /// A fresh anvil with the test token deployed, every sender given ETH and
 /// tokens; returns it and the token.
 fn funded_node(keys: &[SigningKey]) -> (Anvil, Address) {
     let anvil = Anvil::start();
     let token = anvil.deploy_token();
-    let dev0 = coldsign_e2e::dev(0).1;
-    node_batch(&anvil.url, &[("evm_setAutomine", json!([false]))]);
-    let first = anvil.nonce(dev0);
-    let mut setup: Vec<(&str, Value)> = Vec::new();
-    for (n, k) in keys.iter().enumerate() {
-        let s = address_of(k);
-        setup.push((
-            "anvil_setBalance",
-            json!([s.to_string(), format!("{SENDER_WEI:#x}")]),
-        ));
-        // Explicit nonces: without automine anvil would give each the same one.
-        setup.push((
-            "eth_sendTransaction",
-            json!([{"from": dev0.to_string(), "to": token.to_string(), "nonce": format!("{:#x}", first + n as u64),
-                "gas": "0x30000", "data": hex(&mint_call(s, MINT))}]),
-        ));
-    }
-    node_batch(&anvil.url, &setup);
-    mine_all(&anvil.url);
-    node_batch(&anvil.url, &[("evm_setAutomine", json!([true]))]);
+    let senders: Vec<Address> = keys.iter().map(address_of).collect();
+    fund(&anvil, token, &senders);
     let last = address_of(keys.last().expect("senders"));
     assert_eq!(anvil.token_balance(token, last), MINT, "mint did not land");
     (anvil, token)
-}
-
-/// Signs every item with its sender's key, as the cold signer would, on all
-/// cores; writes the signed file next to the unsigned one.
-fn sign_file(unsigned_path: &Path, keys: &HashMap<Address, SigningKey>) -> PathBuf {
-    let text = std::fs::read_to_string(unsigned_path).expect("read unsigned");
-    let unsigned = UnsignedBatch::parse(&text).expect("valid unsigned batch");
-    let items = unsigned.items();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_thread = items.len().div_ceil(threads).max(1);
-    let signed: Vec<SignedTransaction> = std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(per_thread)
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|item| {
-                            let key = keys.get(&item.from()).expect("a key for every sender");
-                            item.transaction().clone().sign(key).expect("sign")
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("signing thread"))
-            .collect()
-    });
-    let batch = SignedBatch::from_signed_transactions(&unsigned, &signed);
-    let name = unsigned_path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("file name");
-    let path = unsigned_path.with_file_name(signed_file_name_for(name).expect("signed name"));
-    std::fs::write(&path, batch.to_json()).expect("write signed");
-    path
 }
 
 /// POSTs the orders in arrays of [`ARRAY`], one request after the other
@@ -1200,7 +918,7 @@ fn supervisor_part(sizes: Sizes, keys: &[SigningKey]) -> Supervised {
         hub.run(&["batch", "build", &id]);
         let usb = dir.path().join("usb");
         std::fs::create_dir_all(&usb).unwrap();
-        let exported = hub.json(&["batch", "export", &id, "--out", usb.to_str().unwrap()]);
+        let (exported, _) = hub.json(&["batch", "export", &id, "--out", usb.to_str().unwrap()]);
         let signed = sign_file(Path::new(exported["file"].as_str().unwrap()), &by_address);
         hub.run(&[
             "batch",
@@ -1213,34 +931,16 @@ fn supervisor_part(sizes: Sizes, keys: &[SigningKey]) -> Supervised {
         r.cli_send = hub.run(&["batch", "send", &id]).1;
         mine_all(&anvil.url);
         r.cli_sync = hub.run(&["batch", "sync", &id]).1;
-        let shown = hub.json(&["batch", "show", &id]);
+        let (shown, _) = hub.json(&["batch", "show", &id]);
         assert_eq!(shown["state"], "CLOSED");
         assert_eq!(anvil.nonce(last), per_sender);
     }
     r
 }
 
-fn ms(d: Duration) -> String {
-    group(d.as_secs_f64() * 1e3)
-}
-
 /// Milliseconds with one decimal.
 fn ms1(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)
-}
-
-/// A number rounded and with thousands separators.
-fn group(x: f64) -> String {
-    let n = x.round() as u64;
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Per second.
@@ -1334,10 +1034,7 @@ fn main() {
         cpu_model()
     );
     if full {
-        let dir = workspace_root().join("target/bench-report");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("service.md"), &md).unwrap();
-        println!("written to {}", dir.join("service.md").display());
+        write_fragment("service.md", &md);
     }
 }
 
@@ -1507,8 +1204,8 @@ fn report(
     }
     writeln!(
         md,
-        "- Load average (1 min) at the start and the end of this benchmark: {load_before} and {}; {:.0} s in all.",
-        load_average(),
+        "{}; {:.0} s in all.",
+        load_note(load_before),
         took.as_secs_f64()
     )
     .unwrap();
