@@ -23,9 +23,57 @@ mod supervisor;
 
 use crate::{
     db::{Backend, Db},
-    error::{HubError, Result},
+    error::{ErrorKind, HubError, OperationError, Result},
 };
 use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+/// Why `hub-cli serve` could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ServeError {
+    /// The SQLite database's lock file cannot be opened or locked.
+    #[error(
+        "cannot {action} {lock_path}: {source}; `hub-cli serve` needs to create and lock it next to the \
+         SQLite database (check the directory's permissions)"
+    )]
+    LockFile {
+        action: &'static str,
+        lock_path: String,
+        source: std::io::Error,
+    },
+    /// Another `serve` holds the SQLite database.
+    #[error(
+        "another `hub-cli serve` already runs on the SQLite database {path} (it holds {lock_path}): \
+         a SQLite hub serves one process; stop the other one, or share a PostgreSQL database between several"
+    )]
+    AlreadyServing { path: String, lock_path: String },
+    /// The listening address cannot be bound.
+    #[error(
+        "cannot listen on {addr}: {source}; is another process listening there? give another --listen"
+    )]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The async runtime or the server itself failed (`what`).
+    #[error("{what}: {source}")]
+    Runtime {
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+crate::error::operation_error!(ServeError);
+
+impl OperationError for ServeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::LockFile { .. } => ErrorKind::Input,
+            Self::AlreadyServing { .. } => ErrorKind::Conflict,
+            Self::Listen { .. } => ErrorKind::Usage,
+            Self::Runtime { .. } => ErrorKind::Internal,
+        }
+    }
+}
 
 /// The OpenAPI document, also committed as `docs/openapi.json`.
 pub(crate) const OPENAPI: &str = include_str!("../../../docs/openapi.json");
@@ -70,14 +118,24 @@ fn sqlite_guard(url: &str) -> Result<Option<std::fs::File>> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| HubError::Input(format!("cannot open {lock_path}: {e}")))?;
+        .map_err(|source| ServeError::LockFile {
+            action: "open",
+            lock_path: lock_path.clone(),
+            source,
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(HubError::Conflict(format!(
-            "another `hub-cli serve` already runs on the SQLite database {path} (it holds {lock_path}): \
-             a SQLite hub serves one process; stop the other one, or share a PostgreSQL database between several"
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(HubError::Input(format!("cannot lock {lock_path}: {e}"))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::AlreadyServing {
+            path: path.to_owned(),
+            lock_path,
+        }
+        .into()),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServeError::LockFile {
+            action: "lock",
+            lock_path,
+            source,
+        }
+        .into()),
     }
 }
 
@@ -87,7 +145,10 @@ pub(crate) fn run(opts: Options) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| HubError::Internal(format!("cannot start the runtime: {e}")))?;
+        .map_err(|source| ServeError::Runtime {
+            what: "cannot start the runtime",
+            source,
+        })?;
     runtime.block_on(serve(opts))
 }
 
@@ -101,10 +162,16 @@ async fn serve(opts: Options) -> Result<()> {
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
-        .map_err(|e| HubError::Usage(format!("cannot listen on {}: {e}", opts.listen)))?;
+        .map_err(|source| ServeError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
     let local = listener
         .local_addr()
-        .map_err(|e| HubError::Internal(e.to_string()))?;
+        .map_err(|source| ServeError::Runtime {
+            what: "cannot read the listening address",
+            source,
+        })?;
     tracing::info!("coldsign hub serving on http://{local}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let supervisor = tokio::spawn(supervise(
@@ -137,7 +204,10 @@ async fn serve(opts: Options) -> Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| HubError::Internal(format!("the server failed: {e}")))?;
+        .map_err(|source| ServeError::Runtime {
+            what: "the server failed",
+            source,
+        })?;
     let _ = supervisor.await;
     let _ = dispatcher.await;
     let _ = follower.await;
@@ -305,5 +375,50 @@ async fn dispatch(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool
             close(db).await;
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_serve_error_has_its_kind_and_says_what_to_do() {
+        let io = || std::io::Error::other("denied");
+        crate::error::testing::check_errors([
+            (
+                ServeError::LockFile {
+                    action: "lock",
+                    lock_path: "hub.db.serve-lock".into(),
+                    source: io(),
+                },
+                ErrorKind::Input,
+                "check the directory's permissions",
+            ),
+            (
+                ServeError::AlreadyServing {
+                    path: "hub.db".into(),
+                    lock_path: "hub.db.serve-lock".into(),
+                },
+                ErrorKind::Conflict,
+                "stop the other one",
+            ),
+            (
+                ServeError::Listen {
+                    addr: "127.0.0.1:8080".parse().unwrap_or_else(|_| unreachable!()),
+                    source: io(),
+                },
+                ErrorKind::Usage,
+                "give another --listen",
+            ),
+            (
+                ServeError::Runtime {
+                    what: "the server failed",
+                    source: io(),
+                },
+                ErrorKind::Internal,
+                "the server failed: denied",
+            ),
+        ]);
     }
 }

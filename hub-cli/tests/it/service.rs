@@ -488,6 +488,16 @@ pub fn a_whole_cold_cycle_through_the_service(backend: Backend) {
             "{}",
             second.stderr
         );
+    } else {
+        // PostgreSQL takes several processes, but not on one address.
+        let taken = s.url.trim_start_matches("http://");
+        let second = w.run(&["serve", "--listen", taken]);
+        assert_eq!(second.code, 2, "{}", second.stderr);
+        assert!(
+            second.stderr.contains("give another --listen"),
+            "{}",
+            second.stderr
+        );
     }
 
     let orders = json!([
