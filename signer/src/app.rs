@@ -855,6 +855,46 @@ fn default_output(input: &Path, batch: &UnsignedBatch) -> Result<PathBuf> {
     Ok(dir.join(name))
 }
 
+/// The audit trail of one `sign` run after the ledger was loaded: every
+/// outcome is appended once, MACed, with the batch, the reissues allowed
+/// and the policy that judged it.
+struct SignAudit<'a> {
+    log: &'a AuditLog,
+    state: Scan,
+    key: &'a MacKey,
+    policy: String,
+    batch: &'a UnsignedBatch,
+    allow: &'a [String],
+}
+
+impl SignAudit<'_> {
+    /// The entry of this run's outcome `result` (`refused`, `declined`,
+    /// `failed`, `signed`), with the review's totals once there is one.
+    fn event(&self, review: Option<&Review>, result: &str, detail: String) -> Event {
+        let mut event = batch_event(self.batch, review, self.allow, result, detail);
+        event.policy = Some(self.policy.clone());
+        event
+    }
+
+    /// Appends `event` to the log.
+    fn record(&mut self, event: Event) -> Result<()> {
+        self.state = self.log.append(&self.state, event, Some(self.key))?;
+        Ok(())
+    }
+
+    /// Records that the run ends with `result` and returns `error`.
+    fn end<T>(
+        &mut self,
+        review: Option<&Review>,
+        result: &str,
+        detail: String,
+        error: SignerError,
+    ) -> Result<T> {
+        self.record(self.event(review, result, detail))?;
+        Err(error)
+    }
+}
+
 fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     let log = AuditLog::beside(keystore_path);
     // Fail closed: no policy, no signing, unless the operator said so.
@@ -908,22 +948,18 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     let (ledger, scan) = Ledger::load(&log, Some(&mac_key))?;
     check_keystore_head(&log, &ledger, keystore.ledger_head())?;
     check_hub_head(&log, &ledger, &batch)?;
-    let mut state = scan;
-    let record = |state: &mut Scan, mut event: Event| -> Result<()> {
-        event.policy = Some(policy_label.clone());
-        *state = log.append(state, event, Some(&mac_key))?;
-        Ok(())
+    let mut audit = SignAudit {
+        log: &log,
+        state: scan,
+        key: &mac_key,
+        policy: policy_label,
+        batch: &batch,
+        allow,
     };
     // Every check that needs no key, on the whole batch.
     let checked = match sign::check_batch(&batch) {
         Ok(c) => c,
-        Err(e) => {
-            record(
-                &mut state,
-                batch_event(&batch, None, allow, "refused", e.to_string()),
-            )?;
-            return Err(refused(&a.file, e));
-        }
+        Err(e) => return audit.end(None, "refused", e.to_string(), refused(&a.file, e)),
     };
     let report = ledger.check(&checked, allow, true);
     let evaluation = policy.evaluate(&checked);
@@ -938,41 +974,22 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     term::out_painted(&review.render_with(term::stdout_colour()));
     if let Some(report) = review.ledger.as_ref().filter(|r| r.refusals.count > 0) {
         let msg = report.refusal_message();
-        record(
-            &mut state,
-            batch_event(
-                &batch,
-                Some(&review),
-                allow,
-                "refused",
-                format!("ledger: {msg}"),
-            ),
-        )?;
-        return Err(SignerError::Ledger(msg));
+        let detail = format!("ledger: {msg}");
+        return audit.end(Some(&review), "refused", detail, SignerError::Ledger(msg));
     }
     if !review.breaches.is_empty() {
-        record(
-            &mut state,
-            batch_event(
-                &batch,
-                Some(&review),
-                allow,
-                "refused",
-                format!("policy: {}", review.breaches.join("; ")),
-            ),
-        )?;
-        return Err(policy_error(&review.breaches));
+        let detail = format!("policy: {}", review.breaches.join("; "));
+        return audit.end(
+            Some(&review),
+            "refused",
+            detail,
+            policy_error(&review.breaches),
+        );
     }
     // Derive each key once, and match every sender.
     let ring = match sign::derive_and_match(&root, &checked) {
         Ok(r) => r,
-        Err(e) => {
-            record(
-                &mut state,
-                batch_event(&batch, Some(&review), allow, "refused", e.to_string()),
-            )?;
-            return Err(refused(&a.file, e));
-        }
+        Err(e) => return audit.end(Some(&review), "refused", e.to_string(), refused(&a.file, e)),
     };
     drop(root);
     term::errln(&format!(
@@ -988,28 +1005,13 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
         ))?;
         let expected = batch.batch_id().to_string();
         if answer.as_deref().map(|s| s.as_str()) != Some(expected.as_str()) {
-            record(
-                &mut state,
-                batch_event(
-                    &batch,
-                    Some(&review),
-                    allow,
-                    "declined",
-                    "operator did not confirm".into(),
-                ),
-            )?;
-            return Err(SignerError::Declined);
+            let detail = "operator did not confirm".to_owned();
+            return audit.end(Some(&review), "declined", detail, SignerError::Declined);
         }
     }
     let signed = match sign::sign_all(&checked, &ring) {
         Ok(s) => s,
-        Err(e) => {
-            record(
-                &mut state,
-                batch_event(&batch, Some(&review), allow, "failed", e.to_string()),
-            )?;
-            return Err(refused(&a.file, e));
-        }
+        Err(e) => return audit.end(Some(&review), "failed", e.to_string(), refused(&a.file, e)),
     };
     drop(ring);
     // Record what was signed before the signed file exists. A batch
@@ -1018,39 +1020,31 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     // signing the same file again gives the same bytes.
     let head = match ledger.recording_of(&batch.digest()).map(Recording::head) {
         Some(head) => {
-            record(
-                &mut state,
-                batch_event(
-                    &batch,
-                    Some(&review),
-                    allow,
-                    "signed",
-                    format!(
-                        "signed again, identical to the batch recorded in ledger entry {}; signed file {}",
-                        head.seq,
-                        out.display()
-                    ),
-                ),
-            )?;
+            let detail = format!(
+                "signed again, identical to the batch recorded in ledger entry {}; signed file {}",
+                head.seq,
+                out.display()
+            );
+            audit.record(audit.event(Some(&review), "signed", detail))?;
             head
         }
         None => {
-            let mut event = batch_event(
-                &batch,
+            let mut event = audit.event(
                 Some(&review),
-                allow,
                 "signed",
                 format!("signed file {}", out.display()),
             );
             event.ledger = Some(ledger::items_of(&checked, &signed)?);
-            record(&mut state, event)?;
-            let head = state
+            audit.record(event)?;
+            let head = audit
+                .state
                 .ledger_head
                 .ok_or_else(|| SignerError::Unexpected("the ledger entry has no MAC".into()))?;
             keystore.record_ledger_head(&unlock_key, head)?;
             head
         }
     };
+    let state = audit.state;
     drop(unlock_key);
     // Only the signed batch is needed from here: free the rest before
     // writing, and stream the file rather than building its text.
