@@ -367,7 +367,14 @@ fn check_witness(chain: &Chain, witness: &str) -> Result<()> {
         .into());
     }
     let node_genesis = genesis_of(&connect(chain)?)?;
-    let witness_genesis = genesis_of(&super::connect_url(witness, chain)?)?;
+    let witness_genesis = super::connect_url(witness, chain)
+        .and_then(|w| genesis_of(&w))
+        .map_err(|e| {
+            e.with_hint(
+                "the witness is checked whenever the chain's node or its witness changes: \
+                 give a witness that answers, or none (`--no-witness`)",
+            )
+        })?;
     if node_genesis != witness_genesis {
         return Err(SetupError::WitnessOtherNetwork {
             witness: redact(witness),

@@ -424,6 +424,13 @@ pub fn a_witness_node_must_agree_before_an_order_is_paid(backend: Backend) {
         NODE,
     );
     assert!(r.stderr.contains("different networks"), "{}", r.stderr);
+    let down = FaultProxy::start(&w.anvil.url);
+    down.set(Fault::Down);
+    let r = w.fails(
+        &["chain", "update", "local", "--witness-rpc", &down.url],
+        NODE,
+    );
+    assert!(r.stderr.contains("`--no-witness`"), "{}", r.stderr);
     assert!(w.json(&["chain", "list"])[0]["witness_rpc"].is_null());
 
     let lagging = Anvil::start_with(&["--fork-url", &w.anvil.url]);
