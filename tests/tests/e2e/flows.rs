@@ -3,7 +3,7 @@
 
 use crate::world::{hub_exit, read, recipient, signer_exit, World};
 use coldsign_core::batch::SignedBatch;
-use coldsign_e2e::{Backend, ETH};
+use coldsign_e2e::{Backend, FaultProxy, ETH};
 use serde_json::json;
 
 /// 1 USDT (6 decimals) in base units.
@@ -38,8 +38,12 @@ fn block_of(receipt: &serde_json::Value) -> u64 {
 pub fn happy_path(backend: Backend) {
     let mut w = World::new(backend, 2);
     w.deploy_token();
-    // One-time set-up, hub side.
+    // One-time set-up, hub side, with a witness: a second endpoint of the
+    // chain (a pass-through proxy in front of the same node).
     w.hub_setup();
+    let witness = FaultProxy::start(&w.anvil.url);
+    w.set("WITNESS_RPC_URL", &witness.url);
+    w.run("hub-cli chain update eth --witness-rpc <WITNESS_RPC_URL>");
     // One-time set-up, signer side: a new wallet (throw-away: the test only
     // ever funds it on its own anvil).
     w.init_signer_generated();
@@ -125,6 +129,12 @@ pub fn happy_path(backend: Backend) {
     assert_eq!(w.anvil.token_balance(w.token(), r1), 1_000_500_000);
     assert_eq!(w.anvil.token_balance(w.token(), r2), 250 * USDT);
     assert_eq!(w.anvil.token_balance(w.token(), r3), 42_123_456);
+    // Every payout was shown by the witness too before it counted.
+    assert!(
+        witness.calls("eth_getTransactionReceipt") >= 6,
+        "the witness was asked for {} receipts",
+        witness.calls("eth_getTransactionReceipt")
+    );
     // The signer's audit log still holds the head written in the logbook.
     w.run("signer audit verify --expect-head <HEAD>");
 }
