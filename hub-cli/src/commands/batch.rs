@@ -232,34 +232,18 @@ fn wallet_list(wallets: &[WalletOrders]) -> String {
         .join("; ")
 }
 
-/// `batch create --tenant TENANT --orders ...` at the desk: every listed
-/// order is `tenant`'s, or the refusal names its owner.
-pub(crate) fn check_desk_orders_of(
-    ctx: &mut Ctx,
-    tenant: &str,
-    order_ids: &[String],
-) -> Result<()> {
-    for id in order_ids {
-        let owner = Order::by_order_id(&mut ctx.db, id)?.tenant;
-        if owner.as_deref() != Some(tenant) {
-            return Err(BatchCommandError::NotTheTenants {
-                order: id.clone(),
-                tenant: tenant.to_owned(),
-                owner: owner.map_or_else(|| "the desk".to_owned(), |t| format!("tenant {t}")),
-            }
-            .into());
-        }
-    }
-    Ok(())
-}
-
-/// `batch create`.
+/// `batch create`. `desk` is true when the desk (the CLI) asks, for itself
+/// or for a tenant (`--tenant`): it sees every order, so it is told whose an
+/// order is. A tenant through the service is told only that it has no such
+/// order, in the same words whether the order is another tenant's or does
+/// not exist.
 pub(crate) fn create(
     ctx: &mut Ctx,
     chain: &str,
     order_ids: &[String],
     all_pending: bool,
     auto_build: bool,
+    desk: bool,
 ) -> Result<()> {
     let chain = Chain::by_name(&mut ctx.db, chain)?;
     // A batch holds one tenant's orders (the desk's own: no tenant).
@@ -269,16 +253,30 @@ pub(crate) fn create(
     } else {
         let mut v = Vec::new();
         for id in order_ids {
-            let o = Order::by_order_id(&mut ctx.db, id)?;
+            let no_such_order = || BatchCommandError::NoSuchOrder { order: id.clone() };
+            let o = match Order::by_order_id(&mut ctx.db, id) {
+                Err(e) if !desk && e.error_kind() == ErrorKind::NotFound => {
+                    return Err(no_such_order().into())
+                }
+                found => found?,
+            };
             if o.tenant != tenant {
-                return match &tenant {
-                    Some(_) => Err(BatchCommandError::NoSuchOrder { order: id.clone() }.into()),
-                    None => Err(BatchCommandError::TenantsOrder {
+                let refusal = match (&tenant, desk) {
+                    (None, _) => BatchCommandError::TenantsOrder {
                         order: id.clone(),
                         tenant: o.tenant.clone().unwrap_or_default(),
-                    }
-                    .into()),
+                    },
+                    (Some(t), true) => BatchCommandError::NotTheTenants {
+                        order: id.clone(),
+                        tenant: t.clone(),
+                        owner: o
+                            .tenant
+                            .as_ref()
+                            .map_or_else(|| "the desk".to_owned(), |t| format!("tenant {t}")),
+                    },
+                    (Some(_), false) => no_such_order(),
                 };
+                return Err(refusal.into());
             }
             if o.chain != chain.id {
                 return Err(BatchCommandError::OtherChain {
@@ -327,7 +325,7 @@ pub(crate) fn create(
             }
             .into());
         }
-        let held = batches::held_pending_count(&mut ctx.db, chain.id)?;
+        let held = batches::held_pending_count(&mut ctx.db, chain.id, tenant.as_deref())?;
         if held > 0 {
             return Err(BatchCommandError::AllHeld {
                 chain: chain.name.clone(),

@@ -149,13 +149,16 @@ pub(crate) fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
                 // that tenant's key.
                 Some(t) => {
                     crate::serve::auth::check_tenant(&t)?;
-                    batch::check_desk_orders_of(ctx, &t, &orders)?;
                     let desk = ctx.tenant.replace(t);
-                    let outcome = batch::create(ctx, &chain, &orders, all_pending, auto_build);
+                    let outcome =
+                        batch::create(ctx, &chain, &orders, all_pending, auto_build, true);
                     ctx.tenant = desk;
                     outcome
                 }
-                None => batch::create(ctx, &chain, &orders, all_pending, auto_build),
+                None => {
+                    let desk = ctx.tenant.is_none();
+                    batch::create(ctx, &chain, &orders, all_pending, auto_build, desk)
+                }
             },
             BatchCmd::Build { id, force } => build::build(ctx, id, force),
             BatchCmd::Drop {

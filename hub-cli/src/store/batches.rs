@@ -43,12 +43,14 @@ pub(crate) fn tenants_with_pending(db: &mut Db, chain: i64) -> Result<Vec<(Strin
     .collect()
 }
 
-/// How many PENDING orders on `chain` are held.
-pub(crate) fn held_pending_count(db: &mut Db, chain: i64) -> Result<i64> {
+/// How many PENDING orders of `tenant` (`None`: the desk's own) on `chain`
+/// are held.
+pub(crate) fn held_pending_count(db: &mut Db, chain: i64, tenant: Option<&str>) -> Result<i64> {
     Ok(db
         .query_one(
-            "SELECT COUNT(*) FROM orders WHERE chain = ? AND state = 'PENDING' AND held_at IS NOT NULL",
-            params![chain],
+            "SELECT COUNT(*) FROM orders WHERE chain = ? AND COALESCE(tenant, '') = ? \
+             AND state = 'PENDING' AND held_at IS NOT NULL",
+            params![chain, tenant.unwrap_or_default()],
         )?
         .int(0)?)
 }

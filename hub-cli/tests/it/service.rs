@@ -453,6 +453,18 @@ pub fn api_rules(backend: Backend) {
         s.call("GET", "/v1/batches", Some(&other), None).1["batches"],
         json!([])
     );
+    // Through the service, another tenant's order and an order that does
+    // not exist read the same.
+    let globex = key(&w, "globex", "batches:operate");
+    let ask = |order: &str| {
+        let body = json!({"chain": "local", "orders": [order]}).to_string();
+        let (status, answer) = s.call("POST", "/v1/batches", Some(&globex), Some(&body));
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        (status, message.replace(order, "ID"))
+    };
+    let (theirs, missing) = (ask("A-3"), ask("NOPE-1"));
+    assert_eq!(theirs.0, 404, "{theirs:?}");
+    assert_eq!(theirs, missing);
     // One unfinished batch per tenant and chain, from the desk too.
     w.fails(
         &[
