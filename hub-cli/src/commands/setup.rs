@@ -193,13 +193,24 @@ pub(crate) enum SetupError {
          same network (another provider or your own node), or none (`--no-witness`)"
     )]
     WitnessIsTheNode { witness: String },
-    /// The witness node serves another network with the same chain id (its
-    /// genesis block differs from the chain's node's).
+    /// The witness node serves another chain id than the chain's.
     #[error(
-        "the witness {witness} has genesis block {witness_genesis}, the chain's node {node_genesis}: they serve \
-         different networks under chain id {chain_id}; give a witness of the same network"
+        "the witness {witness} reports chain id {found}, but the chain has chain id {chain_id}: give a witness \
+         of the same network, or none (`--no-witness`)"
+    )]
+    WitnessWrongChain {
+        witness: String,
+        found: u64,
+        chain_id: u64,
+    },
+    /// The chain's node and its witness serve different networks under the
+    /// same chain id (their genesis blocks differ).
+    #[error(
+        "the chain's node {node} has genesis block {node_genesis} and the witness {witness} {witness_genesis}: \
+         they serve different networks under chain id {chain_id}; give a node and a witness of the same network"
     )]
     WitnessOtherNetwork {
+        node: String,
         witness: String,
         chain_id: u64,
         node_genesis: String,
@@ -261,6 +272,7 @@ impl OperationError for SetupError {
             | Self::OtherPath { .. }
             | Self::OtherWallet { .. } => ErrorKind::Conflict,
             Self::BadBalanceAnswer { .. }
+            | Self::WitnessWrongChain { .. }
             | Self::WitnessOtherNetwork { .. }
             | Self::NoGenesis { .. } => ErrorKind::Node,
             Self::CheckThreadFailed | Self::ChainVanished => ErrorKind::Internal,
@@ -355,29 +367,40 @@ fn unfinished_batches(ctx: &mut Ctx, chain: i64) -> Result<Vec<String>> {
 }
 
 /// Checks that `witness` can witness `chain`'s payouts: it is not the
-/// chain's node (by URL: the independence of two providers is the
-/// operator's to ensure), it serves the chain id, and its genesis block is
-/// the chain's node's, so the two follow the same network.
+/// chain's node (the same endpoint, see [`same_endpoint`]; that two
+/// endpoints are two providers is the operator's to ensure), it serves the
+/// chain id, and its genesis block is the chain's node's, so the two
+/// follow the same network.
 fn check_witness(chain: &Chain, witness: &str) -> Result<()> {
-    let endpoint = |url: &str| url.trim().trim_end_matches('/').to_ascii_lowercase();
-    if endpoint(witness) == endpoint(&chain.rpc_url) {
+    if same_endpoint(witness, &chain.rpc_url) {
         return Err(SetupError::WitnessIsTheNode {
             witness: redact(witness),
         }
         .into());
     }
-    let node_genesis = genesis_of(&connect(chain)?)?;
-    let witness_genesis = super::connect_url(witness, chain)
-        .and_then(|w| genesis_of(&w))
-        .map_err(|e| {
-            e.with_hint(
-                "the witness is checked whenever the chain's node or its witness changes: \
-                 give a witness that answers, or none (`--no-witness`)",
-            )
-        })?;
+    let node = connect(chain)?;
+    let node_genesis = genesis_of(&node)?;
+    let unusable = |e: HubError| {
+        e.with_hint(
+            "the witness is checked whenever the chain's node or its witness changes: \
+             give a witness that answers, or none (`--no-witness`)",
+        )
+    };
+    let w = crate::rpc::Rpc::new(witness);
+    let id = w.chain_id().map_err(|e| unusable(e.into()))?;
+    if id != chain.chain_id {
+        return Err(SetupError::WitnessWrongChain {
+            witness: w.display_url(),
+            found: id,
+            chain_id: chain.chain_id,
+        }
+        .into());
+    }
+    let witness_genesis = genesis_of(&w).map_err(unusable)?;
     if node_genesis != witness_genesis {
         return Err(SetupError::WitnessOtherNetwork {
-            witness: redact(witness),
+            node: node.display_url(),
+            witness: w.display_url(),
             chain_id: chain.chain_id,
             node_genesis: crate::rpc::hash_hex(node_genesis),
             witness_genesis: crate::rpc::hash_hex(witness_genesis),
@@ -385,6 +408,29 @@ fn check_witness(chain: &Chain, witness: &str) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Whether two node URLs name the same endpoint: the same scheme, host and
+/// port (as the URL standard normalises them: case, default ports), path
+/// (but a trailing `/`) and query. Credentials do not count: the same
+/// endpoint under another user is the same node. Two names of one host
+/// (`localhost` and `127.0.0.1`) are not recognised.
+fn same_endpoint(a: &str, b: &str) -> bool {
+    let key = |raw: &str| {
+        url::Url::parse(raw.trim()).ok().map(|u| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_owned),
+                u.port_or_known_default(),
+                u.path().trim_end_matches('/').to_owned(),
+                u.query().map(str::to_owned),
+            )
+        })
+    };
+    match (key(a), key(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a.trim() == b.trim(),
+    }
 }
 
 /// The hash of the node's block 0.
@@ -1358,7 +1404,16 @@ mod tests {
                 ErrorKind::Usage,
             ),
             (
+                SetupError::WitnessWrongChain {
+                    witness: s("http://127.0.0.1:8546"),
+                    found: 5,
+                    chain_id: 1,
+                },
+                ErrorKind::Node,
+            ),
+            (
                 SetupError::WitnessOtherNetwork {
+                    node: s("http://127.0.0.1:8545"),
                     witness: s("http://127.0.0.1:8546"),
                     chain_id: 1,
                     node_genesis: s("0x01"),
@@ -1538,6 +1593,36 @@ mod tests {
                 ErrorKind::Node,
             ),
         ]
+    }
+
+    #[test]
+    fn a_witness_endpoint_is_compared_as_the_url_standard_reads_it() {
+        let same = [
+            ("http://127.0.0.1:8545", "HTTP://127.0.0.1:8545/"),
+            (
+                "https://Node.Example/v3/Key",
+                "https://node.example:443/v3/Key",
+            ),
+            (
+                "https://user:pw@node.example/rpc",
+                "https://node.example/rpc/",
+            ),
+        ];
+        for (a, b) in same {
+            assert!(super::same_endpoint(a, b), "{a} and {b} are one endpoint");
+        }
+        let different = [
+            ("http://127.0.0.1:8545", "http://127.0.0.1:8546"),
+            ("https://node.example/v3/KEY", "https://node.example/v3/key"),
+            (
+                "https://node.example/rpc?key=a",
+                "https://node.example/rpc?key=b",
+            ),
+            ("http://node.example", "https://node.example"),
+        ];
+        for (a, b) in different {
+            assert!(!super::same_endpoint(a, b), "{a} and {b} are two endpoints");
+        }
     }
 
     #[test]

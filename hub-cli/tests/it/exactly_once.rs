@@ -424,6 +424,19 @@ pub fn a_witness_node_must_agree_before_an_order_is_paid(backend: Backend) {
         NODE,
     );
     assert!(r.stderr.contains("different networks"), "{}", r.stderr);
+    let other_chain = Anvil::start_with(&["--chain-id", "5"]);
+    let r = w.fails(
+        &[
+            "chain",
+            "update",
+            "local",
+            "--witness-rpc",
+            &other_chain.url,
+        ],
+        NODE,
+    );
+    assert!(r.stderr.contains("the witness"), "{}", r.stderr);
+    assert!(r.stderr.contains("reports chain id 5"), "{}", r.stderr);
     let down = FaultProxy::start(&w.anvil.url);
     down.set(Fault::Down);
     let r = w.fails(
