@@ -963,14 +963,15 @@ fn sign_cmd(keystore_path: &Path, a: SignArgs) -> Result<()> {
     };
     let report = ledger.check(&checked, allow, true);
     let evaluation = policy.evaluate(&checked);
-    let review = Review::new(
+    let review = match Review::new(
         &checked,
         &policy,
         &evaluation,
         matches!(choice, PolicyChoice::Declined),
-    )
-    .map_err(|e| refused_plain(&a.file, e))?
-    .with_ledger(report);
+    ) {
+        Ok(r) => r.with_ledger(report),
+        Err(e) => return audit.end(None, "refused", e.to_string(), refused_plain(&a.file, e)),
+    };
     term::out_painted(&review.render_with(term::stdout_colour()));
     if let Some(report) = review.ledger.as_ref().filter(|r| r.refusals.count > 0) {
         let msg = report.refusal_message();

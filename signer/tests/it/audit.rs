@@ -160,3 +160,33 @@ fn a_removed_tail_that_records_no_batch_is_caught_by_the_logbook_head() {
     let out = env.run(&["audit", "verify", "--expect-head", &head]);
     assert_exit(&out, 9, "removed from the end");
 }
+
+/// A batch whose totals do not fit 256 bits is refused before its review,
+/// and the refusal is logged like every other outcome.
+#[test]
+fn a_batch_whose_totals_overflow_is_refused_and_logged() {
+    use coldsign_core::{Transaction, U256};
+    let env = Env::new();
+    env.init_dev();
+    let half = U256::MAX / 2 + 1;
+    let drafts = (0..2)
+        .map(|n| {
+            let mut d = draft(n, &native(0, n as u64, 1));
+            if let Transaction::Eip1559(t) = &mut d.tx {
+                t.value = half;
+            }
+            d.summary.amount = coldsign_core::amount::format_units(half, 18).unwrap();
+            d
+        })
+        .collect();
+    let file = env.write_batch(&batch_from_drafts(54, drafts));
+    assert_exit(&env.sign(&file, &[]), 5, "totals overflow 256 bits");
+    let last: serde_json::Value = serde_json::from_str(lines(&env).last().unwrap()).unwrap();
+    assert_eq!(last["batch_id"], 54, "{last}");
+    assert_eq!(last["result"], "refused", "{last}");
+    assert!(
+        last["detail"].as_str().unwrap().contains("totals overflow"),
+        "{last}"
+    );
+    assert_ok(&env.run(&["audit", "verify"]));
+}
