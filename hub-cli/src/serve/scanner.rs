@@ -18,7 +18,9 @@
 //!   SEEN again), never two.
 //! - SEEN → CONFIRMED once its block is `confirmations` deep on the chain the
 //!   follower has seen; the follower never trusts a head the node has not
-//!   shown block by block.
+//!   shown block by block. On a chain with a witness node, only once the
+//!   witness, read the same way, shows the same deposit in a block of the
+//!   same hash: one node's word never confirms a deposit.
 //! - Throughput: a round reads up to [`BLOCKS_PER_ROUND`] blocks in runs of
 //!   [`BLOCKS_PER_RUN`]. A thread reads the next run from the node (its
 //!   blocks in one JSON-RPC batch request, one `eth_getLogs`, the native
@@ -36,7 +38,7 @@ use crate::{
     rpc::{Rpc, RpcError},
     store::follower::{
         self, last_stored, move_deposits, store, stored_hash, unwind, watched, Found, Move,
-        SeenBlock, Watched,
+        SeenBlock, SeenDeposit, Watched,
     },
 };
 use coldsign_core::{Address, U256};
@@ -131,7 +133,7 @@ pub(crate) fn round(db: &mut Db, chain: &Chain) -> Result<u64> {
         );
     }
     outcome?;
-    confirm(db, chain, head)?;
+    confirm(db, chain, head, scope)?;
     Ok(done.blocks)
 }
 
@@ -438,21 +440,37 @@ fn common_ancestor(db: &mut Db, rpc: &Rpc, chain: i64, from: u64, start: u64) ->
     }
 }
 
-/// SEEN deposits `confirmations` deep on the stored chain become CONFIRMED.
-fn confirm(db: &mut Db, chain: &Chain, head: u64) -> Result<()> {
+/// SEEN deposits `confirmations` deep on the stored chain become CONFIRMED;
+/// on a chain with a witness node, only those the witness shows too.
+fn confirm(db: &mut Db, chain: &Chain, head: u64, scope: Scope<'_>) -> Result<()> {
     let Some(tip) = last_stored(db, chain.id)? else {
         return Ok(());
     };
     let depth = tip.min(head) + 1;
     let deep_enough = i64::try_from(depth.saturating_sub(chain.confirmations)).unwrap_or(i64::MAX);
-    let rows: Vec<Move> = follower::seen_below(db, chain.id, deep_enough)?
+    let mut seen = follower::seen_below(db, chain.id, deep_enough)?;
+    if seen.is_empty() {
+        return Ok(());
+    }
+    if chain.witness_rpc_url.is_some() {
+        // A witness that cannot be asked leaves them SEEN: the next round
+        // asks again.
+        seen = match witnessed(chain, scope, seen) {
+            Ok(shown) => shown,
+            Err(e) => {
+                tracing::warn!(chain = %chain.name, "follower: deposits wait for the witness: {e}");
+                return Ok(());
+            }
+        };
+    }
+    let rows: Vec<Move> = seen
         .into_iter()
-        .map(|(id, block, tenant)| Move {
-            id,
-            tenant,
+        .map(|d| Move {
+            id: d.id,
+            tenant: d.tenant,
             message: format!(
-                "block {block} is {} confirmation(s) deep",
-                chain.confirmations
+                "block {} is {} confirmation(s) deep",
+                d.block_number, chain.confirmations
             ),
         })
         .collect();
@@ -460,6 +478,60 @@ fn confirm(db: &mut Db, chain: &Chain, head: u64) -> Result<()> {
         return Ok(());
     }
     db.transaction(|db| move_deposits(db, &rows, "SEEN", "CONFIRMED", "confirmed"))
+}
+
+/// The deposits of `seen` that the chain's witness node shows the same: in
+/// a block of the same hash at the same height, found there the way the
+/// follower finds deposits (the same transaction, position, address,
+/// asset, sender and amount). A deposit by an internal call needs a
+/// witness that offers `trace_block`. The blocks are read in runs of at
+/// most [`BLOCKS_PER_RUN`].
+fn witnessed(chain: &Chain, scope: Scope<'_>, seen: Vec<SeenDeposit>) -> Result<Vec<SeenDeposit>> {
+    let Some(witness) = crate::commands::connect_witness(chain)? else {
+        return Ok(seen);
+    };
+    let traces =
+        seen.iter().any(|d| d.position.starts_with("trace:")) && witness.offers_trace_block()?;
+    let scope = Scope {
+        rpc: &witness,
+        traces,
+        ..scope
+    };
+    let numbers: std::collections::BTreeSet<u64> = seen
+        .iter()
+        .filter_map(|d| u64::try_from(d.block_number).ok())
+        .collect();
+    let mut shown: HashMap<(u64, String), Vec<Found>> = HashMap::new();
+    let mut numbers = numbers.into_iter().peekable();
+    while let Some(first) = numbers.next() {
+        let mut last = first;
+        while let Some(&n) = numbers.peek() {
+            if n - first >= BLOCKS_PER_RUN {
+                break;
+            }
+            last = n;
+            numbers.next();
+        }
+        let Some(mut run) = read_run(scope, first, last, None)? else {
+            continue;
+        };
+        for b in &run.blocks {
+            let found = run.found.remove(&b.hash).unwrap_or_default();
+            shown.insert((b.number, b.hash.clone()), found);
+        }
+    }
+    Ok(seen
+        .into_iter()
+        .filter(|d| {
+            let at = (
+                u64::try_from(d.block_number).unwrap_or(u64::MAX),
+                d.block_hash.clone(),
+            );
+            shown
+                .get(&at)
+                .is_some_and(|found| found.iter().any(|f| d.is(f)))
+        })
+        .collect())
 }
 
 /// Holds the follower lock of `chain` on PostgreSQL (tried, never waited

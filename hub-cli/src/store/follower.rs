@@ -211,7 +211,7 @@ pub(crate) struct Known {
 
 /// Stores `blocks` and the deposits `found` in them (by block hash), in the
 /// caller's transaction: new deposits SEEN (and CONFIRMED at once, with
-/// both events, when already deep enough); a known one re-mined in another
+/// both events, when already deep enough and the chain has no witness); a known one re-mined in another
 /// block moves (REORGED → SEEN, or its block updated). A block another
 /// process stored meanwhile is left as it is (it is this follower's too),
 /// and so are its deposits. Multi-row statements throughout: new deposits
@@ -224,6 +224,9 @@ pub(crate) fn store(
     found: &HashMap<String, Vec<Found>>,
     watched: &HashMap<Address, Watched>,
 ) -> Result<()> {
+    // With a witness, a deposit is CONFIRMED only once the witness shows it
+    // too (the follower's `confirm`), never on this node's word alone.
+    let witnessed = chain.witness_rpc_url.is_some();
     let (confirmations, chain) = (chain.confirmations, chain.id);
     let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let (Some(lowest), Some(highest)) = (blocks.first(), blocks.last()) else {
@@ -258,7 +261,8 @@ pub(crate) fn store(
     // end of this transaction (its tip is the highest of `blocks`, read up
     // to the node's head) goes in CONFIRMED, with both its events, SEEN
     // then CONFIRMED, as [`confirm`] would have made it right after.
-    let deep = |b: &SeenBlock| b.number.saturating_add(confirmations) <= highest.number;
+    let deep =
+        |b: &SeenBlock| !witnessed && b.number.saturating_add(confirmations) <= highest.number;
     let now = now_rfc3339();
     let mut refused: Vec<(&SeenBlock, &Found)> = Vec::new();
     for chunk in chunks(&items) {
@@ -481,19 +485,62 @@ pub(crate) fn set_scan_from_block(db: &mut Db, chain: i64, block: u64) -> Result
     Ok(())
 }
 
-/// SEEN deposits in stored (canonical) blocks below `below`: (id, block
-/// number, tenant), in id order.
-pub(crate) fn seen_below(
-    db: &mut Db,
-    chain: i64,
-    below: i64,
-) -> Result<Vec<(i64, i64, Option<String>)>> {
+/// A SEEN deposit on the stored chain, as stored: what a witness node must
+/// show the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SeenDeposit {
+    pub(crate) id: i64,
+    pub(crate) block_number: i64,
+    pub(crate) block_hash: String,
+    pub(crate) tenant: Option<String>,
+    pub(crate) tx_hash: String,
+    pub(crate) position: String,
+    /// The deposit address, checksummed.
+    pub(crate) address: String,
+    pub(crate) token: Option<i64>,
+    /// The sender, checksummed.
+    pub(crate) from: String,
+    /// Base units, in decimal.
+    pub(crate) amount: String,
+}
+
+impl SeenDeposit {
+    /// Whether `found` (read from a node in the deposit's block) is this
+    /// deposit: the same transaction, position, address, asset, sender and
+    /// amount.
+    pub(crate) fn is(&self, found: &Found) -> bool {
+        self.tx_hash == found.tx_hash
+            && self.position == found.position
+            && self.address == found.address.to_checksum()
+            && self.token == found.token
+            && self.from == found.from.to_checksum()
+            && self.amount == found.amount.to_string()
+    }
+}
+
+/// The SEEN deposits of `chain` in stored (canonical) blocks below
+/// `below`, by id.
+pub(crate) fn seen_below(db: &mut Db, chain: i64, below: i64) -> Result<Vec<SeenDeposit>> {
     db.query(
-        "SELECT d.id, d.block_number, d.tenant FROM deposits d JOIN blocks b ON b.chain = d.chain AND b.number = d.block_number \
+        "SELECT d.id, d.block_number, d.block_hash, d.tenant, d.tx_hash, d.position, d.address, d.token, \
+         d.from_address, d.amount FROM deposits d JOIN blocks b ON b.chain = d.chain AND b.number = d.block_number \
          AND b.hash = d.block_hash WHERE d.chain = ? AND d.state = 'SEEN' AND d.block_number < ? ORDER BY d.id",
         params![chain, below],
     )?
     .iter()
-    .map(|r| Ok((r.int(0)?, r.int(1)?, r.opt_text(2)?)))
+    .map(|r| {
+        Ok(SeenDeposit {
+            id: r.int(0)?,
+            block_number: r.int(1)?,
+            block_hash: r.text(2)?,
+            tenant: r.opt_text(3)?,
+            tx_hash: r.text(4)?,
+            position: r.text(5)?,
+            address: r.text(6)?,
+            token: r.opt_int(7)?,
+            from: r.text(8)?,
+            amount: r.text(9)?,
+        })
+    })
     .collect()
 }

@@ -410,3 +410,70 @@ pub fn a_kill_while_scanning_misses_nothing(backend: Backend) {
     });
     drop(s);
 }
+
+/// With a witness node, a deposit is CONFIRMED only once the witness shows
+/// it the same, in the same block: a node of the same network that has not
+/// seen it (a fork of the chain taken before it) keeps it SEEN however deep
+/// it is; an honest witness (another endpoint of the chain) confirms it,
+/// and each state is called back once.
+pub fn a_deposit_is_confirmed_only_when_the_witness_shows_it(backend: Backend) {
+    let (w, token, watched, receiver) = world_with_deposits(backend);
+    let sender = dev(1).1;
+    w.anvil.mint(token, sender, 1_000_000);
+    let lagging = Anvil::start_with(&["--fork-url", &w.anvil.url]);
+    w.ok(&["chain", "update", "local", "--witness-rpc", &lagging.url]);
+    let _s = Service::start(&w);
+    // The follower starts at the head it first sees: wait for it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let eth = send_eth(&w, sender, watched[0], 1_000_000_007).to_lowercase();
+    let units = send_token(&w, token, sender, watched[1], 4_200).to_lowercase();
+    w.anvil.mine(6); // twice the chain's 3 confirmations
+    let states = |w: &World| -> Vec<String> {
+        let hub = hub_deposits(w);
+        [(eth.clone(), "tx"), (units.clone(), "log:0")]
+            .iter()
+            .map(|(h, p)| {
+                hub.get(&(h.clone(), (*p).to_owned()))
+                    .map_or("-".into(), |d| d.3.clone())
+            })
+            .collect()
+    };
+    assert!(eventually("both deposits seen", || states(&w) == ["SEEN", "SEEN"]));
+    // Several follower rounds, each asking the witness.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        states(&w),
+        ["SEEN", "SEEN"],
+        "confirmed without the witness"
+    );
+
+    let honest = FaultProxy::start(&w.anvil.url);
+    w.ok(&["chain", "update", "local", "--witness-rpc", &honest.url]);
+    assert!(
+        eventually("both deposits confirmed", || states(&w)
+            == ["CONFIRMED", "CONFIRMED"]),
+        "{:?}",
+        states(&w)
+    );
+    assert!(honest.calls("eth_getLogs") > 0, "the witness was not read");
+    assert!(eventually("the callbacks", || {
+        callbacks_once_per_change(&receiver)
+            .values()
+            .filter(|s| *s == &["SEEN", "CONFIRMED"])
+            .count()
+            == 2
+    }));
+    let truth: Truth = [
+        (
+            (eth.clone(), "tx".to_owned()),
+            (watched[0], "ETH".to_owned(), "1000000007".to_owned()),
+        ),
+        (
+            (units.clone(), "log:0".to_owned()),
+            (watched[1], "TUSD".to_owned(), "4200".to_owned()),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    check_against_chain(&w, &truth, &BTreeSet::new());
+}

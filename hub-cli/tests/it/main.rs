@@ -65,6 +65,7 @@ both_backends!(
 both_backends!(
     deposits => deposits_sqlite, deposits_postgres:
     deposits_are_followed_through_reorgs,
+    a_deposit_is_confirmed_only_when_the_witness_shows_it,
     a_kill_while_scanning_misses_nothing,
 );
 
