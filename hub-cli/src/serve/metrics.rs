@@ -85,17 +85,18 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
         .run(|db| {
             let counts = crate::store::service::state_counts(db)?;
             let disagreements = crate::store::service::payout_disagreements(db)?.len();
+            let waiting = crate::store::service::deposits_waiting_for_witness(db)?;
             let backlog = crate::store::service::outbox_backlog(db)?;
             Ok((
                 counts.orders,
                 counts.batches,
                 counts.oldest_pending,
                 backlog,
-                disagreements,
+                (disagreements, waiting),
             ))
         })
         .await;
-    let Ok((orders, batches, oldest, backlog, disagreements)) = db else {
+    let Ok((orders, batches, oldest, backlog, (disagreements, waiting))) = db else {
         return (StatusCode::SERVICE_UNAVAILABLE, "# database unavailable\n").into_response();
     };
     let mut out = String::new();
@@ -110,6 +111,11 @@ pub(crate) async fn render(AxState(state): AxState<Arc<State>>) -> Response {
         out,
         "# HELP coldsign_payout_disagreements Payouts whose receipt names another block than the chain follower saw at that height (an alert).\n\
          # TYPE coldsign_payout_disagreements gauge\ncoldsign_payout_disagreements {disagreements}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP coldsign_deposits_waiting_for_witness SEEN deposits deep enough to be confirmed that the witness node does not show yet.\n\
+         # TYPE coldsign_deposits_waiting_for_witness gauge\ncoldsign_deposits_waiting_for_witness {waiting}"
     );
     let _ = writeln!(
         out,

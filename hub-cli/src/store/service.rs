@@ -187,3 +187,17 @@ pub(crate) fn payout_disagreements(db: &mut Db) -> Result<Vec<(String, i64, Stri
     .map(|r| Ok((r.text(0)?, r.int(1)?, r.text(2)?, r.text(3)?)))
     .collect()
 }
+
+/// The SEEN deposits of chains with a witness node that are deep enough to
+/// be CONFIRMED but wait for the witness to show them (counted in
+/// `/metrics`): the witness lags, is down, or disagrees.
+pub(crate) fn deposits_waiting_for_witness(db: &mut Db) -> Result<i64> {
+    Ok(db
+        .query_one(
+            "SELECT COUNT(*) FROM deposits d JOIN chains c ON c.id = d.chain \
+             WHERE c.witness_rpc_url IS NOT NULL AND d.state = 'SEEN' \
+             AND d.block_number + c.confirmations <= (SELECT MAX(b.number) FROM blocks b WHERE b.chain = d.chain)",
+            params![],
+        )?
+        .int(0)?)
+}

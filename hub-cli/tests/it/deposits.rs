@@ -422,7 +422,7 @@ pub fn a_deposit_is_confirmed_only_when_the_witness_shows_it(backend: Backend) {
     w.anvil.mint(token, sender, 1_000_000);
     let lagging = Anvil::start_with(&["--fork-url", &w.anvil.url]);
     w.ok(&["chain", "update", "local", "--witness-rpc", &lagging.url]);
-    let _s = Service::start(&w);
+    let s = Service::start(&w);
     // The follower starts at the head it first sees: wait for it.
     std::thread::sleep(Duration::from_millis(1500));
     let eth = send_eth(&w, sender, watched[0], 1_000_000_007).to_lowercase();
@@ -446,6 +446,17 @@ pub fn a_deposit_is_confirmed_only_when_the_witness_shows_it(backend: Backend) {
         ["SEEN", "SEEN"],
         "confirmed without the witness"
     );
+    let waiting = || {
+        let text = ureq::get(&format!("{}/metrics", s.url))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("coldsign_deposits_waiting_for_witness "))
+            .map(str::to_owned)
+    };
+    assert_eq!(waiting().as_deref(), Some("2"));
 
     let honest = FaultProxy::start(&w.anvil.url);
     w.ok(&["chain", "update", "local", "--witness-rpc", &honest.url]);
@@ -456,6 +467,7 @@ pub fn a_deposit_is_confirmed_only_when_the_witness_shows_it(backend: Backend) {
         states(&w)
     );
     assert!(honest.calls("eth_getLogs") > 0, "the witness was not read");
+    assert_eq!(waiting().as_deref(), Some("0"));
     assert!(eventually("the callbacks", || {
         callbacks_once_per_change(&receiver)
             .values()
