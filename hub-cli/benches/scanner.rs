@@ -44,7 +44,9 @@
 //! markdown fragment `target/bench-report/scanner.md`; figures go to
 //! `docs/benchmarks.md`. `SCANNER_BENCH_BLOCKS=N` changes the chain's
 //! length, `SCANNER_BENCH_POSTGRES=0` leaves PostgreSQL out (`=1` requires
-//! it), `SCANNER_BENCH_LOGS=DIR` keeps each serve's log in DIR. Without `--bench` (`cargo test --benches`) it scans 200 blocks on
+//! it), `SCANNER_BENCH_LOGS=DIR` keeps each serve's log in DIR,
+//! `SCANNER_BENCH_WITNESS=1` gives the chain a witness node (a second
+//! endpoint of the same anvil) that every confirmation reads too. Without `--bench` (`cargo test --benches`) it scans 200 blocks on
 //! SQLite and writes no fragment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -568,6 +570,14 @@ fn scan(url: &str, chain: &Prepared, backend: Backend) -> Scan {
         "UPDATE chains SET scan_from_block = {}, internal_transfers = 'none'",
         chain.first
     ));
+    // `SCANNER_BENCH_WITNESS=1`: the chain has a witness node (a second
+    // endpoint of the same node), which the follower reads again for every
+    // deposit it confirms.
+    let _witness = witness_on().then(|| {
+        let proxy = coldsign_e2e::FaultProxy::start(url);
+        hub.run(&["chain", "update", "local", "--witness-rpc", &proxy.url]);
+        proxy
+    });
 
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -682,6 +692,11 @@ fn scan(url: &str, chain: &Prepared, backend: Backend) -> Scan {
     }
 }
 
+/// Whether `SCANNER_BENCH_WITNESS=1` asks for a witness node.
+fn witness_on() -> bool {
+    std::env::var_os("SCANNER_BENCH_WITNESS").is_some_and(|v| v == "1")
+}
+
 /// Whether the tests' PostgreSQL server answers.
 fn postgres_answers() -> bool {
     let url = std::env::var("COLDSIGN_TEST_POSTGRES")
@@ -724,9 +739,20 @@ fn main() {
         secs(chain.took)
     );
 
-    let mut backends = vec![(Backend::Sqlite, "SQLite")];
+    // With `SCANNER_BENCH_WITNESS=1`, the rows say so.
+    let label = |plain: &'static str, witnessed: &'static str| {
+        if witness_on() {
+            witnessed
+        } else {
+            plain
+        }
+    };
+    let mut backends = vec![(Backend::Sqlite, label("SQLite", "SQLite with a witness"))];
     if postgres {
-        backends.push((Backend::Postgres, "PostgreSQL"));
+        backends.push((
+            Backend::Postgres,
+            label("PostgreSQL", "PostgreSQL with a witness"),
+        ));
     }
     let mut peers = vec![peer(&anvil.url, &chain)];
     eprintln!("peer: {}", secs(peers[0].took));
