@@ -184,7 +184,8 @@ pub(crate) enum DepositCmd {
         /// Only in this state: SEEN, CONFIRMED or REORGED.
         #[arg(long)]
         state: Option<String>,
-        /// Only recorded since this RFC 3339 time.
+        /// Only recorded since this time: RFC 3339 with a zone, or a date
+        /// (its midnight UTC).
         #[arg(long)]
         since: Option<String>,
     },

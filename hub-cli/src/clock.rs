@@ -1,6 +1,8 @@
 //! Wall-clock time as the hub records it: UTC text.
 
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+use time::{
+    format_description::well_known::Rfc3339, macros::format_description, Date, OffsetDateTime,
+};
 
 /// Now, RFC 3339 with sub-second digits, for rows and events.
 pub(crate) fn now_rfc3339() -> String {
@@ -42,4 +44,31 @@ pub(crate) fn fixed_after(after: std::time::Duration) -> String {
         t.second(),
         t.microsecond()
     )
+}
+
+/// A `--since` / `since=` time as an operator writes it: RFC 3339 with a
+/// zone (`2026-01-31T09:30:00+02:00`), or a date (`2026-01-31`, midnight
+/// UTC); `None` if it is neither.
+pub(crate) fn parse_since(s: &str) -> Option<OffsetDateTime> {
+    let t = s.trim();
+    OffsetDateTime::parse(t, &Rfc3339).ok().or_else(|| {
+        Date::parse(t, format_description!("[year]-[month]-[day]"))
+            .ok()
+            .map(|d| d.midnight().assume_utc())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn since_is_a_zoned_time_or_a_date() {
+        let at = |s: &str| super::parse_since(s).map(super::whole_seconds);
+        assert_eq!(at("2026-01-31").as_deref(), Some("2026-01-31T00:00:00"));
+        assert_eq!(
+            at(" 2026-01-31T09:30:00+02:00 ").as_deref(),
+            Some("2026-01-31T07:30:00")
+        );
+        assert_eq!(at("2026-01-31T09:30:00"), None, "a zone is needed");
+        assert_eq!(at("yesterday"), None);
+    }
 }

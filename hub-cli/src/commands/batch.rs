@@ -46,7 +46,7 @@ pub(crate) enum BatchCommandError {
         owner: String,
     },
     /// `create --orders`: the order is on another chain.
-    #[error("order {order} is not on chain {chain}")]
+    #[error("order {order} is not on chain {chain}: batch it with the `--chain` of its own chain (`hub-cli order show {order}`)")]
     OtherChain { order: String, chain: String },
     /// `create --orders`: the order is not PENDING.
     #[error("order {order} is {state}, only PENDING orders can go in a batch")]
@@ -58,7 +58,10 @@ pub(crate) enum BatchCommandError {
     )]
     Held { order: String, since: String },
     /// `create --orders`: the order's sender is not a cold address.
-    #[error("order {order} sends from {from}, which is not a cold address")]
+    #[error(
+        "order {order} sends from {from}, which is not a cold address: import it from the signer \
+         (`hub-cli address import FILE --chain NAME`), or leave the order out"
+    )]
     NotCold { order: String, from: Address },
     /// `create --orders`: the order is named twice.
     #[error("order {order} is listed twice")]
@@ -845,7 +848,7 @@ mod tests {
                     chain: chain(),
                 },
                 ErrorKind::Input,
-                "order W-1 is not on chain sepolia",
+                "order W-1 is not on chain sepolia: batch it with the `--chain` of its own chain",
             ),
             (
                 BatchCommandError::NotPending {
@@ -869,7 +872,7 @@ mod tests {
                     from,
                 },
                 ErrorKind::Input,
-                "which is not a cold address",
+                "which is not a cold address: import it from the signer",
             ),
             (
                 BatchCommandError::ListedTwice { order: order() },

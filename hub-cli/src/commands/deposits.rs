@@ -40,8 +40,11 @@ pub(crate) enum DepositError {
     /// `deposit list --state`: not a deposit state.
     #[error("state {state:?} is not one of SEEN, CONFIRMED, REORGED")]
     UnknownState { state: String },
-    /// `deposit list --since`: not an RFC 3339 time.
-    #[error("since {since:?} is not an RFC 3339 time")]
+    /// `deposit list --since`: not a time.
+    #[error(
+        "since {since:?} is not an RFC 3339 time: write it like 2026-01-31T00:00:00Z or \
+         2026-01-31T09:30:00+02:00 (a zone is needed), or a date like 2026-01-31 (midnight UTC)"
+    )]
     BadSince { since: String },
 }
 
@@ -157,17 +160,22 @@ pub(crate) fn list(db: &mut Db, f: &DepositFilter, tenant: Option<&str>) -> Resu
             return Err(DepositError::UnknownState { state: s.clone() }.into());
         }
     }
-    if let Some(s) = &f.since {
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| DepositError::BadSince { since: s.clone() })?;
-    }
+    let since = f
+        .since
+        .as_deref()
+        .map(|s| {
+            crate::clock::parse_since(s).ok_or_else(|| DepositError::BadSince {
+                since: s.to_owned(),
+            })
+        })
+        .transpose()?;
     let query = DepositQuery {
         id: f.id,
         tenant,
         chain: f.chain.as_deref(),
         address,
         state: f.state.as_deref(),
-        since: f.since.as_deref(),
+        since,
     };
     Ok(store::deposits(db, &query)?
         .into_iter()

@@ -15,9 +15,7 @@ use crate::{
 use coldsign_core::{amount::parse_units, Address, U256};
 use serde_json::json;
 use std::collections::HashMap;
-use time::{
-    format_description::well_known::Rfc3339, macros::format_description, Date, OffsetDateTime,
-};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 /// Why an `order` command (`import`, `add`, `list`, `show`, `plan`, `hold`,
 /// `release`, `cancel`) or the service's order intake refused or failed.
@@ -76,10 +74,16 @@ pub(crate) enum OrderError {
     )]
     UnregisteredSender { from: Address, chain: String },
     /// The order id is taken by another tenant's order.
-    #[error("order id {order_id:?} is already used: order ids must be unique")]
+    #[error(
+        "order id {order_id:?} is already used: order ids must be unique across the hub; give this order another id"
+    )]
     OrderIdTaken { order_id: String },
     /// An order with this id exists with other details.
-    #[error("order {order_id:?} already exists with other details: order ids must be unique")]
+    #[error(
+        "order {order_id:?} already exists with other details: order ids must be unique; see it with \
+         `hub-cli order show {order_id}` (`GET /v1/orders/{order_id}` through the service), and give a new \
+         order a new id"
+    )]
     OtherDetails { order_id: String },
     /// An order meant to be inserted has no id from the database (a bug).
     #[error("order {order_id:?} was not inserted")]
@@ -202,7 +206,10 @@ pub(crate) enum OrderError {
     #[error("order {order_id}: decimals out of range")]
     BadDecimals { order_id: String },
     /// The node's answer to a `balanceOf` call is not a 32-byte word.
-    #[error("balanceOf of {symbol} answered {bytes} bytes")]
+    #[error(
+        "balanceOf of {symbol} answered {bytes} bytes, not a 32-byte word: check the token's contract with \
+         `hub-cli token list`"
+    )]
     BadBalanceAnswer { symbol: String, bytes: usize },
 }
 
@@ -1071,18 +1078,12 @@ const LIST_STATES: &str = "PENDING, HELD, IN_BATCH, COMPLETED, FAILED";
 
 /// `--since`: an RFC 3339 time, or a date meaning its midnight UTC.
 fn parse_since(s: &str) -> Result<OffsetDateTime> {
-    let t = s.trim();
-    OffsetDateTime::parse(t, &Rfc3339)
-        .or_else(|_| {
-            Date::parse(t, format_description!("[year]-[month]-[day]"))
-                .map(|d| d.midnight().assume_utc())
-        })
-        .map_err(|_| {
-            OrderError::BadSince {
-                since: s.to_owned(),
-            }
-            .into()
-        })
+    crate::clock::parse_since(s).ok_or_else(|| {
+        OrderError::BadSince {
+            since: s.to_owned(),
+        }
+        .into()
+    })
 }
 
 /// `order list`: one query whatever the filters, each row with its chain's
@@ -1665,6 +1666,21 @@ mod tests {
                     file: "o.csv".into(),
                 },
                 "header `order_id,chain,asset,from,to,amount`",
+            ),
+            (
+                OrderError::OrderIdTaken { order_id: id() },
+                "give this order another id",
+            ),
+            (
+                OrderError::OtherDetails { order_id: id() },
+                "`hub-cli order show W-1` (`GET /v1/orders/W-1` through the service)",
+            ),
+            (
+                OrderError::BadBalanceAnswer {
+                    symbol: "USDT".into(),
+                    bytes: 0,
+                },
+                "check the token's contract with `hub-cli token list`",
             ),
         ];
         for (error, says) in cases {

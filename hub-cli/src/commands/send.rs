@@ -13,10 +13,6 @@ use serde_json::json;
 /// Why `batch send` or `batch resend` refused to broadcast, or what its
 /// broadcast left to do. Each says what to do next; its
 /// [`OperationError::kind`] gives its exit code and HTTP status.
-///
-/// A request the node did not answer at all stays a generic
-/// `HubError::Node`: the service's supervisor counts node failures by
-/// matching that variant.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SendError {
     /// `batch resend` while orders are still BROADCAST_ERROR or LINGERING.
@@ -29,7 +25,10 @@ pub(crate) enum SendError {
         open: Vec<(String, ItemState)>,
     },
     /// `batch send` on a batch with no accepted signed file.
-    #[error("batch {batch} is {state}: there is nothing signed to send")]
+    #[error(
+        "batch {batch} is {state}: there is nothing signed to send; upload its signed file first \
+         (`hub-cli batch upload {batch} FILE`)"
+    )]
     NothingSigned { batch: i64, state: BatchState },
     /// The node answered some transactions with neither a yes nor a no.
     #[error(
@@ -190,8 +189,6 @@ fn broadcast(
             .iter()
             .map(|i| i.raw_tx.as_deref().unwrap_or_default())
             .collect();
-        // Stays a generic `HubError::Node`: the supervisor matches it to
-        // count the node's failures.
         let answers = rpc.send_raws(&raws).map_err(|e| {
             HubError::Node(format!(
                 "{e}: the transactions may or may not have reached the node; \
@@ -352,7 +349,7 @@ mod tests {
                     state: BatchState::Blocked,
                 },
                 ErrorKind::Conflict,
-                "batch 3 is BLOCKED: there is nothing signed to send",
+                "batch 3 is BLOCKED: there is nothing signed to send; upload its signed file first",
             ),
             (
                 SendError::MaybeNotReached {

@@ -7,8 +7,7 @@ use crate::{
     error::{ErrorKind, HubError, OperationError, Result},
     model::{parse_address, AddressRow, Chain, Token},
     output::{Output, Table},
-    rpc::redact,
-    rpc::Balance,
+    rpc::{redact, Balance, Rpc},
     store::chains::{self as store, ChainUser},
 };
 use coldsign_core::{
@@ -67,7 +66,9 @@ pub(crate) enum SetupError {
     #[error("decimals must be at most 77")]
     TooManyDecimals,
     /// `token add` of the chain's native coin.
-    #[error("{symbol} is the native coin of {chain}")]
+    #[error(
+        "{symbol} is the native coin of {chain}: it needs no token entry (orders name it as is)"
+    )]
     NativeSymbol { symbol: String, chain: String },
     /// `token add` of a symbol or contract already registered on the chain.
     #[error(
@@ -97,7 +98,9 @@ pub(crate) enum SetupError {
         decimals: u8,
     },
     /// `token update` to a contract another token of the chain has.
-    #[error("{chain} already has another token with the contract {contract}")]
+    #[error(
+        "{chain} already has another token with the contract {contract}: see `hub-cli token list`"
+    )]
     ContractTaken { chain: String, contract: Address },
     /// `token remove` of a token that orders refer to.
     #[error(
@@ -171,7 +174,8 @@ pub(crate) enum SetupError {
     NoProofs { file: String },
     /// A cold address is registered with another derivation path.
     #[error(
-        "{address} is already registered with path {registered:?}, the file says {path:?}; nothing was imported"
+        "{address} is already registered with path {registered:?}, the file says {path:?}; nothing was imported: \
+         export the addresses again on the signer of this wallet, or check that the file is its own"
     )]
     OtherPath {
         address: Address,
@@ -180,7 +184,8 @@ pub(crate) enum SetupError {
     },
     /// A cold address is registered for another wallet than the file's.
     #[error(
-        "{address} is registered as an address of wallet {registered}, and this file proves it for wallet {proven}; nothing was imported"
+        "{address} is registered as an address of wallet {registered}, and this file proves it for wallet {proven}; \
+         nothing was imported: import only the addresses of the wallet that already holds them"
     )]
     OtherWallet {
         address: Address,
@@ -222,9 +227,6 @@ pub(crate) enum SetupError {
     /// `address list --balances` without `--chain`.
     #[error("--balances needs --chain NAME: balances come from that chain's node")]
     BalancesNeedChain,
-    /// The chain of `address list --chain` was not read back (a bug).
-    #[error("chain vanished")]
-    ChainVanished,
     /// The node's answer to a `balanceOf` call is not a 32-byte word.
     #[error(
         "balanceOf on {contract} answered {bytes} bytes: is it an ERC-20 contract on {chain}?"
@@ -275,7 +277,7 @@ impl OperationError for SetupError {
             | Self::WitnessWrongChain { .. }
             | Self::WitnessOtherNetwork { .. }
             | Self::NoGenesis { .. } => ErrorKind::Node,
-            Self::CheckThreadFailed | Self::ChainVanished => ErrorKind::Internal,
+            Self::CheckThreadFailed => ErrorKind::Internal,
         }
     }
 }
@@ -371,22 +373,21 @@ fn unfinished_batches(ctx: &mut Ctx, chain: i64) -> Result<Vec<String>> {
 /// endpoints are two providers is the operator's to ensure), it serves the
 /// chain id, and its genesis block is the chain's node's, so the two
 /// follow the same network.
-fn check_witness(chain: &Chain, witness: &str) -> Result<()> {
+fn check_witness(chain: &Chain, node: &Rpc, witness: &str) -> Result<()> {
     if same_endpoint(witness, &chain.rpc_url) {
         return Err(SetupError::WitnessIsTheNode {
             witness: redact(witness),
         }
         .into());
     }
-    let node = connect(chain)?;
-    let node_genesis = genesis_of(&node)?;
+    let node_genesis = genesis_of(node)?;
     let unusable = |e: HubError| {
         e.with_hint(
             "the witness is checked whenever the chain's node or its witness changes: \
              give a witness that answers, or none (`--no-witness`)",
         )
     };
-    let w = crate::rpc::Rpc::new(witness);
+    let w = Rpc::new(witness);
     let id = w.chain_id().map_err(|e| unusable(e.into()))?;
     if id != chain.chain_id {
         return Err(SetupError::WitnessWrongChain {
@@ -434,7 +435,7 @@ fn same_endpoint(a: &str, b: &str) -> bool {
 }
 
 /// The hash of the node's block 0.
-fn genesis_of(rpc: &crate::rpc::Rpc) -> Result<B256> {
+fn genesis_of(rpc: &Rpc) -> Result<B256> {
     rpc.block_hash(0)?.ok_or_else(|| {
         SetupError::NoGenesis {
             node: rpc.display_url(),
@@ -454,9 +455,11 @@ fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
         }
     };
     let mut changed = Vec::new();
+    // The new node, once checked, for the witness check below.
+    let mut node = None;
     if let Some(rpc) = &u.rpc {
         chain.rpc_url = rpc.clone();
-        connect(&chain)?;
+        node = Some(connect(&chain)?);
         changed.push(format!("node {}", redact(rpc)));
     }
     if let Some(w) = &u.witness_rpc {
@@ -470,7 +473,11 @@ fn chain_update(ctx: &mut Ctx, u: ChainUpdate) -> Result<()> {
     // A new node or a new witness: the pair is checked again.
     if u.rpc.is_some() || u.witness_rpc.is_some() {
         if let Some(w) = &chain.witness_rpc_url {
-            check_witness(&chain, w)?;
+            let node = match node {
+                Some(n) => n,
+                None => connect(&chain)?,
+            };
+            check_witness(&chain, &node, w)?;
         }
     }
     if let Some(c) = u.confirmations {
@@ -659,9 +666,9 @@ fn chain_add(ctx: &mut Ctx, a: ChainAdd) -> Result<()> {
         },
         witness_rpc_url: a.witness_rpc.clone(),
     };
-    connect(&chain)?;
+    let node = connect(&chain)?;
     if let Some(w) = &chain.witness_rpc_url {
-        check_witness(&chain, w)?;
+        check_witness(&chain, &node, w)?;
     }
     // As stored: at least one confirmation, and the fee caps given.
     let stored = Chain {
@@ -1226,10 +1233,11 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
             Ok(())
         }
         AddressCmd::List { chain, balances } => {
-            let chain_id = match &chain {
-                Some(name) => Some(Chain::by_name(&mut ctx.db, name)?.id),
-                None => None,
-            };
+            let named = chain
+                .as_deref()
+                .map(|name| Chain::by_name(&mut ctx.db, name))
+                .transpose()?;
+            let chain_id = named.as_ref().map(|c| c.id);
             if balances && chain_id.is_none() {
                 return Err(SetupError::BalancesNeedChain.into());
             }
@@ -1239,12 +1247,11 @@ pub(crate) fn address(ctx: &mut Ctx, cmd: AddressCmd) -> Result<()> {
                 .map(|c| (c.id, c))
                 .collect();
             let mut headers = vec!["CHAIN", "ADDRESS", "ROLE", "PATH"];
-            let held = match (balances, chain_id) {
-                (true, Some(id)) => {
-                    let chain = chains.get(&id).ok_or(SetupError::ChainVanished)?;
+            let held = match (balances, &named) {
+                (true, Some(chain)) => {
                     let tokens: Vec<Token> = Token::all(&mut ctx.db)?
                         .into_iter()
-                        .filter(|t| t.chain == id)
+                        .filter(|t| t.chain == chain.id)
                         .collect();
                     let held = balances_of(chain, &tokens, &rows)?;
                     headers.push("BALANCES");
@@ -1583,7 +1590,6 @@ mod tests {
                 ErrorKind::Conflict,
             ),
             (SetupError::BalancesNeedChain, ErrorKind::Usage),
-            (SetupError::ChainVanished, ErrorKind::Internal),
             (
                 SetupError::BadBalanceAnswer {
                     contract: a,
@@ -1645,6 +1651,41 @@ mod tests {
                  by a factor of 10^12; give --decimals 6 (or leave it out)"
             )
         );
+        for (error, says) in [
+            (
+                SetupError::NativeSymbol {
+                    symbol: "ETH".into(),
+                    chain: "anvil".into(),
+                },
+                "it needs no token entry",
+            ),
+            (
+                SetupError::ContractTaken {
+                    chain: "anvil".into(),
+                    contract: a,
+                },
+                "see `hub-cli token list`",
+            ),
+            (
+                SetupError::OtherPath {
+                    address: a,
+                    registered: Some("m/44'/60'/0'/0/1".into()),
+                    path: "m/44'/60'/0'/0/2".into(),
+                },
+                "export the addresses again on the signer of this wallet",
+            ),
+            (
+                SetupError::OtherWallet {
+                    address: a,
+                    registered: "16a93ed0".into(),
+                    proven: "be0c4b3c".into(),
+                },
+                "import only the addresses of the wallet that already holds them",
+            ),
+        ] {
+            let text = error.to_string();
+            assert!(text.contains(says), "{text}");
+        }
         let in_use = SetupError::ChainInUse {
             chain: "anvil".into(),
             rows: 2,

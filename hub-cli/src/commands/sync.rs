@@ -25,9 +25,9 @@ use std::{
 /// do next; its [`OperationError::kind`] gives its exit code and HTTP
 /// status.
 ///
-/// The node's own failures (unreachable, odd answers) stay a generic
-/// `HubError::Node`: `--wait` rides them out and the service's supervisor
-/// counts them by matching that variant.
+/// The node's own failures (unreachable, odd answers) are of the node kind
+/// ([`ErrorKind::Node`]), whichever type carries them: `--wait` rides them
+/// out and the service's supervisor counts them.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SyncError {
     /// The batch was not sent yet: there is nothing to follow.
@@ -135,7 +135,10 @@ pub(crate) enum SyncError {
         waiting: Vec<(String, u64, ItemState)>,
     },
     /// `resolve --on-chain --tx-hash`: the node does not know the transaction.
-    #[error("the node does not know transaction {hash}")]
+    #[error(
+        "the node does not know transaction {hash}: check the hash, or wait until the node has it (an \
+         explorer may show it first)"
+    )]
     UnknownTransaction { hash: B256 },
     /// `resolve --on-chain --tx-hash`: the node's bytes for it do not decode.
     #[error("the node's bytes for {hash} do not decode: {error}")]
@@ -841,7 +844,8 @@ pub(crate) fn sync(ctx: &mut Ctx, id: i64, wait: bool, timeout: u64, interval: u
                 backoff = interval;
                 v
             }
-            Err(HubError::Node(why)) if wait => {
+            Err(e) if wait && e.error_kind() == ErrorKind::Node => {
+                let why = e.to_string();
                 let left = Duration::from_secs(timeout).saturating_sub(start.elapsed());
                 if left.is_zero() {
                     return Err(SyncError::NodeStillFails {
@@ -939,7 +943,10 @@ pub(crate) fn sync_all(ctx: &mut Ctx) -> Result<()> {
                 ));
                 data.push(json!({"batch": b.id, "state": state.as_str(), "needs_operator": needs}));
                 if let Some(n) = needs {
-                    if !matches!(worst, Some(HubError::Node(_))) {
+                    if !worst
+                        .as_ref()
+                        .is_some_and(|w| w.error_kind() == ErrorKind::Node)
+                    {
                         worst = Some(
                             SyncError::AllNeedsOperator {
                                 batch: b.id,
@@ -1449,7 +1456,7 @@ mod tests {
             (
                 SyncError::UnknownTransaction { hash },
                 ErrorKind::Input,
-                "the node does not know transaction ",
+                "check the hash, or wait until the node has it",
             ),
             (
                 SyncError::UndecodableTransaction {

@@ -3,7 +3,7 @@
 //! calls of `trace_block`. Hashes are kept as lower-case `0x…` text, as the
 //! follower stores them.
 
-use super::{bad, quantity, Call, Rpc, RpcError};
+use super::{bad, field, quantity, quantity_u64, Call, Rpc, RpcError};
 use coldsign_core::{hex_data, Address, U256};
 use serde_json::{json, Value};
 
@@ -75,8 +75,9 @@ fn hash_of(v: &Value, field: &str, method: &str) -> Result<String, RpcError> {
     Ok(h.to_ascii_lowercase())
 }
 
-fn number(v: &Value, field: &str, method: &str) -> Result<u64, RpcError> {
-    Ok(quantity(method, v.get(field).unwrap_or(&Value::Null))?.low_u64())
+/// A `u64` quantity field; one that does not fit is refused, not cut.
+fn number(v: &Value, name: &str, method: &str) -> Result<u64, RpcError> {
+    quantity_u64(method, field(method, v, name)?)
 }
 
 fn address(s: &str) -> Option<Address> {

@@ -46,8 +46,6 @@ use std::collections::{HashMap, HashSet};
 
 /// Blocks read per round at most.
 const BLOCKS_PER_ROUND: u64 = 200;
-/// Receipts asked for in one JSON-RPC batch request.
-const RECEIPTS_PER_REQUEST: usize = 100;
 /// Whether the node offers `trace_block`, asked once and recorded.
 fn internal_transfers(db: &mut Db, rpc: &Rpc, chain: &Chain) -> Result<bool> {
     let known = crate::store::chains::internal_transfers(db, chain.id)?;
@@ -359,20 +357,20 @@ fn native_deposits(
             }
         }
     }
-    for part in native.chunks(RECEIPTS_PER_REQUEST) {
-        let hashes: Vec<&str> = part.iter().map(|(_, h, ..)| *h).collect();
-        for ((bh, h, from, to, value), r) in part.iter().zip(scope.rpc.receipt_outcomes(&hashes)?) {
-            if r.succeeded && r.block_hash.as_deref() == Some(*bh) {
-                found.entry((*bh).to_owned()).or_default().push(Found {
-                    tx_hash: (*h).to_owned(),
-                    position: "tx".to_owned(),
-                    address: *to,
-                    asset: scope.native.to_owned(),
-                    token: None,
-                    from: *from,
-                    amount: *value,
-                });
-            }
+    // One call: the client sends the receipts in batch requests of 100.
+    let hashes: Vec<&str> = native.iter().map(|(_, h, ..)| *h).collect();
+    let outcomes = scope.rpc.receipt_outcomes(&hashes)?;
+    for ((bh, h, from, to, value), r) in native.iter().zip(outcomes) {
+        if r.succeeded && r.block_hash.as_deref() == Some(*bh) {
+            found.entry((*bh).to_owned()).or_default().push(Found {
+                tx_hash: (*h).to_owned(),
+                position: "tx".to_owned(),
+                address: *to,
+                asset: scope.native.to_owned(),
+                token: None,
+                from: *from,
+                amount: *value,
+            });
         }
     }
     Ok(())

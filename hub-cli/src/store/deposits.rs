@@ -67,8 +67,8 @@ pub(crate) struct DepositQuery<'a> {
     pub(crate) address: Option<Address>,
     /// Only in this state (SEEN, CONFIRMED, REORGED).
     pub(crate) state: Option<&'a str>,
-    /// Only recorded at or after this RFC 3339 time (compared as text).
-    pub(crate) since: Option<&'a str>,
+    /// Only recorded at or after this time (to the second).
+    pub(crate) since: Option<time::OffsetDateTime>,
 }
 
 /// A recorded deposit, with its chain's name and its asset's decimals.
@@ -162,9 +162,11 @@ pub(crate) fn deposits(db: &mut Db, q: &DepositQuery<'_>) -> Result<Vec<DepositR
         sql.push_str(" AND d.state = ?");
         values.push(s.into());
     }
-    if let Some(s) = q.since {
-        sql.push_str(" AND d.created_at >= ?");
-        values.push(s.into());
+    if let Some(t) = q.since {
+        // Whole seconds, as `order list` compares them: stored times have
+        // as many fraction digits as needed and do not sort as text.
+        sql.push_str(" AND substr(d.created_at, 1, 19) >= ?");
+        values.push(crate::clock::whole_seconds(t).into());
     }
     sql.push_str(" ORDER BY d.id");
     db.query(&sql, &values)?

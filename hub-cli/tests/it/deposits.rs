@@ -488,4 +488,13 @@ pub fn a_deposit_is_confirmed_only_when_the_witness_shows_it(backend: Backend) {
     .into_iter()
     .collect();
     check_against_chain(&w, &truth, &BTreeSet::new());
+    // `deposit list --since` takes a date or a time with a zone.
+    let count = |since: &str| {
+        w.json(&["deposit", "list", "--since", since])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count("2000-01-01"), 2);
+    assert_eq!(count("2999-01-01T00:00:00+02:00"), 0);
 }
